@@ -1,0 +1,135 @@
+"""Pulumi program: read and validate the stack settings, then compose the components."""
+
+import pulumi
+import pulumi_aws as aws
+
+from components.cluster import Cluster, ClusterArgs
+from components.cluster_addons import ClusterAddons, ClusterAddonsArgs
+from components.encryption import Encryption, EncryptionArgs
+from components.network import Network, NetworkArgs
+from components.node_groups import NodeGroups, NodeGroupsArgs, NodeGroupSpec
+from settings import SettingsError, load_settings
+
+try:
+    settings = load_settings()
+except SettingsError as error:
+    # One readable message, no traceback (RunError is reported by the engine as-is).
+    raise pulumi.RunError(f"invalid stack settings:\n{error}") from None
+
+name = f"jhub-{settings.stack}"
+tags = {"project": "jhub-eks", "stack": settings.stack, "environment": settings.environment}
+account_id = aws.get_caller_identity_output().account_id
+
+encryption = Encryption(
+    name,
+    EncryptionArgs(
+        name_prefix=name,
+        partition=settings.partition,
+        region=settings.region,
+        account_id=account_id,
+        deletion_window_days=settings.encryption.key_deletion_window_days,
+        retain_on_destroy=settings.data.retain_on_destroy,
+        create_auto_scaling_service_linked_role=settings.encryption.create_auto_scaling_service_linked_role,
+        tags=tags,
+    ),
+)
+
+network = Network(
+    name,
+    NetworkArgs(
+        cluster_name=settings.cluster.name,
+        vpc_cidr=settings.network.vpc_cidr,
+        availability_zones=settings.network.availability_zones,
+        nat_gateways=settings.network.nat_gateways,
+        region=settings.region,
+        interface_endpoints=settings.network.interface_endpoints,
+        flow_log_retention_days=settings.network.flow_logs.retention_days,
+        flow_log_traffic_type=settings.network.flow_logs.traffic_type,
+        logs_key_arn=encryption.logs_key_arn,
+        account_id=account_id,
+        partition=settings.partition,
+        tags=tags,
+    ),
+)
+
+cluster = Cluster(
+    name,
+    ClusterArgs(
+        cluster_name=settings.cluster.name,
+        kubernetes_version=settings.cluster.kubernetes_version,
+        partition=settings.partition,
+        vpc_id=network.vpc_id,
+        private_subnet_ids=network.private_subnet_ids,
+        secrets_key_arn=encryption.secrets_key_arn,
+        logs_key_arn=encryption.logs_key_arn,
+        log_retention_days=settings.cluster.log_retention_days,
+        admin_role_arns=settings.cluster.admin_role_arns,
+        endpoint_public_access=settings.cluster.endpoint_public_access,
+        public_access_cidrs=settings.cluster.public_access_cidrs,
+        deletion_protection=settings.cluster.deletion_protection,
+        tags=tags,
+    ),
+)
+
+
+def node_group_spec(group) -> NodeGroupSpec:  # type: ignore[no-untyped-def]
+    return NodeGroupSpec(
+        instance_types=group.instance_types,
+        capacity_type=group.capacity_type,
+        min_size=group.min_size,
+        max_size=group.max_size,
+        desired_size=group.desired_size,
+        disk_size_gib=group.disk_size_gib,
+    )
+
+
+node_groups = NodeGroups(
+    name,
+    NodeGroupsArgs(
+        cluster_name=cluster.cluster_name,
+        kubernetes_version=settings.cluster.kubernetes_version,
+        partition=settings.partition,
+        private_subnet_ids=network.private_subnet_ids,
+        volume_key_arn=encryption.user_data_key_arn,
+        core=node_group_spec(settings.node_groups.core),
+        user=node_group_spec(settings.node_groups.user),
+        tags=tags,
+    ),
+    # Nodes join only once the CNI (with IRSA and policy enforcement) is in place.
+    opts=pulumi.ResourceOptions(depends_on=cluster.pre_node_addons),
+)
+
+addons = ClusterAddons(
+    name,
+    ClusterAddonsArgs(
+        cluster_name=cluster.cluster_name,
+        partition=settings.partition,
+        region=settings.region,
+        account_id=account_id,
+        oidc_provider_arn=cluster.oidc_provider_arn,
+        oidc_issuer=cluster.oidc_issuer,
+        volume_key_arn=encryption.user_data_key_arn,
+        provider=cluster.provider,
+        retain_volumes=settings.data.retain_on_destroy,
+        autoscaler_chart_version=settings.cluster.autoscaler.chart_version,
+        autoscaler_image_tag=settings.cluster.autoscaler.image_tag,
+        tags=tags,
+    ),
+    opts=pulumi.ResourceOptions(depends_on=[node_groups.core]),
+)
+
+pulumi.export("vpc_id", network.vpc_id)
+pulumi.export("private_subnet_ids", network.private_subnet_ids)
+pulumi.export("cluster_name", cluster.cluster_name)
+pulumi.export("kubeconfig", cluster.kubeconfig)
+pulumi.export("oidc_provider_arn", cluster.oidc_provider_arn)
+pulumi.export("node_role_arn", node_groups.node_role_arn)
+pulumi.export("storage_class", addons.storage_class_name)
+pulumi.export(
+    "kms_keys",
+    {
+        "k8s_secrets": encryption.secrets_key_arn,
+        "logs": encryption.logs_key_arn,
+        "user_data": encryption.user_data_key_arn,
+    },
+)

@@ -1,0 +1,224 @@
+"""The EKS control plane: audit logging into a log group we own, KMS envelope encryption of secrets,
+private endpoint, OIDC provider for IRSA, access entries, and the VPC CNI with network policies."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_eks as eks
+import pulumi_kubernetes as k8s
+
+from components.irsa import irsa_role
+
+# Every control-plane log type EKS offers; the audit log is what an incident review needs.
+CONTROL_PLANE_LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
+
+CLUSTER_ADMIN_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
+
+
+def control_plane_log_group_name(cluster_name: str) -> str:
+    """The name EKS writes control-plane logs to; creating it first keeps it encrypted and expiring."""
+    return f"/aws/eks/{cluster_name}/cluster"
+
+
+def vpc_cni_configuration() -> dict[str, object]:
+    """VPC CNI add-on values: the network policy agent enforces every Kubernetes NetworkPolicy.
+
+    Without it, the NetworkPolicies the JupyterHub chart creates are accepted and silently ignored.
+    """
+    return {"enableNetworkPolicy": "true", "nodeAgent": {"enablePolicyEventLogs": "true"}}
+
+
+@dataclass(frozen=True)
+class ClusterArgs:
+    cluster_name: str
+    kubernetes_version: str
+    partition: str
+    vpc_id: pulumi.Input[str]
+    private_subnet_ids: list[pulumi.Input[str]]
+    secrets_key_arn: pulumi.Input[str]
+    logs_key_arn: pulumi.Input[str]
+    log_retention_days: int
+    admin_role_arns: list[str]
+    endpoint_public_access: bool = False
+    public_access_cidrs: list[str] = field(default_factory=list)
+    deletion_protection: bool = False
+    tags: dict[str, str] | None = None
+
+
+class Cluster(pulumi.ComponentResource):
+    """``pulumi_eks.Cluster`` with the hardening this platform relies on, plus the add-ons that must
+    exist before any node joins (VPC CNI with IRSA and policy enforcement, Pod Identity agent)."""
+
+    cluster_name: pulumi.Output[str]
+    kubeconfig: pulumi.Output[str]
+    oidc_provider_arn: pulumi.Output[str]
+    oidc_issuer: pulumi.Output[str]
+    provider: k8s.Provider
+    pre_node_addons: list[aws.eks.Addon]
+
+    def __init__(self, name: str, args: ClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("jhub:aws:Cluster", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        tags = args.tags or {}
+
+        log_group = aws.cloudwatch.LogGroup(
+            f"{name}-control-plane-logs",
+            name=control_plane_log_group_name(args.cluster_name),
+            kms_key_id=args.logs_key_arn,
+            retention_in_days=args.log_retention_days,
+            tags=tags,
+            opts=child,
+        )
+
+        service_role = aws.iam.Role(
+            f"{name}-control-plane",
+            description=f"EKS control plane of {args.cluster_name}",
+            assume_role_policy=json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Principal": {"Service": "eks.amazonaws.com"},
+                            "Action": ["sts:AssumeRole", "sts:TagSession"],
+                        }
+                    ],
+                }
+            ),
+            tags=tags,
+            opts=child,
+        )
+        cluster_policy = aws.iam.RolePolicyAttachment(
+            f"{name}-control-plane-eks",
+            role=service_role.name,
+            policy_arn=f"arn:{args.partition}:iam::aws:policy/AmazonEKSClusterPolicy",
+            opts=child,
+        )
+        # Envelope encryption of secrets: the control plane uses the secrets key and nothing else.
+        secrets_key_use = aws.iam.RolePolicy(
+            f"{name}-control-plane-secrets-key",
+            role=service_role.id,
+            policy=pulumi.Output.from_input(args.secrets_key_arn).apply(
+                lambda arn: json.dumps(
+                    {
+                        "Version": "2012-10-17",
+                        "Statement": [
+                            {
+                                "Effect": "Allow",
+                                "Action": ["kms:Encrypt", "kms:Decrypt", "kms:DescribeKey", "kms:ListGrants"],
+                                "Resource": arn,
+                            },
+                            {
+                                "Effect": "Allow",
+                                "Action": "kms:CreateGrant",
+                                "Resource": arn,
+                                "Condition": {"Bool": {"kms:GrantIsForAWSResource": "true"}},
+                            },
+                        ],
+                    }
+                )
+            ),
+            opts=child,
+        )
+
+        access_entries = {
+            f"admin-{index}": eks.AccessEntryArgs(
+                principal_arn=arn,
+                access_policies={
+                    "cluster-admin": eks.AccessPolicyAssociationArgs(
+                        policy_arn=CLUSTER_ADMIN_POLICY,
+                        access_scope=aws.eks.AccessPolicyAssociationAccessScopeArgs(type="cluster"),
+                    )
+                },
+            )
+            for index, arn in enumerate(args.admin_role_arns)
+        }
+
+        cluster = eks.Cluster(
+            f"{name}-eks",
+            name=args.cluster_name,
+            version=args.kubernetes_version,
+            vpc_id=args.vpc_id,
+            private_subnet_ids=args.private_subnet_ids,
+            node_associate_public_ip_address=False,
+            service_role=service_role,
+            # Access: IAM access entries only (no aws-auth ConfigMap to drift).
+            authentication_mode=eks.AuthenticationMode.API,
+            access_entries=access_entries,
+            endpoint_private_access=True,
+            endpoint_public_access=args.endpoint_public_access,
+            public_access_cidrs=args.public_access_cidrs if args.endpoint_public_access else None,
+            enabled_cluster_log_types=list(CONTROL_PLANE_LOG_TYPES),
+            encryption_config_key_arn=args.secrets_key_arn,
+            create_oidc_provider=True,
+            deletion_protection=args.deletion_protection,
+            # Node groups are managed here (components/node_groups.py) through our own launch template.
+            skip_default_node_group=True,
+            skip_default_security_groups=True,
+            # The VPC CNI and CoreDNS add-ons are declared below / after the nodes, with their settings.
+            use_default_vpc_cni=True,
+            coredns_addon_options=eks.CoreDnsAddonOptionsArgs(enabled=False),
+            tags=tags,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[log_group, cluster_policy, secrets_key_use]),
+        )
+
+        # Everything that needs the running control plane depends on the cluster component.
+        after_cluster = pulumi.ResourceOptions(parent=self, depends_on=[cluster])
+
+        vpc_cni_role = irsa_role(
+            f"{name}-vpc-cni",
+            oidc_provider_arn=cluster.oidc_provider_arn,
+            oidc_issuer=cluster.oidc_issuer,
+            namespace="kube-system",
+            service_account="aws-node",
+            managed_policy_arns=[f"arn:{args.partition}:iam::aws:policy/AmazonEKS_CNI_Policy"],
+            tags=tags,
+            parent=self,
+        )
+        vpc_cni = aws.eks.Addon(
+            f"{name}-vpc-cni",
+            cluster_name=args.cluster_name,
+            addon_name="vpc-cni",
+            service_account_role_arn=vpc_cni_role.arn,
+            configuration_values=json.dumps(vpc_cni_configuration()),
+            resolve_conflicts_on_create="OVERWRITE",
+            resolve_conflicts_on_update="OVERWRITE",
+            tags=tags,
+            opts=after_cluster,
+        )
+        # EKS Pod Identity agent: credentials for pods through pod identity associations.
+        pod_identity_agent = aws.eks.Addon(
+            f"{name}-pod-identity-agent",
+            cluster_name=args.cluster_name,
+            addon_name="eks-pod-identity-agent",
+            resolve_conflicts_on_create="OVERWRITE",
+            resolve_conflicts_on_update="OVERWRITE",
+            tags=tags,
+            opts=after_cluster,
+        )
+
+        # The name is known up front; deriving it from the cluster's URN carries the dependency, so
+        # whatever uses the name waits for the control plane.
+        self.cluster_name = cluster.urn.apply(lambda _: args.cluster_name)
+        self.kubeconfig = pulumi.Output.secret(cluster.kubeconfig_json)
+        self.oidc_provider_arn = cluster.oidc_provider_arn
+        self.oidc_issuer = cluster.oidc_issuer
+        self.pre_node_addons = [vpc_cni, pod_identity_agent]
+        self.provider = k8s.Provider(
+            f"{name}-k8s",
+            kubeconfig=self.kubeconfig,
+            enable_server_side_apply=True,
+            opts=child,
+        )
+        self.register_outputs(
+            {
+                "cluster_name": self.cluster_name,
+                "kubeconfig": self.kubeconfig,
+                "oidc_provider_arn": self.oidc_provider_arn,
+                "oidc_issuer": self.oidc_issuer,
+            }
+        )

@@ -1,0 +1,218 @@
+"""Add-ons that need running nodes: CoreDNS, the EBS CSI driver with an encrypted default
+StorageClass, and cluster-autoscaler — each AWS caller with its own IRSA role."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_kubernetes as k8s
+
+from components.irsa import irsa_role
+
+AUTOSCALER_NAMESPACE = "kube-system"
+AUTOSCALER_SERVICE_ACCOUNT = "cluster-autoscaler"
+EBS_CSI_SERVICE_ACCOUNT = "ebs-csi-controller-sa"
+STORAGE_CLASS_NAME = "gp3-encrypted"
+
+
+def autoscaler_policy(partition: str, region: str, account_id: str, cluster_name: str) -> dict[str, Any]:
+    """Least privilege for cluster-autoscaler (its AWS README): it may resize only the ASGs EKS tagged
+    as owned by this cluster; everything else is read-only discovery."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "ResizeOnlyThisClustersGroups",
+                "Effect": "Allow",
+                "Action": ["autoscaling:SetDesiredCapacity", "autoscaling:TerminateInstanceInAutoScalingGroup"],
+                "Resource": f"arn:{partition}:autoscaling:{region}:{account_id}:autoScalingGroup:*:autoScalingGroupName/*",
+                "Condition": {"StringEquals": {f"aws:ResourceTag/k8s.io/cluster-autoscaler/{cluster_name}": "owned"}},
+            },
+            {
+                "Sid": "Discover",
+                "Effect": "Allow",
+                "Action": [
+                    "autoscaling:DescribeAutoScalingGroups",
+                    "autoscaling:DescribeAutoScalingInstances",
+                    "autoscaling:DescribeLaunchConfigurations",
+                    "autoscaling:DescribeScalingActivities",
+                    "autoscaling:DescribeTags",
+                    "ec2:DescribeImages",
+                    "ec2:DescribeInstanceTypes",
+                    "ec2:DescribeLaunchTemplateVersions",
+                    "ec2:GetInstanceTypesFromInstanceRequirements",
+                ],
+                "Resource": "*",
+            },
+            {
+                # Labels and taints of managed node groups, so the user group can scale from zero.
+                "Sid": "ReadThisClustersNodeGroups",
+                "Effect": "Allow",
+                "Action": "eks:DescribeNodegroup",
+                "Resource": f"arn:{partition}:eks:{region}:{account_id}:nodegroup/{cluster_name}/*/*",
+            },
+        ],
+    }
+
+
+def ebs_csi_key_policy(volume_key_arn: str) -> dict[str, Any]:
+    """The EBS CSI driver creates volumes encrypted with the customer key (AmazonEBSCSIDriverPolicy
+    grants no KMS rights)."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey"],
+                "Resource": volume_key_arn,
+            },
+            {
+                "Effect": "Allow",
+                "Action": "kms:CreateGrant",
+                "Resource": volume_key_arn,
+                "Condition": {"Bool": {"kms:GrantIsForAWSResource": "true"}},
+            },
+        ],
+    }
+
+
+def autoscaler_values(cluster_name: str, region: str, role_arn: str, image_tag: str) -> dict[str, Any]:
+    return {
+        "cloudProvider": "aws",
+        "awsRegion": region,
+        "autoDiscovery": {"clusterName": cluster_name},
+        "image": {"repository": "registry.k8s.io/autoscaling/cluster-autoscaler", "tag": image_tag},
+        "rbac": {
+            "serviceAccount": {
+                "create": True,
+                "name": AUTOSCALER_SERVICE_ACCOUNT,
+                "annotations": {"eks.amazonaws.com/role-arn": role_arn},
+            }
+        },
+        "extraArgs": {
+            "balance-similar-node-groups": True,
+            "expander": "least-waste",
+            "skip-nodes-with-system-pods": False,
+        },
+        # Runs on core nodes only, never next to user servers.
+        "nodeSelector": {"node-purpose": "core"},
+        "securityContext": {"runAsNonRoot": True, "runAsUser": 65534, "seccompProfile": {"type": "RuntimeDefault"}},
+        "containerSecurityContext": {
+            "allowPrivilegeEscalation": False,
+            "readOnlyRootFilesystem": True,
+            "capabilities": {"drop": ["ALL"]},
+        },
+        "resources": {"requests": {"cpu": "100m", "memory": "300Mi"}, "limits": {"memory": "600Mi"}},
+    }
+
+
+@dataclass(frozen=True)
+class ClusterAddonsArgs:
+    cluster_name: pulumi.Input[str]
+    partition: str
+    region: str
+    account_id: pulumi.Input[str]
+    oidc_provider_arn: pulumi.Input[str]
+    oidc_issuer: pulumi.Input[str]
+    volume_key_arn: pulumi.Input[str]
+    provider: k8s.Provider
+    retain_volumes: bool
+    """Retain user volumes when their claim (or the stack) is deleted."""
+    autoscaler_chart_version: str
+    autoscaler_image_tag: str
+    tags: dict[str, str] | None = None
+
+
+class ClusterAddons(pulumi.ComponentResource):
+    storage_class_name: pulumi.Output[str]
+
+    def __init__(self, name: str, args: ClusterAddonsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("jhub:aws:ClusterAddons", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        k8s_child = pulumi.ResourceOptions(parent=self, provider=args.provider)
+        tags = args.tags or {}
+        cluster_name = pulumi.Output.from_input(args.cluster_name)
+
+        # CoreDNS only after nodes exist: created earlier it stays DEGRADED and times out.
+        aws.eks.Addon(
+            f"{name}-coredns",
+            cluster_name=cluster_name,
+            addon_name="coredns",
+            resolve_conflicts_on_create="OVERWRITE",
+            resolve_conflicts_on_update="OVERWRITE",
+            configuration_values=json.dumps({"nodeSelector": {"node-purpose": "core"}}),
+            tags=tags,
+            opts=child,
+        )
+
+        ebs_role = irsa_role(
+            f"{name}-ebs-csi",
+            oidc_provider_arn=args.oidc_provider_arn,
+            oidc_issuer=args.oidc_issuer,
+            namespace="kube-system",
+            service_account=EBS_CSI_SERVICE_ACCOUNT,
+            managed_policy_arns=[f"arn:{args.partition}:iam::aws:policy/service-role/AmazonEBSCSIDriverPolicy"],
+            inline_policy=pulumi.Output.from_input(args.volume_key_arn).apply(
+                lambda arn: json.dumps(ebs_csi_key_policy(arn))
+            ),
+            tags=tags,
+            parent=self,
+        )
+        ebs_csi = aws.eks.Addon(
+            f"{name}-ebs-csi",
+            cluster_name=cluster_name,
+            addon_name="aws-ebs-csi-driver",
+            service_account_role_arn=ebs_role.arn,
+            resolve_conflicts_on_create="OVERWRITE",
+            resolve_conflicts_on_update="OVERWRITE",
+            tags=tags,
+            opts=child,
+        )
+        storage_class = k8s.storage.v1.StorageClass(
+            f"{name}-{STORAGE_CLASS_NAME}",
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=STORAGE_CLASS_NAME,
+                annotations={"storageclass.kubernetes.io/is-default-class": "true"},
+            ),
+            provisioner="ebs.csi.aws.com",
+            parameters={"type": "gp3", "encrypted": "true", "kmsKeyId": args.volume_key_arn},
+            reclaim_policy="Retain" if args.retain_volumes else "Delete",
+            volume_binding_mode="WaitForFirstConsumer",
+            allow_volume_expansion=True,
+            opts=pulumi.ResourceOptions.merge(k8s_child, pulumi.ResourceOptions(depends_on=[ebs_csi])),
+        )
+
+        autoscaler_role = irsa_role(
+            f"{name}-cluster-autoscaler",
+            oidc_provider_arn=args.oidc_provider_arn,
+            oidc_issuer=args.oidc_issuer,
+            namespace=AUTOSCALER_NAMESPACE,
+            service_account=AUTOSCALER_SERVICE_ACCOUNT,
+            inline_policy=pulumi.Output.all(args.account_id, cluster_name).apply(
+                lambda v: json.dumps(autoscaler_policy(args.partition, args.region, v[0], v[1]))
+            ),
+            tags=tags,
+            parent=self,
+        )
+        k8s.helm.v3.Release(
+            f"{name}-cluster-autoscaler",
+            name="cluster-autoscaler",
+            chart="cluster-autoscaler",
+            version=args.autoscaler_chart_version,
+            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo="https://kubernetes.github.io/autoscaler"),
+            namespace=AUTOSCALER_NAMESPACE,
+            values=pulumi.Output.all(cluster_name, autoscaler_role.arn).apply(
+                lambda v: autoscaler_values(v[0], args.region, v[1], args.autoscaler_image_tag)
+            ),
+            atomic=True,
+            cleanup_on_fail=True,
+            timeout=600,
+            opts=k8s_child,
+        )
+
+        self.storage_class_name = storage_class.metadata.apply(lambda m: m.name or STORAGE_CLASS_NAME)
+        self.register_outputs({"storage_class_name": self.storage_class_name})

@@ -1,0 +1,155 @@
+"""Managed node groups through our own launch template: IMDSv2 with hop limit 1, encrypted gp3 root
+volumes with the customer key, no SSH, private subnets only."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+USER_NODE_LABEL = ("hub.jupyter.org/node-purpose", "user")
+USER_NODE_TAINT = ("hub.jupyter.org/dedicated", "user", "NO_SCHEDULE")
+
+# Hop limit 1: the IMDSv2 token response cannot cross the extra network hop into a pod's network
+# namespace, so pods cannot fetch the node role's credentials. (`enable_imd_sv2` in pulumi-eks uses
+# hop limit 2, which lets every pod read them.)
+IMDS_HOP_LIMIT = 1
+
+
+@dataclass(frozen=True)
+class NodeGroupSpec:
+    instance_types: list[str]
+    capacity_type: str
+    min_size: int
+    max_size: int
+    desired_size: int
+    disk_size_gib: int
+
+
+@dataclass(frozen=True)
+class NodeGroupsArgs:
+    cluster_name: pulumi.Input[str]
+    kubernetes_version: str
+    partition: str
+    private_subnet_ids: list[pulumi.Input[str]]
+    volume_key_arn: pulumi.Input[str]
+    core: NodeGroupSpec
+    user: NodeGroupSpec
+    tags: dict[str, str] | None = None
+
+
+class NodeGroups(pulumi.ComponentResource):
+    """The "core" group (hub, proxy, system pods) and the "user" group (user servers only)."""
+
+    node_role_arn: pulumi.Output[str]
+    core: aws.eks.NodeGroup
+    user: aws.eks.NodeGroup
+
+    def __init__(self, name: str, args: NodeGroupsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("jhub:aws:NodeGroups", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        tags = args.tags or {}
+
+        node_role = aws.iam.Role(
+            f"{name}-node",
+            description="EKS managed nodes: join the cluster and pull images; no CNI or SSM rights",
+            assume_role_policy=json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}
+                    ],
+                }
+            ),
+            tags=tags,
+            opts=child,
+        )
+        # The CNI policy sits on the aws-node IRSA role (components/cluster.py), not on the nodes.
+        attachments = [
+            aws.iam.RolePolicyAttachment(
+                f"{name}-node-{policy}",
+                role=node_role.name,
+                policy_arn=f"arn:{args.partition}:iam::aws:policy/{policy}",
+                opts=child,
+            )
+            for policy in ("AmazonEKSWorkerNodePolicy", "AmazonEC2ContainerRegistryPullOnly")
+        ]
+
+        def group(purpose: str, spec: NodeGroupSpec, labels: dict[str, str], taints: list[aws.eks.NodeGroupTaintArgs]) -> aws.eks.NodeGroup:
+            template = aws.ec2.LaunchTemplate(
+                f"{name}-{purpose}",
+                description=f"{purpose} nodes: IMDSv2 only (hop limit 1), encrypted gp3 root, no SSH key",
+                metadata_options=aws.ec2.LaunchTemplateMetadataOptionsArgs(
+                    http_endpoint="enabled",
+                    http_tokens="required",
+                    http_put_response_hop_limit=IMDS_HOP_LIMIT,
+                    instance_metadata_tags="disabled",
+                ),
+                block_device_mappings=[
+                    aws.ec2.LaunchTemplateBlockDeviceMappingArgs(
+                        device_name="/dev/xvda",  # root device of the AL2023 EKS AMI
+                        ebs=aws.ec2.LaunchTemplateBlockDeviceMappingEbsArgs(
+                            volume_type="gp3",
+                            volume_size=spec.disk_size_gib,
+                            encrypted="true",
+                            kms_key_id=args.volume_key_arn,
+                            delete_on_termination="true",
+                        ),
+                    )
+                ],
+                monitoring=aws.ec2.LaunchTemplateMonitoringArgs(enabled=True),
+                tag_specifications=[
+                    aws.ec2.LaunchTemplateTagSpecificationArgs(resource_type=kind, tags={**tags, "node-purpose": purpose})
+                    for kind in ("instance", "volume")
+                ],
+                update_default_version=True,
+                tags=tags,
+                opts=child,
+            )
+            return aws.eks.NodeGroup(
+                f"{name}-{purpose}",
+                cluster_name=args.cluster_name,
+                node_group_name_prefix=f"{purpose}-",
+                node_role_arn=node_role.arn,
+                subnet_ids=args.private_subnet_ids,
+                ami_type="AL2023_x86_64_STANDARD",
+                version=args.kubernetes_version,
+                capacity_type=spec.capacity_type,
+                instance_types=spec.instance_types,
+                scaling_config=aws.eks.NodeGroupScalingConfigArgs(
+                    min_size=spec.min_size, max_size=spec.max_size, desired_size=spec.desired_size
+                ),
+                update_config=aws.eks.NodeGroupUpdateConfigArgs(max_unavailable=1),
+                launch_template=aws.eks.NodeGroupLaunchTemplateArgs(
+                    id=template.id, version=template.latest_version.apply(str)
+                ),
+                labels={"node-purpose": purpose, **labels},
+                taints=taints,
+                tags={
+                    **tags,
+                    # cluster-autoscaler auto-discovery (EKS also tags the ASG with these).
+                    "k8s.io/cluster-autoscaler/enabled": "true",
+                },
+                opts=pulumi.ResourceOptions(
+                    parent=self,
+                    depends_on=attachments,
+                    # The autoscaler owns the node count after the first deploy.
+                    ignore_changes=["scalingConfig.desiredSize"],
+                ),
+            )
+
+        self.core = group("core", args.core, {}, [])
+        label_key, label_value = USER_NODE_LABEL
+        taint_key, taint_value, taint_effect = USER_NODE_TAINT
+        self.user = group(
+            "user",
+            args.user,
+            {label_key: label_value},
+            [aws.eks.NodeGroupTaintArgs(key=taint_key, value=taint_value, effect=taint_effect)],
+        )
+        self.node_role_arn = node_role.arn
+        self.register_outputs(
+            {"node_role_arn": self.node_role_arn, "core_node_group": self.core.arn, "user_node_group": self.user.arn}
+        )

@@ -1,0 +1,499 @@
+"""Stack settings: every Pulumi config key this program reads, as one strict, typed model.
+
+The model is validated before any resource is declared. Anything wrong (an unknown key, a malformed
+CIDR, a prod stack without OAuth, a secret set in plain text) stops the run with one message that
+names each key, says what is wrong and how to fix it — never a traceback.
+
+Layout of a stack file (``stacks/Pulumi.<stack>.yaml``)::
+
+    config:
+      aws:region: eu-west-1
+      jhub-eks:environment: prod
+      jhub-eks:network: {vpcCidr: ..., availabilityZones: [...], ...}
+      jhub-eks:cluster: {...}
+      jhub-eks:nodeGroups: {core: {...}, user: {...}}
+      jhub-eks:encryption: {...}
+      jhub-eks:data: {...}
+      jhub-eks:jupyterhub: {...}
+      # secrets, set with `pulumi config set --secret <key> <value>`:
+      jhub-eks:oauthClientId: {secure: ...}
+      jhub-eks:oauthClientSecret: {secure: ...}
+
+The reference in ``docs/settings.md`` is generated from this module (``python -m tools.settings_doc``)
+and a test fails when the two differ.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal
+
+import pydantic
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic.alias_generators import to_camel
+
+PROJECT = "jhub-eks"
+
+# CloudWatch Logs accepts only these retention periods (PutRetentionPolicy).
+LOG_RETENTION_DAYS = (
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
+    3288, 3653,
+)  # fmt: skip
+
+# Interface endpoints the cluster cannot run privately without: image pulls (ecr.api, ecr.dkr),
+# IRSA / Pod Identity credentials (sts), log shipping (logs) and node bootstrap (ec2).
+REQUIRED_INTERFACE_ENDPOINTS = ("ecr.api", "ecr.dkr", "sts", "logs", "ec2")
+
+# Settings keys that are Pulumi secrets, read from `pulumi config set --secret`.
+SECRET_KEYS: dict[str, str] = {
+    "oauthClientId": "Client ID of the GitHub OAuth app that JupyterHub logs users in with.",
+    "oauthClientSecret": "Client secret of the GitHub OAuth app that JupyterHub logs users in with.",
+}
+
+
+class SettingsError(Exception):
+    """A stack setting is wrong. The message names the key, the problem and the fix.
+
+    Raised before any resource is declared; ``__main__`` turns it into a ``pulumi.RunError``, which
+    the Pulumi engine reports as one message without a traceback.
+    """
+
+
+# --------------------------------------------------------------------------------------------------
+# Field types
+# --------------------------------------------------------------------------------------------------
+
+
+def _ipv4_network(value: str) -> str:
+    try:
+        network = ipaddress.IPv4Network(value, strict=True)
+    except (ipaddress.AddressValueError, ipaddress.NetmaskValueError) as exc:
+        raise ValueError(f"'{value}' is not an IPv4 CIDR block such as 10.40.0.0/16 ({exc})") from None
+    except ValueError:
+        raise ValueError(
+            f"'{value}' has host bits set; use the network address, e.g. "
+            f"{ipaddress.IPv4Network(value, strict=False)}"
+        ) from None
+    return str(network)
+
+
+def _retention(value: int) -> int:
+    if value not in LOG_RETENTION_DAYS:
+        raise ValueError(f"{value} is not a CloudWatch Logs retention period; use one of {LOG_RETENTION_DAYS}")
+    return value
+
+
+Cidr = Annotated[str, AfterValidator(_ipv4_network)]
+RetentionDays = Annotated[int, AfterValidator(_retention)]
+IamRoleArn = Annotated[
+    str,
+    Field(pattern=r"^arn:aws(-cn|-us-gov)?:iam::\d{12}:role/[\w+=,.@/-]+$"),
+]
+
+
+class _Model(BaseModel):
+    """Strict base: camelCase keys as in the stack file, unknown keys rejected, frozen."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        populate_by_name=True,
+        extra="forbid",
+        frozen=True,
+        use_attribute_docstrings=True,
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+# One sub-model per component
+# --------------------------------------------------------------------------------------------------
+
+
+class FlowLogSettings(_Model):
+    retention_days: RetentionDays = 90
+    """Days VPC flow logs are kept in their KMS-encrypted log group."""
+    traffic_type: Literal["ALL", "ACCEPT", "REJECT"] = "ALL"
+    """Which traffic the VPC flow logs record."""
+
+
+class NetworkSettings(_Model):
+    vpc_cidr: Cidr = Field(description="IPv4 CIDR of the VPC, a /16 to /20. Immutable after the first deploy.")
+    availability_zones: list[str] = Field(
+        description="Availability zones the VPC spans (at least 2; 3 in prod), e.g. [eu-west-1a, eu-west-1b]."
+    )
+    nat_gateways: Literal["single", "perAz"] = "perAz"
+    """NAT gateways: `single` (cheaper, one AZ failure cuts egress) or `perAz` (one per AZ)."""
+    interface_endpoints: list[str] = Field(
+        default_factory=lambda: [*REQUIRED_INTERFACE_ENDPOINTS, "autoscaling", "eks", "eks-auth", "elasticloadbalancing"],
+        description=(
+            "AWS services reached through interface VPC endpoints (private DNS on), by short name "
+            f"(`com.amazonaws.<region>.<name>`). Must include {', '.join(REQUIRED_INTERFACE_ENDPOINTS)}."
+        ),
+    )
+    flow_logs: FlowLogSettings = FlowLogSettings()
+    """VPC flow logs."""
+
+    @model_validator(mode="after")
+    def _check(self) -> NetworkSettings:
+        prefix = int(self.vpc_cidr.split("/")[1])
+        if not 16 <= prefix <= 20:
+            raise _field_error("vpcCidr", f"/{prefix} is outside /16../20; the subnets need room, e.g. 10.40.0.0/16")
+        if len(self.availability_zones) < 2:
+            raise _field_error(
+                "availabilityZones", "fewer than 2 AZs; EKS needs subnets in at least two, e.g. [eu-west-1a, eu-west-1b]"
+            )
+        if len(set(self.availability_zones)) != len(self.availability_zones):
+            raise _field_error("availabilityZones", "lists an AZ twice; list each zone once")
+        if len(self.availability_zones) > 6:
+            raise _field_error("availabilityZones", "more than 6 AZs; the subnet plan supports up to 6")
+        missing = [name for name in REQUIRED_INTERFACE_ENDPOINTS if name not in self.interface_endpoints]
+        if missing:
+            raise _field_error("interfaceEndpoints", f"lacks {missing}; nodes in private subnets need them, add them back")
+        return self
+
+
+class AutoscalerSettings(_Model):
+    chart_version: str = Field("9.38.0", pattern=r"^\d+\.\d+\.\d+$")
+    """Version of the kubernetes/autoscaler `cluster-autoscaler` Helm chart."""
+    image_tag: str = Field("v1.33.0", pattern=r"^v1\.\d{2}\.\d+$")
+    """cluster-autoscaler image tag; its minor version must match `kubernetesVersion`."""
+
+
+class ClusterSettings(_Model):
+    name: str = Field(
+        pattern=r"^[a-zA-Z][a-zA-Z0-9-]{0,62}$",
+        description="EKS cluster name (letters, digits, hyphens; up to 63). Immutable: a change replaces the cluster.",
+    )
+    kubernetes_version: str = Field("1.33", pattern=r"^1\.\d{2}$")
+    """Kubernetes minor version of the control plane, e.g. "1.33"."""
+    endpoint_public_access: bool = False
+    """Expose the API server on a public endpoint (limited to `publicAccessCidrs`). The private endpoint is always on."""
+    public_access_cidrs: list[Cidr] = Field(default_factory=list)
+    """CIDRs allowed to reach the public API endpoint. Required when `endpointPublicAccess` is true; never 0.0.0.0/0 in prod."""
+    admin_role_arns: list[IamRoleArn] = Field(
+        min_length=1,
+        description="IAM role ARNs granted cluster-admin through EKS access entries (authentication mode API).",
+    )
+    log_retention_days: RetentionDays = 90
+    """Days the control-plane log group keeps api, audit, authenticator, controllerManager and scheduler logs."""
+    deletion_protection: bool = False
+    """EKS deletion protection: the cluster cannot be deleted until this is turned off."""
+    autoscaler: AutoscalerSettings = AutoscalerSettings()
+    """cluster-autoscaler, which scales the node groups (user nodes from zero)."""
+
+    @model_validator(mode="after")
+    def _check(self) -> ClusterSettings:
+        if self.endpoint_public_access and not self.public_access_cidrs:
+            raise _field_error(
+                "publicAccessCidrs",
+                "is empty while endpointPublicAccess is true, which would open the API to 0.0.0.0/0; "
+                "list your office/VPN CIDRs or set endpointPublicAccess: false",
+            )
+        autoscaler_minor = ".".join(self.autoscaler.image_tag.removeprefix("v").split(".")[:2])
+        if autoscaler_minor != self.kubernetes_version:
+            raise _field_error(
+                "autoscaler.imageTag",
+                f"{self.autoscaler.image_tag} does not match kubernetesVersion {self.kubernetes_version}; "
+                f"use a v{self.kubernetes_version}.x tag (cluster-autoscaler supports only its own minor)",
+            )
+        if not self.endpoint_public_access and self.public_access_cidrs:
+            raise _field_error(
+                "publicAccessCidrs", "is set while endpointPublicAccess is false; remove it or turn the public endpoint on"
+            )
+        return self
+
+
+class NodeGroupSettings(_Model):
+    instance_types: list[str] = Field(min_length=1, description="EC2 instance types, e.g. [m6i.xlarge].")
+    capacity_type: Literal["ON_DEMAND", "SPOT"] = "ON_DEMAND"
+    """Purchase option of the nodes."""
+    min_size: int = Field(ge=0, le=100)
+    """Fewest nodes the autoscaler keeps."""
+    max_size: int = Field(ge=1, le=100)
+    """Most nodes the autoscaler may start."""
+    desired_size: int = Field(ge=0, le=100)
+    """Nodes at first deploy; the autoscaler owns the number afterwards."""
+    disk_size_gib: int = Field(50, ge=20, le=1000)
+    """Size of each node's encrypted gp3 root volume, GiB."""
+
+    @model_validator(mode="after")
+    def _check(self) -> NodeGroupSettings:
+        if not self.min_size <= self.desired_size <= self.max_size:
+            raise _field_error(
+                "desiredSize",
+                f"needs minSize <= desiredSize <= maxSize, got {self.min_size} <= {self.desired_size} <= {self.max_size}",
+            )
+        return self
+
+
+class NodeGroupsSettings(_Model):
+    core: NodeGroupSettings
+    """Nodes for the hub, proxy and system pods (always at least one)."""
+    user: NodeGroupSettings
+    """Nodes for user servers, labelled hub.jupyter.org/node-purpose=user and tainted for them only."""
+
+    @model_validator(mode="after")
+    def _check(self) -> NodeGroupsSettings:
+        if self.core.min_size < 1:
+            raise _field_error("core.minSize", "is 0; the hub, proxy and CoreDNS need at least one core node, set 1 or more")
+        return self
+
+
+class EncryptionSettings(_Model):
+    key_deletion_window_days: int = Field(30, ge=7, le=30)
+    """Waiting period before a deleted KMS key is gone for good (7-30 days)."""
+    create_auto_scaling_service_linked_role: bool = False
+    """Create AWSServiceRoleForAutoScaling. Only for a fresh account where it does not exist yet: the
+    volume key's policy names that role, and a key policy naming a missing role fails to create."""
+
+
+class DataSettings(_Model):
+    retain_on_destroy: bool = True
+    """Keep data-holding resources (KMS keys, later the user bucket and volumes) when the stack is destroyed."""
+
+
+class GitHubAuthSettings(_Model):
+    allowed_organizations: list[str] = Field(default_factory=list)
+    """GitHub organizations (`my-org`) or teams (`my-org:team-slug`) whose members may log in."""
+    admin_users: list[str] = Field(default_factory=list)
+    """GitHub user names that are JupyterHub admins."""
+
+    @model_validator(mode="after")
+    def _check(self) -> GitHubAuthSettings:
+        pattern = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})(?::[A-Za-z0-9_.-]+)?$")
+        bad = [entry for entry in self.allowed_organizations if not pattern.match(entry)]
+        if bad:
+            raise _field_error("allowedOrganizations", f"{bad} are not `org` or `org:team-slug` entries")
+        return self
+
+
+class JupyterHubSettings(_Model):
+    domain: str = Field(max_length=253, pattern=r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+    """DNS name users open, e.g. hub.example.org; the OAuth callback is https://<domain>/hub/oauth_callback."""
+    github: GitHubAuthSettings = GitHubAuthSettings()
+    """GitHub OAuth login rules. The client id and secret are the secrets `oauthClientId` and `oauthClientSecret`."""
+
+
+class Secrets(_Model):
+    """Secret settings. Values are kept as SecretStr so they never print in a repr or traceback."""
+
+    oauth_client_id: SecretStr | None = None
+    oauth_client_secret: SecretStr | None = None
+
+
+class Settings(_Model):
+    """All settings of one stack."""
+
+    stack: str
+    """Stack name (from Pulumi, not from config)."""
+    region: str = Field(pattern=r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
+    """AWS region (`aws:region`)."""
+    environment: Literal["dev", "prod"]
+    """Environment class; prod turns on the strict checks (3 AZs, no open API, OAuth with allow rules, data kept)."""
+    network: NetworkSettings
+    """VPC, subnets, NAT, flow logs and VPC endpoints."""
+    cluster: ClusterSettings
+    """EKS control plane."""
+    node_groups: NodeGroupsSettings
+    """Managed node groups."""
+    encryption: EncryptionSettings = EncryptionSettings()
+    """Customer-managed KMS keys."""
+    data: DataSettings = DataSettings()
+    """What survives `pulumi destroy`."""
+    jupyterhub: JupyterHubSettings
+    """JupyterHub domain and login."""
+    secrets: Secrets = Secrets()
+    """Secret settings (top-level keys, see SECRET_KEYS)."""
+
+    @property
+    def partition(self) -> str:
+        if self.region.startswith("cn-"):
+            return "aws-cn"
+        if "-gov-" in self.region:
+            return "aws-us-gov"
+        return "aws"
+
+    @model_validator(mode="after")
+    def _check(self) -> Settings:
+        problems: list[str] = []
+        for zone in self.network.availability_zones:
+            if not re.fullmatch(re.escape(self.region) + r"[a-z]", zone):
+                problems.append(
+                    f"{PROJECT}:network.availabilityZones: '{zone}' is not a zone of region {self.region}; "
+                    f"use names like {self.region}a"
+                )
+        if self.secrets.oauth_client_id is None:
+            problems.append(_missing_secret("oauthClientId"))
+        if self.secrets.oauth_client_secret is None:
+            problems.append(_missing_secret("oauthClientSecret"))
+        if self.environment == "prod":
+            problems += self._prod_problems()
+        if problems:
+            raise SettingsError("\n".join(problems))
+        return self
+
+    def _prod_problems(self) -> list[str]:
+        problems = []
+        if len(self.network.availability_zones) < 3:
+            problems.append(
+                f"{PROJECT}:network.availabilityZones: prod needs 3 AZs to survive a zone outage; list three zones"
+            )
+        if self.network.nat_gateways != "perAz":
+            problems.append(f"{PROJECT}:network.natGateways: prod needs `perAz` so one AZ failure cannot cut egress")
+        world = [c for c in self.cluster.public_access_cidrs if ipaddress.IPv4Network(c).prefixlen == 0]
+        if self.cluster.endpoint_public_access and world:
+            problems.append(
+                f"{PROJECT}:cluster.publicAccessCidrs: 0.0.0.0/0 opens the prod API endpoint to the world; "
+                "list your office/VPN CIDRs or set cluster.endpointPublicAccess: false"
+            )
+        if not self.data.retain_on_destroy:
+            problems.append(
+                f"{PROJECT}:data.retainOnDestroy: prod must keep user data and keys on destroy; set it to true"
+            )
+        if not self.jupyterhub.github.allowed_organizations:
+            problems.append(
+                f"{PROJECT}:jupyterhub.github.allowedOrganizations: prod without an allow rule is an open hub; "
+                "list the GitHub orgs or org:team entries whose members may log in"
+            )
+        if not self.jupyterhub.github.admin_users:
+            problems.append(f"{PROJECT}:jupyterhub.github.adminUsers: prod needs at least one JupyterHub admin")
+        return problems
+
+
+# --------------------------------------------------------------------------------------------------
+# Reading and error reporting
+# --------------------------------------------------------------------------------------------------
+
+
+class _FieldError(ValueError):
+    """A model validator's complaint about one field; `_format_errors` prefixes the key path."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+def _field_error(field: str, message: str) -> _FieldError:
+    return _FieldError(field, message)
+
+
+def _missing_secret(key: str) -> str:
+    return (
+        f"{PROJECT}:{key}: required secret is not set ({SECRET_KEYS[key]}); "
+        f"run `pulumi config set --secret {key} <value>`"
+    )
+
+
+_TOP_LEVEL_KEYS = {
+    (field.alias or name) for name, field in Settings.model_fields.items() if name not in {"stack", "region", "secrets"}
+}
+
+
+def _parse_value(raw: Any) -> Any:
+    """Pulumi passes structured config as JSON text and scalars as strings; pydantic coerces scalars."""
+    if isinstance(raw, str) and raw[:1] in "{[":
+        try:
+            return json.loads(raw)
+        except json.JSONDecodeError:
+            return raw
+    return raw
+
+
+def parse_settings(stack: str, config: Mapping[str, Any], secret_keys: set[str] | frozenset[str]) -> Settings:
+    """Build the validated settings from a flat Pulumi config map (``"<namespace>:<key>" -> value``).
+
+    Pure and offline: the Pulumi program, the offline plan and the tests all call this. Raises
+    ``SettingsError`` with every problem found, one per line.
+    """
+    problems: list[str] = []
+    document: dict[str, Any] = {"stack": stack, "secrets": {}}
+    region = config.get("aws:region")
+    if not region:
+        problems.append("aws:region: not set; run `pulumi config set aws:region <region>`, e.g. eu-west-1")
+    else:
+        document["region"] = region
+
+    for full_key, raw in sorted(config.items()):
+        namespace, _, key = full_key.partition(":")
+        if namespace != PROJECT:
+            continue
+        if key in SECRET_KEYS:
+            if full_key not in secret_keys:
+                problems.append(
+                    f"{full_key}: is stored in plain text in the stack file; remove it and run "
+                    f"`pulumi config set --secret {key} <value>`"
+                )
+            else:
+                document["secrets"][to_snake(key)] = raw
+        elif key in _TOP_LEVEL_KEYS:
+            document[key] = _parse_value(raw)
+        else:
+            problems.append(
+                f"{full_key}: unknown setting; remove it (valid keys: {', '.join(sorted(_TOP_LEVEL_KEYS | set(SECRET_KEYS)))})"
+            )
+
+    if problems:
+        raise SettingsError("\n".join(problems))
+    try:
+        return Settings.model_validate(document)
+    except pydantic.ValidationError as exc:
+        raise SettingsError(_format_errors(exc)) from None
+
+
+def to_snake(key: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", key).lower()
+
+
+def _format_errors(exc: pydantic.ValidationError) -> str:
+    lines = []
+    for error in exc.errors(include_url=False):
+        loc = [str(part) for part in error["loc"]]
+        context = error.get("ctx", {})
+        inner = context.get("error")
+        if isinstance(inner, _FieldError):
+            loc.append(inner.field)
+            message = inner.message
+        else:
+            message = _plain_message(error)
+        lines.append(f"{_key_path(loc)}: {message}")
+    return "\n".join(lines)
+
+
+def _key_path(loc: list[str]) -> str:
+    if not loc:
+        return f"{PROJECT}:<settings>"
+    head, *rest = loc
+    if head == "region":
+        return "aws:region"
+    path = f"{PROJECT}:{head}"
+    for part in rest:
+        path += f"[{part}]" if part.isdigit() else f".{part}"
+    return path
+
+
+def _plain_message(error: Any) -> str:
+    kind = error["type"]
+    if kind == "missing":
+        return "required but not set; add it to the stack file (see docs/settings.md)"
+    if kind == "extra_forbidden":
+        return "unknown setting; remove it or fix its spelling (see docs/settings.md)"
+    if kind == "literal_error":
+        return f"{error['input']!r} is not allowed; {error['msg'].lower()}"
+    if kind == "string_pattern_mismatch":
+        return f"{error['input']!r} has the wrong form; it must match {error['ctx']['pattern']}"
+    message = str(error["msg"]).removeprefix("Value error, ")
+    return f"{message} (got {error['input']!r})" if kind != "value_error" else message
+
+
+def load_settings() -> Settings:
+    """Read the running stack's Pulumi config into validated settings (raises SettingsError)."""
+    import pulumi
+    from pulumi.runtime import config as runtime_config
+
+    merged: dict[str, Any] = dict(runtime_config.get_config_env())
+    merged.update(runtime_config.CONFIG.get())
+    secret_keys = set(runtime_config.get_config_secret_keys_env()) | set(runtime_config._SECRET_KEYS.get())
+    return parse_settings(pulumi.get_stack(), merged, frozenset(secret_keys))

@@ -1,0 +1,235 @@
+"""Run the real Pulumi program offline under Pulumi's mocks and record what it declares.
+
+No Pulumi CLI, provider plugin, cloud account or network is used: the program's resource
+registrations go to a mock monitor that records type, name, parent, inputs (secrets redacted) and
+dependencies. The offline plan (``tools/plan.py``) and the tests both run the program through here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import runpy
+import sys
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+STACKS = ROOT / "stacks"
+PROJECT = "jhub-eks"
+ACCOUNT_ID = "123456789012"
+SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"  # Pulumi's wire signature of a secret value
+SIG_KEY = "4dabf18193072939515e22adb298388d"
+REDACTED = "[secret]"
+
+# Secrets the stack file cannot hold in plain text: the plan runs with these placeholders.
+PLACEHOLDER_PREFIX = "offline-placeholder-"
+
+
+@dataclass
+class Recorded:
+    type: str
+    name: str
+    urn: str
+    parent: str
+    custom: bool
+    inputs: dict[str, Any]
+    secret_inputs: list[str] = field(default_factory=list)
+    dependencies: list[str] = field(default_factory=list)
+    provider: str = ""
+
+
+@dataclass
+class Inventory:
+    stack: str
+    resources: list[Recorded]
+    outputs: dict[str, Any]
+    secret_outputs: list[str]
+
+    def of_type(self, type_: str) -> list[Recorded]:
+        return [r for r in self.resources if r.type == type_]
+
+    def one(self, type_: str, name_part: str = "") -> Recorded:
+        found = [r for r in self.of_type(type_) if name_part in r.name]
+        if len(found) != 1:
+            raise LookupError(f"expected one {type_} named *{name_part}*, found {[r.name for r in found]}")
+        return found[0]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "stack": self.stack,
+            "resources": [asdict(r) for r in self.resources],
+            "outputs": self.outputs,
+            "secretOutputs": self.secret_outputs,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Inventory:
+        return cls(
+            stack=data["stack"],
+            resources=[Recorded(**r) for r in data["resources"]],
+            outputs=data["outputs"],
+            secret_outputs=data["secretOutputs"],
+        )
+
+
+# ---- Stack file -> Pulumi config ----------------------------------------------------------------
+
+
+def load_stack_config(stack: str, stack_file: Path | None = None) -> tuple[dict[str, str], list[str]]:
+    """Read ``stacks/Pulumi.<stack>.yaml`` into Pulumi's flat config map and its secret keys.
+
+    Values are passed the way the Pulumi engine passes them: scalars as strings, objects and lists
+    as JSON. ``secure:`` values cannot be decrypted offline; they, and the required secrets that are
+    set only with ``pulumi config set --secret``, get placeholders marked secret.
+    """
+    from settings import SECRET_KEYS
+
+    path = stack_file or STACKS / f"Pulumi.{stack}.yaml"
+    document = yaml.safe_load(path.read_text()) or {}
+    config: dict[str, str] = {}
+    secret_keys: list[str] = []
+    for key, value in (document.get("config") or {}).items():
+        full_key = key if ":" in key else f"{PROJECT}:{key}"
+        if isinstance(value, dict) and set(value) == {"secure"}:
+            config[full_key] = PLACEHOLDER_PREFIX + full_key.split(":", 1)[1]
+            secret_keys.append(full_key)
+        elif isinstance(value, (dict, list)):
+            config[full_key] = json.dumps(value)
+        elif isinstance(value, bool):
+            config[full_key] = "true" if value else "false"
+        else:
+            config[full_key] = str(value)
+    for key in SECRET_KEYS:
+        full_key = f"{PROJECT}:{key}"
+        if full_key not in config:
+            config[full_key] = PLACEHOLDER_PREFIX + key
+            secret_keys.append(full_key)
+    return config, secret_keys
+
+
+# ---- Mocks --------------------------------------------------------------------------------------
+
+
+def _redact(value: Any, path: str, secrets: list[str]) -> Any:
+    if isinstance(value, dict):
+        if value.get(SIG_KEY) == SECRET_SIG:
+            secrets.append(path or "<root>")
+            return REDACTED
+        return {k: _redact(v, f"{path}.{k}" if path else k, secrets) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_redact(v, f"{path}[{i}]", secrets) for i, v in enumerate(value)]
+    return value
+
+
+def _outputs_for(type_: str, name: str, inputs: dict[str, Any], region: str) -> dict[str, Any]:
+    """Plausible provider outputs, so downstream code (ARN parsing, JSON policies) runs for real."""
+    digest = hashlib.sha256(f"{type_}/{name}".encode()).hexdigest()[:12]
+    service = type_.split(":")[1].split("/")[0] if type_.count(":") >= 2 else "mock"
+    outputs: dict[str, Any] = {
+        "arn": f"arn:aws:{service}:{region}:{ACCOUNT_ID}:{type_.rsplit(':', 1)[-1].lower()}/{name}",
+        "id": f"{name}-{digest}",
+    }
+    if type_ == "aws:kms/key:Key":
+        outputs["keyId"] = digest
+        outputs["arn"] = f"arn:aws:kms:{region}:{ACCOUNT_ID}:key/{digest}"
+    elif type_ == "aws:iam/role:Role":
+        outputs["arn"] = f"arn:aws:iam::{ACCOUNT_ID}:role/{name}"
+        outputs["name"] = name
+    elif type_ == "aws:cloudwatch/logGroup:LogGroup":
+        outputs["arn"] = f"arn:aws:logs:{region}:{ACCOUNT_ID}:log-group:{inputs.get('name', name)}"
+    elif type_ == "aws:ec2/launchTemplate:LaunchTemplate":
+        outputs["latestVersion"] = 1
+    elif type_ == "eks:index:Cluster":
+        issuer = f"oidc.eks.{region}.amazonaws.com/id/{digest.upper()}"
+        outputs.update(
+            kubeconfigJson=json.dumps({"apiVersion": "v1", "kind": "Config", "clusters": [], "users": []}),
+            oidcProviderArn=f"arn:aws:iam::{ACCOUNT_ID}:oidc-provider/{issuer}",
+            oidcProviderUrl=f"https://{issuer}",
+            oidcIssuer=issuer,
+            clusterSecurityGroupId=f"sg-{digest}",
+        )
+    elif type_.startswith("kubernetes:"):
+        outputs.pop("arn")
+    return outputs
+
+
+def run(stack: str, stack_file: Path | None = None, config_override: dict[str, str] | None = None) -> Inventory:
+    """Run ``__main__.py`` for a stack under mocks; raise what the program raises."""
+    import pulumi
+    from google.protobuf import json_format
+    from pulumi.runtime import mocks, settings as runtime_settings
+    from pulumi.runtime.stack import run_pulumi_func
+    from pulumi.runtime.sync_await import _sync_await
+
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    config, secret_keys = load_stack_config(stack, stack_file)
+    config.update(config_override or {})
+    region = config.get("aws:region", "us-east-1")
+    recorded: list[Recorded] = []
+
+    class Mocks(pulumi.runtime.Mocks):
+        def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
+            outputs = _outputs_for(args.typ, args.name, args.inputs, region)
+            state = {**args.inputs, **{k: v for k, v in outputs.items() if k != "id"}}
+            return outputs["id"], state
+
+        def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+            if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
+                return {
+                    "accountId": ACCOUNT_ID,
+                    "arn": f"arn:aws:iam::{ACCOUNT_ID}:user/offline",
+                    "userId": "OFFLINE",
+                }, []
+            return {}, []
+
+    class RecordingMonitor(mocks.MockMonitor):
+        def RegisterResource(self, request):  # type: ignore[no-untyped-def]  # noqa: N802 (gRPC name)
+            response = super().RegisterResource(request)
+            secrets: list[str] = []
+            raw = json_format.MessageToDict(request.object)
+            recorded.append(
+                Recorded(
+                    type=request.type,
+                    name=request.name,
+                    urn=response.urn,
+                    parent=request.parent,
+                    custom=request.custom,
+                    inputs=_redact(raw, "", secrets),
+                    secret_inputs=secrets,
+                    dependencies=sorted(set(request.dependencies)),
+                    provider=request.provider,
+                )
+            )
+            return response
+
+    monitor = RecordingMonitor(Mocks())
+    mocks.set_mocks(Mocks(), project=PROJECT, stack=stack, preview=False, monitor=monitor)
+    pulumi.runtime.set_all_config(config, secret_keys)
+
+    _sync_await(run_pulumi_func(lambda: runpy.run_path(str(ROOT / "__main__.py"), run_name="__pulumi_main__")))
+
+    stack_resource = runtime_settings.get_root_resource()
+    outputs, secret_outputs = _stack_outputs(stack_resource)
+    return Inventory(stack=stack, resources=recorded, outputs=outputs, secret_outputs=secret_outputs)
+
+
+def _stack_outputs(stack_resource: Any) -> tuple[dict[str, Any], list[str]]:
+    import pulumi
+    from pulumi.runtime.sync_await import _sync_await
+
+    outputs: dict[str, Any] = {}
+    secret: list[str] = []
+    for key, value in (getattr(stack_resource, "outputs", None) or {}).items():
+        output = pulumi.Output.from_input(value)
+        is_secret = _sync_await(output.is_secret())
+        if is_secret:
+            secret.append(key)
+            outputs[key] = REDACTED
+        else:
+            outputs[key] = _sync_await(output.future())
+    return outputs, secret
