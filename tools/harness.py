@@ -23,6 +23,7 @@ PROJECT = "jhub-eks"
 ACCOUNT_ID = "123456789012"
 SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"  # Pulumi's wire signature of a secret value
 SIG_KEY = "4dabf18193072939515e22adb298388d"
+RESOURCE_REF_SIG = "5cf8f73096256a8f31e491e813e4eb8e"
 REDACTED = "[secret]"
 
 # Secrets the stack file cannot hold in plain text: the plan runs with these placeholders.
@@ -40,6 +41,10 @@ class Recorded:
     secret_inputs: list[str] = field(default_factory=list)
     dependencies: list[str] = field(default_factory=list)
     provider: str = ""
+    id: str = ""
+    """Physical id the mock provider returned (stands in for the real one in references)."""
+    retain_on_delete: bool = False
+    protect: bool = False
 
 
 @dataclass
@@ -119,9 +124,13 @@ def _redact(value: Any, path: str, secrets: list[str]) -> Any:
         if value.get(SIG_KEY) == SECRET_SIG:
             secrets.append(path or "<root>")
             return REDACTED
+        if value.get(SIG_KEY) == RESOURCE_REF_SIG:
+            return {"resourceRef": value.get("urn", "")}
         return {k: _redact(v, f"{path}.{k}" if path else k, secrets) for k, v in value.items()}
     if isinstance(value, list):
         return [_redact(v, f"{path}[{i}]", secrets) for i, v in enumerate(value)]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)  # protobuf Struct carries every number as a double
     return value
 
 
@@ -203,6 +212,9 @@ def run(stack: str, stack_file: Path | None = None, config_override: dict[str, s
                     secret_inputs=secrets,
                     dependencies=sorted(set(request.dependencies)),
                     provider=request.provider,
+                    id=response.id,
+                    retain_on_delete=bool(request.retainOnDelete),
+                    protect=bool(request.protect),
                 )
             )
             return response

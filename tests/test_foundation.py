@@ -1,0 +1,296 @@
+"""Properties a security reviewer checks in the foundation, asserted on what the real program
+declares for every stack file (see conftest.py)."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+from typing import Any
+
+import yaml
+
+from components.cluster import CONTROL_PLANE_LOG_TYPES
+from tools.harness import STACKS, Inventory, Recorded
+
+KEY = "aws:kms/key:Key"
+LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
+ROLE = "aws:iam/role:Role"
+CLUSTER = "eks:index:Cluster"
+ADDON = "aws:eks/addon:Addon"
+
+
+def stack_config(plan: Inventory) -> dict[str, Any]:
+    return yaml.safe_load((STACKS / f"Pulumi.{plan.stack}.yaml").read_text())["config"]
+
+
+def by_id(plan: Inventory) -> dict[str, Recorded]:
+    return {r.id: r for r in plan.resources if r.id}
+
+
+def key_arn(plan: Inventory, purpose: str) -> str:
+    key = plan.one(KEY, purpose)
+    return f"arn:aws:kms:{stack_config(plan)['aws:region']}:123456789012:key/{key.id.rsplit('-', 1)[-1]}"
+
+
+def policy(document: str) -> dict[str, Any]:
+    return json.loads(document)
+
+
+# ---- Encryption ----------------------------------------------------------------------------------
+
+
+def test_every_key_rotates_and_waits_30_days(plan: Inventory) -> None:
+    keys = plan.of_type(KEY)
+    assert {k.name.rsplit("-", 1)[-1] for k in keys} >= {"secrets", "logs", "data"}
+    for key in keys:
+        assert key.inputs["enableKeyRotation"] is True, key.name
+        assert key.inputs["deletionWindowInDays"] == 30, key.name
+
+
+def test_logs_key_lets_cloudwatch_logs_of_this_account_encrypt(plan: Inventory) -> None:
+    region = stack_config(plan)["aws:region"]
+    statements = policy(plan.one(KEY, "-logs").inputs["policy"])["Statement"]
+    grant = next(s for s in statements if s.get("Principal", {}).get("Service") == f"logs.{region}.amazonaws.com")
+    assert "kms:GenerateDataKey*" in grant["Action"]
+    assert grant["Condition"]["ArnLike"]["kms:EncryptionContext:aws:logs:arn"].startswith(
+        f"arn:aws:logs:{region}:123456789012:log-group:"
+    )
+
+
+def test_volume_key_lets_auto_scaling_launch_encrypted_nodes(plan: Inventory) -> None:
+    statements = policy(plan.one(KEY, "user-data").inputs["policy"])["Statement"]
+    slr = "arn:aws:iam::123456789012:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling"
+    granted = {
+        action
+        for s in statements
+        if s.get("Principal", {}).get("AWS") == slr
+        for action in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
+    }
+    assert {"kms:GenerateDataKey*", "kms:Decrypt", "kms:CreateGrant", "kms:ReEncrypt*"} <= granted
+
+
+def test_every_log_group_is_encrypted_with_the_logs_key_and_expires(plan: Inventory) -> None:
+    logs_key = key_arn(plan, "-logs")
+    for group in plan.of_type(LOG_GROUP):
+        assert group.inputs["kmsKeyId"] == logs_key, group.name
+        assert group.inputs["retentionInDays"] > 0, group.name
+
+
+def test_keys_survive_destroy_only_where_data_is_retained(plan: Inventory) -> None:
+    retained = stack_config(plan)["jhub-eks:data"]["retainOnDestroy"]
+    assert retained is (plan.stack == "prod")
+    for key in plan.of_type(KEY):
+        assert key.retain_on_delete is retained, key.name
+
+
+# ---- Cluster -------------------------------------------------------------------------------------
+
+
+def test_control_plane_logs_all_five_types_into_our_log_group(plan: Inventory) -> None:
+    cluster = plan.one(CLUSTER)
+    assert sorted(cluster.inputs["enabledClusterLogTypes"]) == sorted(CONTROL_PLANE_LOG_TYPES)
+    assert set(CONTROL_PLANE_LOG_TYPES) == {"api", "audit", "authenticator", "controllerManager", "scheduler"}
+    log_group = next(g for g in plan.of_type(LOG_GROUP) if g.inputs["name"] == f"/aws/eks/{cluster.inputs['name']}/cluster")
+    # Created first, so EKS does not create an unencrypted, never-expiring group of the same name.
+    assert log_group.urn in cluster.dependencies
+
+
+def test_kubernetes_secrets_are_envelope_encrypted_with_the_secrets_key(plan: Inventory) -> None:
+    cluster = plan.one(CLUSTER)
+    assert cluster.inputs["encryptionConfigKeyArn"] == key_arn(plan, "k8s-secrets")
+    role_policy = plan.one("aws:iam/rolePolicy:RolePolicy", "control-plane-secrets-key")
+    resources = {s["Resource"] for s in policy(role_policy.inputs["policy"])["Statement"]}
+    assert resources == {key_arn(plan, "k8s-secrets")}
+
+
+def test_api_endpoint_is_private_and_never_open_to_the_world(plan: Inventory) -> None:
+    cluster = plan.one(CLUSTER)
+    assert cluster.inputs["endpointPrivateAccess"] is True
+    cidrs = cluster.inputs.get("publicAccessCidrs", [])
+    if cluster.inputs["endpointPublicAccess"]:
+        assert cidrs, "public endpoint without CIDR limits is open to 0.0.0.0/0"
+    assert all(ipaddress.IPv4Network(c).prefixlen > 0 for c in cidrs)
+    if plan.stack == "prod":
+        assert cluster.inputs["endpointPublicAccess"] is False or cidrs
+
+
+def test_access_entries_only_and_admins_from_settings(plan: Inventory) -> None:
+    cluster = plan.one(CLUSTER)
+    assert cluster.inputs["authenticationMode"] == "API"
+    admins = {e["principalArn"] for e in cluster.inputs["accessEntries"].values()}
+    assert admins == set(stack_config(plan)["jhub-eks:cluster"]["adminRoleArns"])
+    assert cluster.inputs["createOidcProvider"] is True
+    assert cluster.inputs["skipDefaultNodeGroup"] is True
+
+
+def test_vpc_cni_enforces_network_policies_with_its_own_irsa_role(plan: Inventory) -> None:
+    cni = next(a for a in plan.of_type(ADDON) if a.inputs["addonName"] == "vpc-cni")
+    assert json.loads(cni.inputs["configurationValues"])["enableNetworkPolicy"] == "true"
+    roles = {f"arn:aws:iam::123456789012:role/{r.name}": r for r in plan.of_type(ROLE)}
+    trust = policy(roles[cni.inputs["serviceAccountRoleArn"]].inputs["assumeRolePolicy"])
+    conditions = trust["Statement"][0]["Condition"]["StringEquals"]
+    assert "system:serviceaccount:kube-system:aws-node" in conditions.values()
+    # The cluster's own default CNI is replaced, not doubled.
+    assert plan.one(CLUSTER).inputs["useDefaultVpcCni"] is True
+
+
+def test_every_irsa_role_trusts_one_exact_service_account_of_this_cluster(plan: Inventory) -> None:
+    provider_arn = plan.outputs["oidc_provider_arn"]
+    issuer = provider_arn.split("oidc-provider/", 1)[1]
+    irsa = [r for r in plan.of_type(ROLE) if "AssumeRoleWithWebIdentity" in r.inputs["assumeRolePolicy"]]
+    assert len(irsa) >= 3  # vpc-cni, ebs-csi, cluster-autoscaler
+    for role in irsa:
+        (statement,) = policy(role.inputs["assumeRolePolicy"])["Statement"]
+        assert statement["Principal"] == {"Federated": provider_arn}
+        assert set(statement["Condition"]) == {"StringEquals"}, "no StringLike / wildcard trust"
+        equals = statement["Condition"]["StringEquals"]
+        assert equals[f"{issuer}:aud"] == "sts.amazonaws.com"
+        subject = equals[f"{issuer}:sub"]
+        assert subject.startswith("system:serviceaccount:") and "*" not in subject, role.name
+
+
+def test_coredns_waits_for_core_nodes(plan: Inventory) -> None:
+    coredns = next(a for a in plan.of_type(ADDON) if a.inputs["addonName"] == "coredns")
+    core = plan.one("aws:eks/nodeGroup:NodeGroup", "core")
+    component = next(r for r in plan.resources if r.urn == coredns.parent)
+    assert core.urn in component.dependencies or core.urn in coredns.dependencies
+
+
+# ---- Node groups ---------------------------------------------------------------------------------
+
+
+def test_every_node_group_uses_imdsv2_hop_limit_1_and_encrypted_root_volumes(plan: Inventory) -> None:
+    templates = {t.id: t for t in plan.of_type("aws:ec2/launchTemplate:LaunchTemplate")}
+    groups = plan.of_type("aws:eks/nodeGroup:NodeGroup")
+    assert len(groups) == 2
+    for group in groups:
+        template = templates[group.inputs["launchTemplate"]["id"]]
+        metadata = template.inputs["metadataOptions"]
+        assert metadata["httpTokens"] == "required"
+        assert metadata["httpPutResponseHopLimit"] == 1
+        (root,) = template.inputs["blockDeviceMappings"]
+        assert root["ebs"]["encrypted"] == "true"
+        assert root["ebs"]["kmsKeyId"] == key_arn(plan, "user-data")
+        assert root["ebs"]["volumeType"] == "gp3"
+        assert "keyName" not in template.inputs, "no SSH key on nodes"
+        assert "remoteAccess" not in group.inputs
+
+
+def _private_subnet_ids(plan: Inventory) -> set[str]:
+    """Subnets whose route table sends 0.0.0.0/0 to a NAT gateway (not an internet gateway)."""
+    nat_tables = {
+        r.inputs["routeTableId"]
+        for r in plan.of_type("aws:ec2/route:Route")
+        if r.inputs.get("destinationCidrBlock") == "0.0.0.0/0" and "natGatewayId" in r.inputs
+    }
+    return {
+        a.inputs["subnetId"]
+        for a in plan.of_type("aws:ec2/routeTableAssociation:RouteTableAssociation")
+        if a.inputs["routeTableId"] in nat_tables
+    }
+
+
+def test_nodes_and_control_plane_live_in_private_subnets_only(plan: Inventory) -> None:
+    private = _private_subnet_ids(plan)
+    assert len(private) == len(stack_config(plan)["jhub-eks:network"]["availabilityZones"])
+    for group in plan.of_type("aws:eks/nodeGroup:NodeGroup"):
+        assert set(group.inputs["subnetIds"]) == private, group.name
+    assert set(plan.one(CLUSTER).inputs["privateSubnetIds"]) == private
+
+
+def test_user_nodes_are_labelled_and_tainted_for_user_pods(plan: Inventory) -> None:
+    user = plan.one("aws:eks/nodeGroup:NodeGroup", "user")
+    assert user.inputs["labels"]["hub.jupyter.org/node-purpose"] == "user"
+    assert user.inputs["taints"] == [{"key": "hub.jupyter.org/dedicated", "value": "user", "effect": "NO_SCHEDULE"}]
+    settings = stack_config(plan)["jhub-eks:nodeGroups"]["user"]
+    assert user.inputs["scalingConfig"]["minSize"] == settings["minSize"]
+    assert user.inputs["scalingConfig"]["maxSize"] == settings["maxSize"]
+    core = plan.one("aws:eks/nodeGroup:NodeGroup", "core")
+    assert "taints" not in core.inputs or not core.inputs["taints"]
+
+
+def test_user_group_can_scale_through_cluster_autoscaler(plan: Inventory) -> None:
+    release = plan.one("kubernetes:helm.sh/v3:Release", "cluster-autoscaler")
+    values = release.inputs["values"]
+    cluster_name = plan.one(CLUSTER).inputs["name"]
+    assert values["autoDiscovery"]["clusterName"] == cluster_name
+    role_arn = values["rbac"]["serviceAccount"]["annotations"]["eks.amazonaws.com/role-arn"]
+    role_name = role_arn.rsplit("/", 1)[-1]
+    inline = plan.one("aws:iam/rolePolicy:RolePolicy", f"{role_name}-inline")
+    statements = policy(inline.inputs["policy"])["Statement"]
+    resize = next(s for s in statements if "autoscaling:SetDesiredCapacity" in s["Action"])
+    # May resize only the groups EKS tagged as owned by this cluster.
+    assert resize["Condition"]["StringEquals"] == {f"aws:ResourceTag/k8s.io/cluster-autoscaler/{cluster_name}": "owned"}
+    assert any(s["Action"] == "eks:DescribeNodegroup" for s in statements), "needed to scale the user group from 0"
+
+
+# ---- Storage -------------------------------------------------------------------------------------
+
+
+def test_default_storage_class_is_encrypted_gp3_with_the_user_data_key(plan: Inventory) -> None:
+    storage_class = plan.one("kubernetes:storage.k8s.io/v1:StorageClass")
+    assert storage_class.inputs["metadata"]["annotations"]["storageclass.kubernetes.io/is-default-class"] == "true"
+    assert storage_class.inputs["provisioner"] == "ebs.csi.aws.com"
+    assert storage_class.inputs["parameters"] == {"type": "gp3", "encrypted": "true", "kmsKeyId": key_arn(plan, "user-data")}
+    expected = "Retain" if plan.stack == "prod" else "Delete"
+    assert storage_class.inputs["reclaimPolicy"] == expected
+    csi = next(a for a in plan.of_type(ADDON) if a.inputs["addonName"] == "aws-ebs-csi-driver")
+    assert csi.inputs["serviceAccountRoleArn"].startswith("arn:aws:iam::123456789012:role/")
+
+
+# ---- Network -------------------------------------------------------------------------------------
+
+
+def test_vpc_endpoints_keep_aws_traffic_private(plan: Inventory) -> None:
+    region = stack_config(plan)["aws:region"]
+    endpoints = {e.inputs["serviceName"].removeprefix(f"com.amazonaws.{region}."): e for e in plan.of_type("aws:ec2/vpcEndpoint:VpcEndpoint")}
+    assert endpoints["s3"].inputs["vpcEndpointType"] == "Gateway"
+    assert len(endpoints["s3"].inputs["routeTableIds"]) == len(_private_subnet_ids(plan))
+    for service in ("ecr.api", "ecr.dkr", "sts", "logs", "ec2"):
+        endpoint = endpoints[service]
+        assert endpoint.inputs["vpcEndpointType"] == "Interface"
+        assert endpoint.inputs["privateDnsEnabled"] is True
+        assert set(endpoint.inputs["subnetIds"]) == _private_subnet_ids(plan)
+
+
+def test_endpoint_security_group_admits_only_https_from_the_vpc(plan: Inventory) -> None:
+    vpc_cidr = plan.one("aws:ec2/vpc:Vpc").inputs["cidrBlock"]
+    group = plan.one("aws:ec2/securityGroup:SecurityGroup", "endpoints")
+    (rule,) = group.inputs["ingress"]
+    assert (rule["protocol"], rule["fromPort"], rule["toPort"], rule["cidrBlocks"]) == ("tcp", 443, 443, [vpc_cidr])
+    assert group.inputs.get("egress", []) == []
+
+
+def test_nat_gateways_per_environment(plan: Inventory) -> None:
+    zones = stack_config(plan)["jhub-eks:network"]["availabilityZones"]
+    expected = len(zones) if plan.stack == "prod" else 1
+    assert len(plan.of_type("aws:ec2/natGateway:NatGateway")) == expected
+
+
+def test_public_subnets_only_for_load_balancers(plan: Inventory) -> None:
+    private = _private_subnet_ids(plan)
+    for subnet in plan.of_type("aws:ec2/subnet:Subnet"):
+        assert subnet.inputs["mapPublicIpOnLaunch"] is False
+        role_tag = "kubernetes.io/role/internal-elb" if subnet.id in private else "kubernetes.io/role/elb"
+        assert subnet.inputs["tags"][role_tag] == "1", subnet.name
+
+
+def test_vpc_flow_logs_go_to_an_encrypted_log_group(plan: Inventory) -> None:
+    flow_log = plan.one("aws:ec2/flowLog:FlowLog")
+    assert flow_log.inputs["trafficType"] == "ALL"
+    groups = {f"arn:aws:logs:{stack_config(plan)['aws:region']}:123456789012:log-group:{g.inputs['name']}": g for g in plan.of_type(LOG_GROUP)}
+    assert groups[flow_log.inputs["logDestination"]].inputs["kmsKeyId"] == key_arn(plan, "-logs")
+
+
+def test_default_security_group_admits_nothing(plan: Inventory) -> None:
+    default = plan.one("aws:ec2/defaultSecurityGroup:DefaultSecurityGroup")
+    assert default.inputs.get("ingress", []) == [] and default.inputs.get("egress", []) == []
+
+
+# ---- Secrets -------------------------------------------------------------------------------------
+
+
+def test_kubeconfig_is_a_secret_output_and_provider_input(plan: Inventory) -> None:
+    assert "kubeconfig" in plan.secret_outputs
+    provider = plan.one("pulumi:providers:kubernetes")
+    assert "kubeconfig" in provider.secret_inputs

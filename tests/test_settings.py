@@ -1,0 +1,102 @@
+"""The settings model: every fixture in tests/fixtures/settings either validates (`*.ok.yaml`) or
+fails with the exact message a platform engineer would see (`*.error.yaml`, its `expect:` line)."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from settings import PROJECT, SettingsError, parse_settings
+from tools.harness import PLACEHOLDER_PREFIX, STACKS, load_stack_config
+
+FIXTURES = Path(__file__).parent / "fixtures" / "settings"
+
+
+def _merge(base: dict[str, Any], overlay: dict[str, Any]) -> dict[str, Any]:
+    """Deep merge; lists replace, None deletes."""
+    merged = copy.deepcopy(base)
+    for key, value in overlay.items():
+        if value is None:
+            merged.pop(key, None)
+        elif isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def fixture_config(path: Path, tmp_path: Path) -> tuple[str, dict[str, str], frozenset[str], dict[str, Any]]:
+    spec = yaml.safe_load(path.read_text())
+    base = yaml.safe_load((STACKS / f"Pulumi.{spec['base']}.yaml").read_text())
+    stack_file = tmp_path / f"Pulumi.{spec['base']}.yaml"
+    stack_file.write_text(yaml.safe_dump({"config": _merge(base["config"], spec.get("config") or {})}))
+    config, secret_keys = load_stack_config(spec["base"], stack_file)
+    if "secrets" in spec:  # only these secrets were set with `pulumi config set --secret`
+        for key in list(config):
+            if config[key].startswith(PLACEHOLDER_PREFIX) and key.split(":", 1)[1] not in spec["secrets"]:
+                del config[key]
+    for key, value in (spec.get("plaintext") or {}).items():
+        config[key] = value
+        secret_keys = [k for k in secret_keys if k != key]
+    return spec["base"], config, frozenset(secret_keys), spec
+
+
+OK = sorted(FIXTURES.glob("*.ok.yaml"))
+ERRORS = sorted(FIXTURES.glob("*.error.yaml"))
+
+
+@pytest.mark.parametrize("path", OK, ids=[p.name for p in OK])
+def test_valid_settings(path: Path, tmp_path: Path) -> None:
+    stack, config, secret_keys, _ = fixture_config(path, tmp_path)
+    settings = parse_settings(stack, config, secret_keys)
+    assert settings.environment == stack
+
+
+@pytest.mark.parametrize("path", ERRORS, ids=[p.name for p in ERRORS])
+def test_invalid_settings_fail_with_a_message_naming_key_and_fix(path: Path, tmp_path: Path) -> None:
+    stack, config, secret_keys, spec = fixture_config(path, tmp_path)
+    with pytest.raises(SettingsError) as caught:
+        parse_settings(stack, config, secret_keys)
+    message = str(caught.value)
+    assert spec["expect"] in message
+    for line in message.splitlines():
+        # Every line names a full config key first, so `pulumi config set` can fix it.
+        assert line.startswith((f"{PROJECT}:", "aws:")), line
+    for value in (spec.get("plaintext") or {}).values():
+        assert value not in message, "a secret value leaked into the error message"
+
+
+def test_every_validated_setting_has_an_error_fixture() -> None:
+    """The corpus covers each validator of the model (a new validator needs a fixture)."""
+    covered = " ".join(yaml.safe_load(p.read_text())["expect"] for p in ERRORS)
+    for key in [
+        "network.vpcCidr",
+        "network.availabilityZones",
+        "network.natGateways",
+        "network.interfaceEndpoints",
+        "cluster.publicAccessCidrs",
+        "cluster.adminRoleArns",
+        "cluster.logRetentionDays",
+        "cluster.autoscaler.imageTag",
+        "nodeGroups.user.desiredSize",
+        "nodeGroups.core.minSize",
+        "encryption.keyDeletionWindowDays",
+        "data.retainOnDestroy",
+        "jupyterhub.github.allowedOrganizations",
+        "oauthClientSecret",
+        "environment",
+        "aws:region",
+    ]:
+        assert key in covered, f"no error fixture for {key}"
+
+
+def test_secret_values_are_secret_str() -> None:
+    config, secret_keys = load_stack_config("dev")
+    settings = parse_settings("dev", config, frozenset(secret_keys))
+    assert settings.secrets.oauth_client_secret is not None
+    assert PLACEHOLDER_PREFIX not in repr(settings)
+    assert PLACEHOLDER_PREFIX not in str(settings.model_dump())

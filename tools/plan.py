@@ -1,0 +1,165 @@
+"""The offline plan: run the program for a stack under mocks and show what it would declare.
+
+    python -m tools.plan [STACK] [--stack-file PATH] [--out PATH]
+
+Prints the planned resources grouped by component with the security settings that matter, and
+writes the full inventory (type, name, parent, inputs, dependencies; secrets redacted) as JSON.
+Exits 2 with the settings error message when the stack settings are invalid.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import defaultdict
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from tools.harness import ROOT, Inventory, Recorded, run
+
+Summary = Callable[[dict[str, Any]], str]
+
+
+def _policy_summary(document: Any) -> str:
+    try:
+        policy = json.loads(document) if isinstance(document, str) else document
+    except json.JSONDecodeError:
+        return "policy: <unparsed>"
+    parts = []
+    for statement in policy.get("Statement", []):
+        principal = statement.get("Principal", {})
+        who = ",".join(f"{k}={v}" for k, v in principal.items()) if isinstance(principal, dict) else str(principal)
+        conditions = ";".join(f"{op}:{sorted(c)}" for op, c in statement.get("Condition", {}).items())
+        label = statement.get("Sid") or statement.get("Action")
+        parts.append(f"[{statement['Effect']} {label} {who} {conditions}]".replace("  ", " "))
+    return " ".join(parts)
+
+
+SUMMARIES: dict[str, Summary] = {
+    "aws:kms/key:Key": lambda i: (
+        f"rotation={i.get('enableKeyRotation')} every {i.get('rotationPeriodInDays')}d, "
+        f"deletion window={i.get('deletionWindowInDays')}d; {_policy_summary(i.get('policy', '{}'))}"
+    ),
+    "aws:kms/alias:Alias": lambda i: str(i.get("name")),
+    "aws:cloudwatch/logGroup:LogGroup": lambda i: (
+        f"{i.get('name')} kms={'yes' if i.get('kmsKeyId') else 'NO'} retention={i.get('retentionInDays')}d"
+    ),
+    "aws:ec2/vpc:Vpc": lambda i: f"cidr={i.get('cidrBlock')} dns={i.get('enableDnsHostnames')}",
+    "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup": lambda i: (
+        f"ingress rules={len(i.get('ingress', []))} egress rules={len(i.get('egress', []))}"
+    ),
+    "aws:ec2/subnet:Subnet": lambda i: (
+        f"{i.get('availabilityZone')} {i.get('cidrBlock')} public-ip-on-launch={i.get('mapPublicIpOnLaunch')} "
+        f"lb-role={[k for k in i.get('tags', {}) if k.startswith('kubernetes.io/role/')]}"
+    ),
+    "aws:ec2/route:Route": lambda i: (
+        f"{i.get('destinationCidrBlock')} -> {'NAT' if i.get('natGatewayId') else 'IGW' if i.get('gatewayId') else '?'}"
+    ),
+    "aws:ec2/vpcEndpoint:VpcEndpoint": lambda i: (
+        f"{i.get('serviceName')} {i.get('vpcEndpointType')} private-dns={i.get('privateDnsEnabled', False)}"
+    ),
+    "aws:ec2/securityGroup:SecurityGroup": lambda i: "ingress " + ", ".join(
+        f"{r.get('protocol')}/{r.get('fromPort')}-{r.get('toPort')} from {r.get('cidrBlocks')}"
+        for r in i.get("ingress", [])
+    ),
+    "aws:ec2/flowLog:FlowLog": lambda i: f"traffic={i.get('trafficType')} -> {i.get('logDestinationType')}",
+    "aws:iam/role:Role": lambda i: "trust " + _policy_summary(i.get("assumeRolePolicy", "{}")),
+    "aws:iam/rolePolicy:RolePolicy": lambda i: _policy_summary(i.get("policy", "{}")),
+    "aws:iam/rolePolicyAttachment:RolePolicyAttachment": lambda i: str(i.get("policyArn")),
+    "eks:index:Cluster": lambda i: (
+        f"k8s {i.get('version')}, logs={i.get('enabledClusterLogTypes')}, "
+        f"secrets-kms={'yes' if i.get('encryptionConfigKeyArn') else 'NO'}, "
+        f"private-endpoint={i.get('endpointPrivateAccess')}, public-endpoint={i.get('endpointPublicAccess')} "
+        f"{i.get('publicAccessCidrs', '')}, auth={i.get('authenticationMode')}, oidc={i.get('createOidcProvider')}, "
+        f"admins={[e.get('principalArn') for e in i.get('accessEntries', {}).values()]}, "
+        f"deletion-protection={i.get('deletionProtection')}"
+    ),
+    "aws:eks/addon:Addon": lambda i: (
+        f"{i.get('addonName')} irsa={'yes' if i.get('serviceAccountRoleArn') else 'no'} "
+        f"config={i.get('configurationValues', '{}')}"
+    ),
+    "aws:ec2/launchTemplate:LaunchTemplate": lambda i: (
+        f"IMDS tokens={i['metadataOptions'].get('httpTokens')} hop-limit={i['metadataOptions'].get('httpPutResponseHopLimit')}, "
+        f"root volume {i['blockDeviceMappings'][0]['ebs'].get('volumeType')} "
+        f"encrypted={i['blockDeviceMappings'][0]['ebs'].get('encrypted')} "
+        f"kms={'customer key' if i['blockDeviceMappings'][0]['ebs'].get('kmsKeyId') else 'NONE'}, "
+        f"ssh key={i.get('keyName', 'none')}"
+    ),
+    "aws:eks/nodeGroup:NodeGroup": lambda i: (
+        f"{i.get('instanceTypes')} {i.get('capacityType')} size {i['scalingConfig']['minSize']}.."
+        f"{i['scalingConfig']['maxSize']} labels={i.get('labels')} taints={i.get('taints', [])} "
+        f"subnets={len(i.get('subnetIds', []))} private"
+    ),
+    "kubernetes:storage.k8s.io/v1:StorageClass": lambda i: (
+        f"{i['metadata']['name']} {i.get('provisioner')} {i.get('parameters')} reclaim={i.get('reclaimPolicy')}"
+    ),
+    "kubernetes:helm.sh/v3:Release": lambda i: (
+        f"chart {i.get('chart')} {i.get('version')} in {i.get('namespace')} atomic={i.get('atomic')}"
+    ),
+}
+
+
+def _component_of(resource: Recorded, by_urn: dict[str, Recorded]) -> str:
+    """The top-level component a resource belongs to (its ancestor right under the stack)."""
+    current = resource
+    while current.parent in by_urn and by_urn[current.parent].type != "pulumi:pulumi:Stack":
+        current = by_urn[current.parent]
+    return f"{current.type} {current.name}" if current is not resource or not resource.custom else "(stack)"
+
+
+def render(inventory: Inventory) -> str:
+    by_urn = {r.urn: r for r in inventory.resources}
+    groups: dict[str, list[Recorded]] = defaultdict(list)
+    for resource in inventory.resources:
+        if resource.type.startswith("jhub:") or resource.type == "pulumi:pulumi:Stack":
+            continue
+        groups[_component_of(resource, by_urn)].append(resource)
+    lines = [f"Offline plan for stack '{inventory.stack}': {sum(map(len, groups.values()))} resources"]
+    for component in sorted(groups):
+        lines.append("")
+        lines.append(f"== {component} ({len(groups[component])})")
+        for resource in sorted(groups[component], key=lambda r: (r.type, r.name)):
+            summary = SUMMARIES.get(resource.type)
+            detail = summary(resource.inputs) if summary else ""
+            short_type = resource.type.split(":")[-1] if resource.type.count(":") >= 2 else resource.type
+            lines.append(f"  {short_type:<24} {resource.name}")
+            if detail:
+                lines.append(f"      {detail}")
+            if resource.secret_inputs:
+                lines.append(f"      secret inputs (redacted): {resource.secret_inputs}")
+    lines.append("")
+    lines.append("Stack outputs:")
+    for key, value in inventory.outputs.items():
+        marker = " (secret)" if key in inventory.secret_outputs else ""
+        lines.append(f"  {key}{marker}: {json.dumps(value)}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("stack", nargs="?", default="dev")
+    parser.add_argument("--stack-file", type=Path, help="stack file to use instead of stacks/Pulumi.<stack>.yaml")
+    parser.add_argument("--out", type=Path, help="inventory JSON path (default build/plan-<stack>.json)")
+    parser.add_argument("--quiet", action="store_true", help="print only the summary line")
+    args = parser.parse_args(argv)
+
+    import pulumi
+
+    try:
+        inventory = run(args.stack, args.stack_file)
+    except pulumi.RunError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    out = args.out or ROOT / "build" / f"plan-{args.stack}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(inventory.to_json(), indent=1, sort_keys=True))
+    text = render(inventory)
+    print(text.splitlines()[0] if args.quiet else text)
+    print(f"\nInventory written to {out.relative_to(ROOT) if out.is_relative_to(ROOT) else out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
