@@ -8,7 +8,7 @@ from components.cluster_addons import ClusterAddons, ClusterAddonsArgs
 from components.encryption import Encryption, EncryptionArgs
 from components.network import Network, NetworkArgs
 from components.node_groups import NodeGroups, NodeGroupsArgs, NodeGroupSpec
-from settings import SettingsError, load_settings
+from settings import NodeGroupSettings, SettingsError, load_settings
 
 try:
     settings = load_settings()
@@ -72,7 +72,7 @@ cluster = Cluster(
 )
 
 
-def node_group_spec(group) -> NodeGroupSpec:  # type: ignore[no-untyped-def]
+def node_group_spec(group: NodeGroupSettings) -> NodeGroupSpec:
     return NodeGroupSpec(
         instance_types=group.instance_types,
         capacity_type=group.capacity_type,

@@ -74,8 +74,7 @@ def _ipv4_network(value: str) -> str:
         raise ValueError(f"'{value}' is not an IPv4 CIDR block such as 10.40.0.0/16 ({exc})") from None
     except ValueError:
         raise ValueError(
-            f"'{value}' has host bits set; use the network address, e.g. "
-            f"{ipaddress.IPv4Network(value, strict=False)}"
+            f"'{value}' has host bits set; use the network address, e.g. {ipaddress.IPv4Network(value, strict=False)}"
         ) from None
     return str(network)
 
@@ -126,7 +125,13 @@ class NetworkSettings(_Model):
     nat_gateways: Literal["single", "perAz"] = "perAz"
     """NAT gateways: `single` (cheaper, one AZ failure cuts egress) or `perAz` (one per AZ)."""
     interface_endpoints: list[str] = Field(
-        default_factory=lambda: [*REQUIRED_INTERFACE_ENDPOINTS, "autoscaling", "eks", "eks-auth", "elasticloadbalancing"],
+        default_factory=lambda: [
+            *REQUIRED_INTERFACE_ENDPOINTS,
+            "autoscaling",
+            "eks",
+            "eks-auth",
+            "elasticloadbalancing",
+        ],
         description=(
             "AWS services reached through interface VPC endpoints (private DNS on), by short name "
             f"(`com.amazonaws.<region>.<name>`). Must include {', '.join(REQUIRED_INTERFACE_ENDPOINTS)}."
@@ -142,7 +147,8 @@ class NetworkSettings(_Model):
             raise _field_error("vpcCidr", f"/{prefix} is outside /16../20; the subnets need room, e.g. 10.40.0.0/16")
         if len(self.availability_zones) < 2:
             raise _field_error(
-                "availabilityZones", "fewer than 2 AZs; EKS needs subnets in at least two, e.g. [eu-west-1a, eu-west-1b]"
+                "availabilityZones",
+                "fewer than 2 AZs; EKS needs subnets in at least two, e.g. [eu-west-1a, eu-west-1b]",
             )
         if len(set(self.availability_zones)) != len(self.availability_zones):
             raise _field_error("availabilityZones", "lists an AZ twice; list each zone once")
@@ -150,7 +156,9 @@ class NetworkSettings(_Model):
             raise _field_error("availabilityZones", "more than 6 AZs; the subnet plan supports up to 6")
         missing = [name for name in REQUIRED_INTERFACE_ENDPOINTS if name not in self.interface_endpoints]
         if missing:
-            raise _field_error("interfaceEndpoints", f"lacks {missing}; nodes in private subnets need them, add them back")
+            raise _field_error(
+                "interfaceEndpoints", f"lacks {missing}; nodes in private subnets need them, add them back"
+            )
         return self
 
 
@@ -169,9 +177,11 @@ class ClusterSettings(_Model):
     kubernetes_version: str = Field("1.33", pattern=r"^1\.\d{2}$")
     """Kubernetes minor version of the control plane, e.g. "1.33"."""
     endpoint_public_access: bool = False
-    """Expose the API server on a public endpoint (limited to `publicAccessCidrs`). The private endpoint is always on."""
+    """Expose the API server on a public endpoint (limited to `publicAccessCidrs`).
+    The private endpoint is always on."""
     public_access_cidrs: list[Cidr] = Field(default_factory=list)
-    """CIDRs allowed to reach the public API endpoint. Required when `endpointPublicAccess` is true; never 0.0.0.0/0 in prod."""
+    """CIDRs allowed to reach the public API endpoint. Required when `endpointPublicAccess` is true;
+    never 0.0.0.0/0 in prod."""
     admin_role_arns: list[IamRoleArn] = Field(
         min_length=1,
         description="IAM role ARNs granted cluster-admin through EKS access entries (authentication mode API).",
@@ -200,7 +210,8 @@ class ClusterSettings(_Model):
             )
         if not self.endpoint_public_access and self.public_access_cidrs:
             raise _field_error(
-                "publicAccessCidrs", "is set while endpointPublicAccess is false; remove it or turn the public endpoint on"
+                "publicAccessCidrs",
+                "is set while endpointPublicAccess is false; remove it or turn the public endpoint on",
             )
         return self
 
@@ -223,7 +234,8 @@ class NodeGroupSettings(_Model):
         if not self.min_size <= self.desired_size <= self.max_size:
             raise _field_error(
                 "desiredSize",
-                f"needs minSize <= desiredSize <= maxSize, got {self.min_size} <= {self.desired_size} <= {self.max_size}",
+                "needs minSize <= desiredSize <= maxSize, "
+                f"got {self.min_size} <= {self.desired_size} <= {self.max_size}",
             )
         return self
 
@@ -237,7 +249,9 @@ class NodeGroupsSettings(_Model):
     @model_validator(mode="after")
     def _check(self) -> NodeGroupsSettings:
         if self.core.min_size < 1:
-            raise _field_error("core.minSize", "is 0; the hub, proxy and CoreDNS need at least one core node, set 1 or more")
+            raise _field_error(
+                "core.minSize", "is 0; the hub, proxy and CoreDNS need at least one core node, set 1 or more"
+            )
         return self
 
 
@@ -432,7 +446,8 @@ def parse_settings(stack: str, config: Mapping[str, Any], secret_keys: set[str] 
             document[key] = _parse_value(raw)
         else:
             problems.append(
-                f"{full_key}: unknown setting; remove it (valid keys: {', '.join(sorted(_TOP_LEVEL_KEYS | set(SECRET_KEYS)))})"
+                f"{full_key}: unknown setting; remove it "
+                f"(valid keys: {', '.join(sorted(_TOP_LEVEL_KEYS | set(SECRET_KEYS)))})"
             )
 
     if problems:

@@ -4,6 +4,7 @@ private endpoint, OIDC provider for IRSA, access entries, and the VPC CNI with n
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import pulumi
@@ -38,7 +39,7 @@ class ClusterArgs:
     kubernetes_version: str
     partition: str
     vpc_id: pulumi.Input[str]
-    private_subnet_ids: list[pulumi.Input[str]]
+    private_subnet_ids: Sequence[pulumi.Input[str]]
     secrets_key_arn: pulumi.Input[str]
     logs_key_arn: pulumi.Input[str]
     log_retention_days: int

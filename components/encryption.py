@@ -148,7 +148,9 @@ class Encryption(pulumi.ComponentResource):
             )
             asg_role_opts = pulumi.ResourceOptions.merge(keep, pulumi.ResourceOptions(depends_on=[slr]))
 
-        def key(purpose: str, description: str, policy: pulumi.Input[str], key_opts: pulumi.ResourceOptions) -> aws.kms.Key:
+        def key(
+            purpose: str, description: str, policy: pulumi.Input[str], key_opts: pulumi.ResourceOptions
+        ) -> aws.kms.Key:
             kms_key = aws.kms.Key(
                 f"{name}-{purpose}",
                 description=description,

@@ -32,8 +32,7 @@ def plan_subnets(vpc_cidr: str, availability_zones: list[str]) -> list[SubnetPla
     blocks = list(vpc.subnets(prefixlen_diff=3))
     public_blocks = list(blocks[7].subnets(prefixlen_diff=3))
     return [
-        SubnetPlan(zone, str(blocks[index]), str(public_blocks[index]))
-        for index, zone in enumerate(availability_zones)
+        SubnetPlan(zone, str(blocks[index]), str(public_blocks[index])) for index, zone in enumerate(availability_zones)
     ]
 
 
@@ -76,9 +75,7 @@ class Network(pulumi.ComponentResource):
             opts=child,
         )
         # CIS AWS 5.4: the default security group admits nothing, so nothing can rely on it.
-        aws.ec2.DefaultSecurityGroup(
-            f"{name}-default-sg", vpc_id=vpc.id, ingress=[], egress=[], tags=tags, opts=child
-        )
+        aws.ec2.DefaultSecurityGroup(f"{name}-default-sg", vpc_id=vpc.id, ingress=[], egress=[], tags=tags, opts=child)
 
         internet_gateway = aws.ec2.InternetGateway(
             f"{name}-igw", vpc_id=vpc.id, tags={**tags, "Name": f"{name}-igw"}, opts=child

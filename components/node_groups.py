@@ -4,6 +4,7 @@ volumes with the customer key, no SSH, private subnets only."""
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
@@ -33,7 +34,7 @@ class NodeGroupsArgs:
     cluster_name: pulumi.Input[str]
     kubernetes_version: str
     partition: str
-    private_subnet_ids: list[pulumi.Input[str]]
+    private_subnet_ids: Sequence[pulumi.Input[str]]
     volume_key_arn: pulumi.Input[str]
     core: NodeGroupSpec
     user: NodeGroupSpec
@@ -77,7 +78,9 @@ class NodeGroups(pulumi.ComponentResource):
             for policy in ("AmazonEKSWorkerNodePolicy", "AmazonEC2ContainerRegistryPullOnly")
         ]
 
-        def group(purpose: str, spec: NodeGroupSpec, labels: dict[str, str], taints: list[aws.eks.NodeGroupTaintArgs]) -> aws.eks.NodeGroup:
+        def group(
+            purpose: str, spec: NodeGroupSpec, labels: dict[str, str], taints: list[aws.eks.NodeGroupTaintArgs]
+        ) -> aws.eks.NodeGroup:
             template = aws.ec2.LaunchTemplate(
                 f"{name}-{purpose}",
                 description=f"{purpose} nodes: IMDSv2 only (hop limit 1), encrypted gp3 root, no SSH key",
@@ -101,7 +104,9 @@ class NodeGroups(pulumi.ComponentResource):
                 ],
                 monitoring=aws.ec2.LaunchTemplateMonitoringArgs(enabled=True),
                 tag_specifications=[
-                    aws.ec2.LaunchTemplateTagSpecificationArgs(resource_type=kind, tags={**tags, "node-purpose": purpose})
+                    aws.ec2.LaunchTemplateTagSpecificationArgs(
+                        resource_type=kind, tags={**tags, "node-purpose": purpose}
+                    )
                     for kind in ("instance", "volume")
                 ],
                 update_default_version=True,

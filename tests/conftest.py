@@ -15,7 +15,9 @@ sys.path.insert(0, str(ROOT))
 
 from tools.harness import Inventory  # noqa: E402
 
-STACK_NAMES = sorted(p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in (ROOT / "stacks").glob("Pulumi.*.yaml"))
+STACK_NAMES = sorted(
+    p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in (ROOT / "stacks").glob("Pulumi.*.yaml")
+)
 
 
 def run_plan(stack: str, out: Path, stack_file: Path | None = None) -> subprocess.CompletedProcess[str]:

@@ -90,7 +90,9 @@ def test_control_plane_logs_all_five_types_into_our_log_group(plan: Inventory) -
     cluster = plan.one(CLUSTER)
     assert sorted(cluster.inputs["enabledClusterLogTypes"]) == sorted(CONTROL_PLANE_LOG_TYPES)
     assert set(CONTROL_PLANE_LOG_TYPES) == {"api", "audit", "authenticator", "controllerManager", "scheduler"}
-    log_group = next(g for g in plan.of_type(LOG_GROUP) if g.inputs["name"] == f"/aws/eks/{cluster.inputs['name']}/cluster")
+    log_group = next(
+        g for g in plan.of_type(LOG_GROUP) if g.inputs["name"] == f"/aws/eks/{cluster.inputs['name']}/cluster"
+    )
     # Created first, so EKS does not create an unencrypted, never-expiring group of the same name.
     assert log_group.urn in cluster.dependencies
 
@@ -231,7 +233,11 @@ def test_default_storage_class_is_encrypted_gp3_with_the_user_data_key(plan: Inv
     storage_class = plan.one("kubernetes:storage.k8s.io/v1:StorageClass")
     assert storage_class.inputs["metadata"]["annotations"]["storageclass.kubernetes.io/is-default-class"] == "true"
     assert storage_class.inputs["provisioner"] == "ebs.csi.aws.com"
-    assert storage_class.inputs["parameters"] == {"type": "gp3", "encrypted": "true", "kmsKeyId": key_arn(plan, "user-data")}
+    assert storage_class.inputs["parameters"] == {
+        "type": "gp3",
+        "encrypted": "true",
+        "kmsKeyId": key_arn(plan, "user-data"),
+    }
     expected = "Retain" if plan.stack == "prod" else "Delete"
     assert storage_class.inputs["reclaimPolicy"] == expected
     csi = next(a for a in plan.of_type(ADDON) if a.inputs["addonName"] == "aws-ebs-csi-driver")
@@ -243,7 +249,10 @@ def test_default_storage_class_is_encrypted_gp3_with_the_user_data_key(plan: Inv
 
 def test_vpc_endpoints_keep_aws_traffic_private(plan: Inventory) -> None:
     region = stack_config(plan)["aws:region"]
-    endpoints = {e.inputs["serviceName"].removeprefix(f"com.amazonaws.{region}."): e for e in plan.of_type("aws:ec2/vpcEndpoint:VpcEndpoint")}
+    endpoints = {
+        e.inputs["serviceName"].removeprefix(f"com.amazonaws.{region}."): e
+        for e in plan.of_type("aws:ec2/vpcEndpoint:VpcEndpoint")
+    }
     assert endpoints["s3"].inputs["vpcEndpointType"] == "Gateway"
     assert len(endpoints["s3"].inputs["routeTableIds"]) == len(_private_subnet_ids(plan))
     for service in ("ecr.api", "ecr.dkr", "sts", "logs", "ec2"):
@@ -278,7 +287,10 @@ def test_public_subnets_only_for_load_balancers(plan: Inventory) -> None:
 def test_vpc_flow_logs_go_to_an_encrypted_log_group(plan: Inventory) -> None:
     flow_log = plan.one("aws:ec2/flowLog:FlowLog")
     assert flow_log.inputs["trafficType"] == "ALL"
-    groups = {f"arn:aws:logs:{stack_config(plan)['aws:region']}:123456789012:log-group:{g.inputs['name']}": g for g in plan.of_type(LOG_GROUP)}
+    groups = {
+        f"arn:aws:logs:{stack_config(plan)['aws:region']}:123456789012:log-group:{g.inputs['name']}": g
+        for g in plan.of_type(LOG_GROUP)
+    }
     assert groups[flow_log.inputs["logDestination"]].inputs["kmsKeyId"] == key_arn(plan, "-logs")
 
 

@@ -100,3 +100,9 @@ def test_secret_values_are_secret_str() -> None:
     assert settings.secrets.oauth_client_secret is not None
     assert PLACEHOLDER_PREFIX not in repr(settings)
     assert PLACEHOLDER_PREFIX not in str(settings.model_dump())
+
+
+def test_settings_reference_is_generated_from_the_model() -> None:
+    from tools import settings_doc
+
+    assert settings_doc.main(["--check"]) == 0, "docs/settings.md is stale: run python -m tools.settings_doc"

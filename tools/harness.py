@@ -30,6 +30,14 @@ REDACTED = "[secret]"
 PLACEHOLDER_PREFIX = "offline-placeholder-"
 
 
+class PlanError(Exception):
+    """The program stopped (e.g. invalid settings); ``declared`` resources were registered before."""
+
+    def __init__(self, message: str, declared: int) -> None:
+        super().__init__(message)
+        self.declared = declared
+
+
 @dataclass
 class Recorded:
     type: str
@@ -170,7 +178,8 @@ def run(stack: str, stack_file: Path | None = None, config_override: dict[str, s
     """Run ``__main__.py`` for a stack under mocks; raise what the program raises."""
     import pulumi
     from google.protobuf import json_format
-    from pulumi.runtime import mocks, settings as runtime_settings
+    from pulumi.runtime import mocks
+    from pulumi.runtime import settings as runtime_settings
     from pulumi.runtime.stack import run_pulumi_func
     from pulumi.runtime.sync_await import _sync_await
 
@@ -197,7 +206,7 @@ def run(stack: str, stack_file: Path | None = None, config_override: dict[str, s
             return {}, []
 
     class RecordingMonitor(mocks.MockMonitor):
-        def RegisterResource(self, request):  # type: ignore[no-untyped-def]  # noqa: N802 (gRPC name)
+        def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
             response = super().RegisterResource(request)
             secrets: list[str] = []
             raw = json_format.MessageToDict(request.object)
@@ -223,7 +232,15 @@ def run(stack: str, stack_file: Path | None = None, config_override: dict[str, s
     mocks.set_mocks(Mocks(), project=PROJECT, stack=stack, preview=False, monitor=monitor)
     pulumi.runtime.set_all_config(config, secret_keys)
 
-    _sync_await(run_pulumi_func(lambda: runpy.run_path(str(ROOT / "__main__.py"), run_name="__pulumi_main__")))
+    try:
+
+        def program() -> None:
+            runpy.run_path(str(ROOT / "__main__.py"), run_name="__pulumi_main__")
+
+        _sync_await(run_pulumi_func(program))
+    except pulumi.RunError as error:
+        declared = [r for r in recorded if r.type != "pulumi:pulumi:Stack"]
+        raise PlanError(str(error), len(declared)) from None
 
     stack_resource = runtime_settings.get_root_resource()
     outputs, secret_outputs = _stack_outputs(stack_resource)

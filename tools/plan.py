@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tools.harness import ROOT, Inventory, Recorded, run
+from tools.harness import ROOT, Inventory, PlanError, Recorded, run
 
 Summary = Callable[[dict[str, Any]], str]
 
@@ -60,9 +60,12 @@ SUMMARIES: dict[str, Summary] = {
     "aws:ec2/vpcEndpoint:VpcEndpoint": lambda i: (
         f"{i.get('serviceName')} {i.get('vpcEndpointType')} private-dns={i.get('privateDnsEnabled', False)}"
     ),
-    "aws:ec2/securityGroup:SecurityGroup": lambda i: "ingress " + ", ".join(
-        f"{r.get('protocol')}/{r.get('fromPort')}-{r.get('toPort')} from {r.get('cidrBlocks')}"
-        for r in i.get("ingress", [])
+    "aws:ec2/securityGroup:SecurityGroup": lambda i: (
+        "ingress "
+        + ", ".join(
+            f"{r.get('protocol')}/{r.get('fromPort')}-{r.get('toPort')} from {r.get('cidrBlocks')}"
+            for r in i.get("ingress", [])
+        )
     ),
     "aws:ec2/flowLog:FlowLog": lambda i: f"traffic={i.get('trafficType')} -> {i.get('logDestinationType')}",
     "aws:iam/role:Role": lambda i: "trust " + _policy_summary(i.get("assumeRolePolicy", "{}")),
@@ -81,7 +84,8 @@ SUMMARIES: dict[str, Summary] = {
         f"config={i.get('configurationValues', '{}')}"
     ),
     "aws:ec2/launchTemplate:LaunchTemplate": lambda i: (
-        f"IMDS tokens={i['metadataOptions'].get('httpTokens')} hop-limit={i['metadataOptions'].get('httpPutResponseHopLimit')}, "
+        f"IMDS tokens={i['metadataOptions'].get('httpTokens')} "
+        f"hop-limit={i['metadataOptions'].get('httpPutResponseHopLimit')}, "
         f"root volume {i['blockDeviceMappings'][0]['ebs'].get('volumeType')} "
         f"encrypted={i['blockDeviceMappings'][0]['ebs'].get('encrypted')} "
         f"kms={'customer key' if i['blockDeviceMappings'][0]['ebs'].get('kmsKeyId') else 'NONE'}, "
@@ -145,12 +149,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quiet", action="store_true", help="print only the summary line")
     args = parser.parse_args(argv)
 
-    import pulumi
-
     try:
         inventory = run(args.stack, args.stack_file)
-    except pulumi.RunError as error:
-        print(f"error: {error}", file=sys.stderr)
+    except PlanError as error:
+        print(f"error: {error}\n({error.declared} resources were declared before the error)", file=sys.stderr)
         return 2
     out = args.out or ROOT / "build" / f"plan-{args.stack}.json"
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,32 @@
+"""The offline plan command, as a reviewer runs it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.conftest import ROOT, run_plan
+from tools.harness import Inventory
+
+
+def test_bad_settings_stop_the_plan_with_one_message_and_nothing_declared(tmp_path: Path) -> None:
+    out = tmp_path / "plan.json"
+    result = run_plan("prod", out, ROOT / "tests" / "fixtures" / "stacks" / "Pulumi.prod-open-api.yaml")
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr + result.stdout
+    assert "jhub-eks:cluster.publicAccessCidrs: 0.0.0.0/0 opens the prod API endpoint to the world" in result.stderr
+    assert "jhub-eks:network.availabilityZones: prod needs 3 AZs" in result.stderr
+    assert "(0 resources were declared before the error)" in result.stderr
+    assert not out.exists()
+
+
+def test_plan_groups_resources_by_component_and_redacts_secrets(plans: dict[str, Inventory]) -> None:
+    from tools.plan import render
+
+    for stack, inventory in plans.items():
+        text = render(inventory)
+        for component in ("jhub:aws:Network", "jhub:aws:Encryption", "jhub:aws:Cluster", "jhub:aws:NodeGroups"):
+            assert f"== {component} jhub-{stack}" in text
+        assert "offline-placeholder" not in text
+        assert "kubeconfig (secret)" in text
+        every_resource_has_a_parent = all(r.parent for r in inventory.resources if r.type != "pulumi:pulumi:Stack")
+        assert every_resource_has_a_parent
