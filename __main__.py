@@ -6,6 +6,7 @@ import pulumi_aws as aws
 from components.cluster import Cluster, ClusterArgs
 from components.cluster_addons import ClusterAddons, ClusterAddonsArgs
 from components.encryption import Encryption, EncryptionArgs
+from components.jupyterhub import JupyterHub, JupyterHubArgs
 from components.network import Network, NetworkArgs
 from components.node_groups import NodeGroups, NodeGroupsArgs, NodeGroupSpec
 from settings import NodeGroupSettings, SettingsError, load_settings
@@ -118,6 +119,20 @@ addons = ClusterAddons(
     opts=pulumi.ResourceOptions(depends_on=[node_groups.core]),
 )
 
+assert settings.secrets.oauth_client_id and settings.secrets.oauth_client_secret  # validated: required
+jupyterhub = JupyterHub(
+    name,
+    JupyterHubArgs(
+        hub=settings.jupyterhub,
+        storage_class=addons.storage_class_name,
+        oauth_client_id=pulumi.Output.secret(settings.secrets.oauth_client_id.get_secret_value()),
+        oauth_client_secret=pulumi.Output.secret(settings.secrets.oauth_client_secret.get_secret_value()),
+        provider=cluster.provider,
+        release_depends_on=[node_groups, addons],
+        tags=tags,
+    ),
+)
+
 pulumi.export("vpc_id", network.vpc_id)
 pulumi.export("private_subnet_ids", network.private_subnet_ids)
 pulumi.export("cluster_name", cluster.cluster_name)
@@ -125,6 +140,8 @@ pulumi.export("kubeconfig", cluster.kubeconfig)
 pulumi.export("oidc_provider_arn", cluster.oidc_provider_arn)
 pulumi.export("node_role_arn", node_groups.node_role_arn)
 pulumi.export("storage_class", addons.storage_class_name)
+pulumi.export("jupyterhub_url", jupyterhub.url)
+pulumi.export("jupyterhub_load_balancer", jupyterhub.load_balancer_hostname)
 pulumi.export(
     "kms_keys",
     {

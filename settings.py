@@ -283,11 +283,134 @@ class GitHubAuthSettings(_Model):
         return self
 
 
+class HttpsSettings(_Model):
+    mode: Literal["letsencrypt", "secret", "acm", "none"] = Field(
+        description=(
+            "How HTTPS is served: `letsencrypt` (the chart's autohttps with Let's Encrypt), `secret` (an existing "
+            "kubernetes.io/tls secret), `acm` (TLS offloaded to an AWS NLB with an ACM certificate) or `none` "
+            "(plain HTTP; dev only, and must be written out)."
+        )
+    )
+    contact_email: str | None = Field(None, pattern=r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$")
+    """Let's Encrypt account e-mail (mode `letsencrypt`)."""
+    secret_name: str | None = Field(None, pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+    """Name of the TLS secret in the JupyterHub namespace (mode `secret`)."""
+    acm_certificate_arn: str | None = Field(
+        None, pattern=r"^arn:aws(-cn|-us-gov)?:acm:[a-z0-9-]+:\d{12}:certificate/[\w-]+$"
+    )
+    """ACM certificate for the NLB (mode `acm`). Leave it empty with `dns.hostedZoneId` set to create
+    and DNS-validate one."""
+
+    @model_validator(mode="after")
+    def _check(self) -> HttpsSettings:
+        if self.mode == "letsencrypt" and not self.contact_email:
+            raise _field_error("contactEmail", "Let's Encrypt needs a contact e-mail; set https.contactEmail")
+        if self.mode == "secret" and not self.secret_name:
+            raise _field_error("secretName", "mode `secret` needs the TLS secret's name; set https.secretName")
+        return self
+
+
+class DnsSettings(_Model):
+    hosted_zone_id: str | None = Field(None, pattern=r"^Z[A-Z0-9]{1,31}$")
+    """Route 53 hosted zone of `domain`: the hub's DNS record (and, in mode `acm`, its certificate) are created."""
+
+
+class ResourceSettings(_Model):
+    cpu_guarantee: float = Field(0.5, gt=0, le=64)
+    """CPU cores reserved for each user server."""
+    cpu_limit: float = Field(2, gt=0, le=64)
+    """CPU cores a user server may use at most."""
+    memory_guarantee: str = Field("1G", pattern=r"^\d+(\.\d+)?[KMGT]$")
+    """Memory reserved for each user server (e.g. 1G)."""
+    memory_limit: str = Field("4G", pattern=r"^\d+(\.\d+)?[KMGT]$")
+    """Memory a user server may use at most (e.g. 4G); the pod is OOM-killed beyond it."""
+
+    @model_validator(mode="after")
+    def _check(self) -> ResourceSettings:
+        if self.cpu_guarantee > self.cpu_limit:
+            raise _field_error("cpuGuarantee", f"{self.cpu_guarantee} exceeds cpuLimit {self.cpu_limit}")
+        if _bytes(self.memory_guarantee) > _bytes(self.memory_limit):
+            raise _field_error("memoryGuarantee", f"{self.memory_guarantee} exceeds memoryLimit {self.memory_limit}")
+        return self
+
+
+def _bytes(quantity: str) -> float:
+    return float(quantity[:-1]) * 1000 ** "KMGT".index(quantity[-1]) * 1000
+
+
+class ImageSettings(_Model):
+    name: str = Field("quay.io/jupyterhub/k8s-singleuser-sample", pattern=r"^[a-z0-9.-]+(:\d+)?(/[a-z0-9._-]+)+$")
+    """User server image repository (an ECR repository URL once the registry is set up)."""
+    tag: str = Field("4.4.0", pattern=r"^[\w][\w.-]{0,127}$")
+    """User server image tag (pin it; `latest` is refused)."""
+
+    @model_validator(mode="after")
+    def _check(self) -> ImageSettings:
+        if self.tag == "latest":
+            raise _field_error("tag", "`latest` is not reproducible; pin a version tag")
+        return self
+
+
+class EgressPortSettings(_Model):
+    port: int = Field(ge=1, le=65535)
+    """Destination port."""
+    protocol: Literal["TCP", "UDP"] = "TCP"
+    """Protocol."""
+
+
+class UserServerSettings(_Model):
+    image: ImageSettings = ImageSettings()
+    """User server image."""
+    resources: ResourceSettings = ResourceSettings()
+    """CPU and memory guarantees and limits of each user server."""
+    storage_capacity: str = Field("10Gi", pattern=r"^\d+[MGT]i$")
+    """Size of each user's home volume (encrypted gp3, dynamic PVC)."""
+    extra_egress_ports: list[EgressPortSettings] = Field(default_factory=list)
+    """Internet ports user servers may reach besides DNS, HTTP (80) and HTTPS (443), e.g. [{port: 22}] for git+ssh."""
+    idle_timeout_seconds: int = Field(3600, ge=300, le=7 * 24 * 3600)
+    """Idle user servers are stopped after this many seconds (idle culling is always on)."""
+
+
 class JupyterHubSettings(_Model):
     domain: str = Field(max_length=253, pattern=r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
     """DNS name users open, e.g. hub.example.org; the OAuth callback is https://<domain>/hub/oauth_callback."""
+    chart_version: str = Field("4.4.0", pattern=r"^\d+\.\d+\.\d+$")
+    """Zero-to-JupyterHub chart version (the values are validated against this version's schema in tests)."""
+    namespace: str = Field("jupyterhub", pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+    """Kubernetes namespace of the release. Immutable: a change reinstalls the hub."""
+    authenticator: Literal["github"] = "github"
+    """Login method. GitHub OAuth (client id/secret: the secrets `oauthClientId` and `oauthClientSecret`)."""
     github: GitHubAuthSettings = GitHubAuthSettings()
-    """GitHub OAuth login rules. The client id and secret are the secrets `oauthClientId` and `oauthClientSecret`."""
+    """GitHub OAuth login rules."""
+    https: HttpsSettings
+    """TLS for the hub's public endpoint."""
+    dns: DnsSettings = DnsSettings()
+    """Route 53 automation."""
+    load_balancer_source_ranges: list[Cidr] = Field(default_factory=list)
+    """CIDRs allowed to reach the hub's load balancer (required in prod; 0.0.0.0/0 must be written out)."""
+    subdomain_host: bool = False
+    """Serve each user on `<user>.<domain>` (origin isolation); needs a wildcard certificate (mode secret or acm)."""
+    user_servers: UserServerSettings = UserServerSettings()
+    """User servers (KubeSpawner)."""
+    secrets_generation: int = Field(1, ge=1)
+    """Bump to regenerate the hub cookie secret, proxy token and CryptKeeper keys (logs everyone out)."""
+    values_overrides: dict[str, Any] = Field(default_factory=dict)
+    """Escape hatch: Helm values merged last over the generated ones (validated against the chart schema in tests)."""
+
+    @model_validator(mode="after")
+    def _check(self) -> JupyterHubSettings:
+        if self.subdomain_host and self.https.mode not in ("secret", "acm"):
+            raise _field_error(
+                "subdomainHost",
+                f"needs a wildcard certificate, which https mode `{self.https.mode}` cannot provide; "
+                "use https.mode `secret` or `acm`, or set subdomainHost: false",
+            )
+        if self.https.mode == "acm" and not self.https.acm_certificate_arn and not self.dns.hosted_zone_id:
+            raise _field_error(
+                "https.acmCertificateArn",
+                "mode `acm` needs a certificate; set https.acmCertificateArn or dns.hostedZoneId to create one",
+            )
+        return self
 
 
 class Secrets(_Model):
@@ -373,6 +496,15 @@ class Settings(_Model):
             )
         if not self.jupyterhub.github.admin_users:
             problems.append(f"{PROJECT}:jupyterhub.github.adminUsers: prod needs at least one JupyterHub admin")
+        if self.jupyterhub.https.mode == "none":
+            problems.append(
+                f"{PROJECT}:jupyterhub.https.mode: prod cannot serve plain HTTP; use letsencrypt, secret or acm"
+            )
+        if not self.jupyterhub.load_balancer_source_ranges:
+            problems.append(
+                f"{PROJECT}:jupyterhub.loadBalancerSourceRanges: prod needs the CIDRs allowed to reach the hub; "
+                "list them (write 0.0.0.0/0 to open it to the internet on purpose)"
+            )
         return problems
 
 

@@ -145,7 +145,8 @@ class NodeGroups(pulumi.ComponentResource):
                 ),
             )
 
-        self.core = group("core", args.core, {}, [])
+        # The chart's `scheduling.corePods.nodeAffinity.matchNodePurpose: require` looks for this label.
+        self.core = group("core", args.core, {"hub.jupyter.org/node-purpose": "core"}, [])
         label_key, label_value = USER_NODE_LABEL
         taint_key, taint_value, taint_effect = USER_NODE_TAINT
         self.user = group(

@@ -53,6 +53,7 @@ class Recorded:
     """Physical id the mock provider returned (stands in for the real one in references)."""
     retain_on_delete: bool = False
     protect: bool = False
+    additional_secret_outputs: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -169,6 +170,25 @@ def _outputs_for(type_: str, name: str, inputs: dict[str, Any], region: str) -> 
             oidcIssuer=issuer,
             clusterSecurityGroupId=f"sg-{digest}",
         )
+    elif type_ == "aws:acm/certificate:Certificate":
+        domain = inputs.get("domainName", "example.org")
+        outputs["arn"] = f"arn:aws:acm:{region}:{ACCOUNT_ID}:certificate/{digest}"
+        outputs["domainValidationOptions"] = [
+            {
+                "domainName": name,
+                "resourceRecordName": f"_{digest}.{domain}.",
+                "resourceRecordType": "CNAME",
+                "resourceRecordValue": f"_{digest}.acm-validations.aws.",
+            }
+            for name in [domain, *inputs.get("subjectAlternativeNames", [])]
+        ]
+    elif type_ == "aws:acm/certificateValidation:CertificateValidation":
+        outputs["certificateArn"] = inputs.get("certificateArn", "")
+    elif type_ == "aws:route53/record:Record":
+        outputs["fqdn"] = str(inputs.get("name", name)).rstrip(".")
+    elif type_ == "kubernetes:core/v1:Service":
+        outputs.pop("arn")
+        outputs["status"] = {"loadBalancer": {"ingress": [{"hostname": f"{digest}.elb.{region}.amazonaws.com"}]}}
     elif type_.startswith("kubernetes:"):
         outputs.pop("arn")
     return outputs
@@ -224,6 +244,7 @@ def run(stack: str, stack_file: Path | None = None, config_override: dict[str, s
                     id=response.id,
                     retain_on_delete=bool(request.retainOnDelete),
                     protect=bool(request.protect),
+                    additional_secret_outputs=sorted(request.additionalSecretOutputs),
                 )
             )
             return response

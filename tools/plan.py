@@ -17,6 +17,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from tools.harness import ROOT, Inventory, PlanError, Recorded, run
 
 Summary = Callable[[dict[str, Any]], str]
@@ -99,6 +101,12 @@ SUMMARIES: dict[str, Summary] = {
     "kubernetes:storage.k8s.io/v1:StorageClass": lambda i: (
         f"{i['metadata']['name']} {i.get('provisioner')} {i.get('parameters')} reclaim={i.get('reclaimPolicy')}"
     ),
+    "kubernetes:core/v1:Namespace": lambda i: f"{i['metadata']['name']} labels={i['metadata'].get('labels')}",
+    "random:index/randomId:RandomId": lambda i: f"{i.get('byteLength')} random bytes, keepers={i.get('keepers')}",
+    "aws:route53/record:Record": lambda i: f"{i.get('name')} {i.get('type')} -> {i.get('records')}",
+    "aws:acm/certificate:Certificate": lambda i: (
+        f"{i.get('domainName')} +{i.get('subjectAlternativeNames', [])} validation={i.get('validationMethod')}"
+    ),
     "kubernetes:helm.sh/v3:Release": lambda i: (
         f"chart {i.get('chart')} {i.get('version')} in {i.get('namespace')} atomic={i.get('atomic')}"
     ),
@@ -141,6 +149,20 @@ def render(inventory: Inventory) -> str:
     return "\n".join(lines)
 
 
+def _shown(path: Path) -> Path:
+    return path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+
+
+def write_values_files(inventory: Inventory, folder: Path) -> list[Path]:
+    """The values each Helm release receives, exactly as recorded (secret leaves redacted)."""
+    paths = []
+    for release in inventory.of_type("kubernetes:helm.sh/v3:Release"):
+        path = folder / f"values-{inventory.stack}-{release.inputs.get('name', release.name)}.yaml"
+        path.write_text(yaml.safe_dump(release.inputs.get("values", {}), sort_keys=True))
+        paths.append(path)
+    return paths
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("stack", nargs="?", default="dev")
@@ -157,9 +179,12 @@ def main(argv: list[str] | None = None) -> int:
     out = args.out or ROOT / "build" / f"plan-{args.stack}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(inventory.to_json(), indent=1, sort_keys=True))
+    values_files = write_values_files(inventory, out.parent)
     text = render(inventory)
     print(text.splitlines()[0] if args.quiet else text)
-    print(f"\nInventory written to {out.relative_to(ROOT) if out.is_relative_to(ROOT) else out}")
+    print(f"\nInventory written to {_shown(out)}")
+    for path in values_files:
+        print(f"Helm values (secrets redacted) written to {_shown(path)}")
     return 0
 
 

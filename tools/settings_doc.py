@@ -7,6 +7,7 @@ python -m tools.settings_doc --check  # exit 1 if it is out of date (the tests d
 from __future__ import annotations
 
 import sys
+import types
 import typing
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,8 @@ def _type_name(annotation: Any) -> str:
         return f"list of {_type_name(typing.get_args(annotation)[0])}"
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return "object"
+    if isinstance(annotation, types.UnionType):
+        return " or ".join(_type_name(a) for a in typing.get_args(annotation) if a is not type(None)) + " (optional)"
     return getattr(annotation, "__name__", str(annotation))
 
 
@@ -54,6 +57,10 @@ def _rows(model: type[BaseModel], prefix: str) -> list[str]:
         description = " ".join((field.description or "").split()).replace("|", "\\|")
         rows.append(f"| `{key}` | {_type_name(field.annotation)} | {_default(field)} | {description} |")
         annotation = field.annotation
+        if typing.get_origin(annotation) is list:
+            (item,) = typing.get_args(annotation)
+            if isinstance(item, type) and issubclass(item, BaseModel):
+                rows += _rows(item, f"{key}[].")
         if isinstance(annotation, type) and issubclass(annotation, BaseModel):
             rows += _rows(annotation, f"{key}.")
     return rows

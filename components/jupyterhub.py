@@ -1,0 +1,170 @@
+"""The JupyterHub release: namespace with Pod Security Admission, generated hub secrets, the
+Zero-to-JupyterHub Helm release, and (with a Route 53 zone) its DNS record and ACM certificate."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_kubernetes as k8s
+import pulumi_random as random
+
+from components.jupyterhub_values import HubSecrets, build_values
+from settings import JupyterHubSettings
+
+CHART_REPOSITORY = "https://hub.jupyter.org/helm-chart/"
+PROXY_SERVICE = "proxy-public"
+
+# Pod Security Admission: enforce baseline (the chart's pods pass it; a privileged or NET_ADMIN pod
+# is refused), warn and audit at restricted (user pods meet it, see the tests).
+POD_SECURITY_LABELS = {
+    "pod-security.kubernetes.io/enforce": "baseline",
+    "pod-security.kubernetes.io/enforce-version": "latest",
+    "pod-security.kubernetes.io/warn": "restricted",
+    "pod-security.kubernetes.io/warn-version": "latest",
+    "pod-security.kubernetes.io/audit": "restricted",
+    "pod-security.kubernetes.io/audit-version": "latest",
+}
+
+
+@dataclass(frozen=True)
+class JupyterHubArgs:
+    hub: JupyterHubSettings
+    storage_class: pulumi.Input[str]
+    oauth_client_id: pulumi.Input[str]
+    oauth_client_secret: pulumi.Input[str]
+    provider: k8s.Provider
+    release_depends_on: list[pulumi.Resource] | None = None
+    """What must run before the release installs (nodes, CNI, CoreDNS, storage); nothing else waits."""
+    tags: dict[str, str] | None = None
+
+
+class JupyterHub(pulumi.ComponentResource):
+    namespace: pulumi.Output[str]
+    url: pulumi.Output[str]
+    load_balancer_hostname: pulumi.Output[str]
+
+    def __init__(self, name: str, args: JupyterHubArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("jhub:k8s:JupyterHub", name, None, opts)
+        hub = args.hub
+        child = pulumi.ResourceOptions(parent=self)
+        k8s_child = pulumi.ResourceOptions(parent=self, provider=args.provider)
+        tags = args.tags or {}
+
+        namespace = k8s.core.v1.Namespace(
+            f"{name}-namespace",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=hub.namespace, labels=POD_SECURITY_LABELS),
+            opts=k8s_child,
+        )
+
+        # Generated here rather than by the chart's `lookup`, so they survive upgrades and
+        # re-installs, stay Pulumi secrets, and rotate when `secretsGeneration` is bumped.
+        keepers = {"generation": str(hub.secrets_generation)}
+
+        def hex_secret(purpose: str) -> pulumi.Output[str]:
+            random_id = random.RandomId(
+                f"{name}-{purpose}",
+                byte_length=32,
+                keepers=keepers,
+                opts=pulumi.ResourceOptions(
+                    parent=self, additional_secret_outputs=["hex", "b64Std", "b64Url", "dec", "id"]
+                ),
+            )
+            return pulumi.Output.secret(random_id.hex)
+
+        secrets = HubSecrets(
+            cookie_secret=hex_secret("cookie-secret"),
+            proxy_token=hex_secret("proxy-token"),
+            crypt_key=hex_secret("crypt-key"),
+            oauth_client_id=pulumi.Output.secret(args.oauth_client_id),
+            oauth_client_secret=pulumi.Output.secret(args.oauth_client_secret),
+        )
+
+        certificate_arn: pulumi.Input[str] | None = hub.https.acm_certificate_arn
+        if hub.https.mode == "acm" and not certificate_arn and hub.dns.hosted_zone_id:
+            certificate_arn = self._certificate(name, hub, tags)
+
+        values = pulumi.Output.all(args.storage_class, certificate_arn).apply(
+            lambda resolved: build_values(hub, storage_class=resolved[0], secrets=secrets, certificate_arn=resolved[1])
+        )
+        release = k8s.helm.v3.Release(
+            f"{name}-release",
+            name="jupyterhub",
+            chart="jupyterhub",
+            version=hub.chart_version,
+            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=CHART_REPOSITORY),
+            namespace=namespace.metadata.apply(lambda m: m.name),
+            values=values,
+            atomic=True,
+            cleanup_on_fail=True,
+            timeout=900,  # first user image pulls on fresh nodes take minutes
+            max_history=10,
+            opts=pulumi.ResourceOptions.merge(
+                k8s_child, pulumi.ResourceOptions(depends_on=args.release_depends_on or [])
+            ),
+        )
+
+        proxy_service = k8s.core.v1.Service.get(
+            f"{name}-{PROXY_SERVICE}",
+            pulumi.Output.concat(hub.namespace, "/", PROXY_SERVICE),
+            opts=pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=[release]),
+        )
+        self.load_balancer_hostname = proxy_service.status.apply(_load_balancer_hostname)
+        if hub.dns.hosted_zone_id:
+            names = [hub.domain, f"*.{hub.domain}"] if hub.subdomain_host else [hub.domain]
+            for index, record_name in enumerate(names):
+                aws.route53.Record(
+                    f"{name}-dns-{index}",
+                    zone_id=hub.dns.hosted_zone_id,
+                    name=record_name,
+                    type="CNAME",
+                    ttl=300,
+                    records=[self.load_balancer_hostname],
+                    opts=child,
+                )
+
+        scheme = "http" if hub.https.mode == "none" else "https"
+        self.namespace = namespace.metadata.apply(lambda m: m.name or hub.namespace)
+        self.url = pulumi.Output.from_input(f"{scheme}://{hub.domain}")
+        self.register_outputs(
+            {"namespace": self.namespace, "url": self.url, "load_balancer_hostname": self.load_balancer_hostname}
+        )
+
+    def _certificate(self, name: str, hub: JupyterHubSettings, tags: dict[str, str]) -> pulumi.Output[str]:
+        """A DNS-validated ACM certificate for the hub (and `*.domain` with per-user subdomains)."""
+        child = pulumi.ResourceOptions(parent=self)
+        certificate = aws.acm.Certificate(
+            f"{name}-certificate",
+            domain_name=hub.domain,
+            subject_alternative_names=[f"*.{hub.domain}"] if hub.subdomain_host else None,
+            validation_method="DNS",
+            key_algorithm="EC_prime256v1",
+            tags=tags,
+            opts=child,
+        )
+        # `example.org` and `*.example.org` share one validation record, so one record validates both.
+        option = certificate.domain_validation_options.apply(lambda options: options[0])
+        validation_record = aws.route53.Record(
+            f"{name}-certificate-validation",
+            zone_id=hub.dns.hosted_zone_id or "",
+            name=option.apply(lambda o: o.resource_record_name or ""),
+            type=option.apply(lambda o: o.resource_record_type or "CNAME"),
+            records=[option.apply(lambda o: o.resource_record_value or "")],
+            ttl=300,
+            allow_overwrite=True,
+            opts=child,
+        )
+        validation = aws.acm.CertificateValidation(
+            f"{name}-certificate-validation",
+            certificate_arn=certificate.arn,
+            validation_record_fqdns=[validation_record.fqdn],
+            opts=child,
+        )
+        return validation.certificate_arn
+
+
+def _load_balancer_hostname(status: Any) -> str:
+    ingress = getattr(getattr(status, "load_balancer", None), "ingress", None) or []
+    return (ingress[0].hostname or "") if ingress else ""

@@ -1,0 +1,209 @@
+"""The Zero-to-JupyterHub Helm values, built from the validated settings by pure functions.
+
+No Pulumi here: the values are plain data (secrets are passed in as opaque leaves), so the tests
+validate every stack's values against the chart's own JSON schema, and the offline plan writes them,
+secrets redacted, for a reviewer to read exactly what goes to Helm.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import Any
+
+from settings import JupyterHubSettings
+
+HUB_SLIM_IMAGE = "quay.io/jupyterhub/k8s-hub-slim"
+USER_UID = 1000
+USER_GID = 100
+
+# Never reachable from user servers: the VPC and every other private range, link-local (cloud
+# metadata 169.254.169.254, the EKS Pod Identity agent 169.254.170.23 is allowed separately where
+# needed) and carrier-grade NAT space.
+PRIVATE_AND_LINK_LOCAL = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16", "100.64.0.0/10"]
+
+# Pod Security "restricted" for the user server container and pod (KubeSpawner applies these;
+# `singleuser.containerSecurityContext` does not exist in the chart).
+USER_CONTAINER_SECURITY_CONTEXT: dict[str, Any] = {
+    "runAsUser": USER_UID,
+    "runAsGroup": USER_GID,
+    "runAsNonRoot": True,
+    "allowPrivilegeEscalation": False,
+    "capabilities": {"drop": ["ALL"]},
+    "seccompProfile": {"type": "RuntimeDefault"},
+}
+USER_POD_SECURITY_CONTEXT: dict[str, Any] = {
+    "runAsNonRoot": True,
+    "fsGroup": USER_GID,
+    "seccompProfile": {"type": "RuntimeDefault"},
+}
+
+
+@dataclass(frozen=True)
+class HubSecrets:
+    """Secret leaves of the values: Pulumi outputs in the program, redaction markers in the plan."""
+
+    cookie_secret: Any
+    proxy_token: Any
+    crypt_key: Any
+    oauth_client_id: Any
+    oauth_client_secret: Any
+
+
+def redacted_secrets() -> HubSecrets:
+    return HubSecrets(*(f"[secret:{name}]" for name in HubSecrets.__dataclass_fields__))
+
+
+def public_egress(ports: list[tuple[int, str]]) -> dict[str, Any]:
+    """A NetworkPolicy egress rule: the given ports to public addresses only."""
+    return {
+        "to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": list(PRIVATE_AND_LINK_LOCAL)}}],
+        "ports": [{"port": port, "protocol": protocol} for port, protocol in ports],
+    }
+
+
+def _network_policy(*, private_ips: bool, egress: list[dict[str, Any]]) -> dict[str, Any]:
+    """Chart network policy with the internet rule replaced: `nonPrivateIPs` opens every port to the
+    internet, so it is off and the allowed ports are listed explicitly; the cloud metadata server is
+    never allowed."""
+    return {
+        "enabled": True,
+        "egressAllowRules": {
+            "cloudMetadataServer": False,
+            "dnsPortsCloudMetadataServer": False,
+            "dnsPortsKubeSystemNamespace": True,
+            "dnsPortsPrivateIPs": True,
+            "nonPrivateIPs": False,
+            "privateIPs": private_ips,
+        },
+        "egress": egress,
+    }
+
+
+def _https(hub: JupyterHubSettings, certificate_arn: str | None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """`proxy.https` and `proxy.service` for the TLS mode: only the ports the mode needs."""
+    mode = hub.https.mode
+    service: dict[str, Any] = {
+        "type": "LoadBalancer",
+        "loadBalancerSourceRanges": list(hub.load_balancer_source_ranges),
+        "annotations": {},
+        "disableHttpPort": mode in ("secret", "acm"),
+    }
+    if mode == "none":
+        return {"enabled": False}, service
+    if mode == "letsencrypt":
+        # Port 80 stays open: the ACME HTTP-01 challenge and the redirect to HTTPS need it.
+        return {
+            "enabled": True,
+            "type": "letsencrypt",
+            "hosts": [hub.domain],
+            "letsencrypt": {"contactEmail": hub.https.contact_email},
+        }, service
+    if mode == "secret":
+        hosts = [hub.domain, f"*.{hub.domain}"] if hub.subdomain_host else [hub.domain]
+        return {"enabled": True, "type": "secret", "hosts": hosts, "secret": {"name": hub.https.secret_name}}, service
+    service["annotations"] = {
+        "service.beta.kubernetes.io/aws-load-balancer-type": "nlb",
+        "service.beta.kubernetes.io/aws-load-balancer-ssl-cert": certificate_arn,
+        "service.beta.kubernetes.io/aws-load-balancer-ssl-ports": "https",
+        # TCP to the proxy: websockets pass through, TLS ends at the NLB.
+        "service.beta.kubernetes.io/aws-load-balancer-backend-protocol": "tcp",
+        "service.beta.kubernetes.io/aws-load-balancer-ssl-negotiation-policy": "ELBSecurityPolicy-TLS13-1-2-2021-06",
+    }
+    return {"enabled": True, "type": "offload"}, service
+
+
+def oauth_callback_url(hub: JupyterHubSettings) -> str:
+    scheme = "http" if hub.https.mode == "none" else "https"
+    return f"{scheme}://{hub.domain}/hub/oauth_callback"
+
+
+def build_values(
+    hub: JupyterHubSettings,
+    *,
+    storage_class: str,
+    secrets: HubSecrets,
+    certificate_arn: str | None = None,
+) -> dict[str, Any]:
+    """All Helm values of the release; `hub.values_overrides` merged last."""
+    https, service = _https(hub, certificate_arn)
+    user = hub.user_servers
+    user_ports = [(80, "TCP"), (443, "TCP")] + [(p.port, p.protocol) for p in user.extra_egress_ports]
+    github: dict[str, Any] = {
+        "client_id": secrets.oauth_client_id,
+        "client_secret": secrets.oauth_client_secret,
+        "oauth_callback_url": oauth_callback_url(hub),
+        "allowed_organizations": list(hub.github.allowed_organizations),
+    }
+    if hub.github.allowed_organizations:
+        # Membership of private orgs and of teams is visible only with read:org.
+        github["scope"] = ["read:org"]
+    jupyterhub_config: dict[str, Any] = {"authenticator_class": "github", "cookie_secret": secrets.cookie_secret}
+    if hub.subdomain_host:
+        jupyterhub_config["subdomain_host"] = f"https://{hub.domain}"
+
+    values: dict[str, Any] = {
+        "hub": {
+            "image": {"name": HUB_SLIM_IMAGE, "tag": hub.chart_version},
+            "config": {
+                "JupyterHub": jupyterhub_config,
+                "ConfigurableHTTPProxy": {"auth_token": secrets.proxy_token},
+                "CryptKeeper": {"keys": [secrets.crypt_key]},
+                "Authenticator": {"admin_users": list(hub.github.admin_users)},
+                "GitHubOAuthenticator": github,
+                "KubeSpawner": {
+                    "container_security_context": copy.deepcopy(USER_CONTAINER_SECURITY_CONTEXT),
+                    "pod_security_context": copy.deepcopy(USER_POD_SECURITY_CONTEXT),
+                    # User servers get no Kubernetes API credentials.
+                    "automount_service_account_token": False,
+                },
+            },
+            # The hub talks to the Kubernetes API and proxy (private IPs) and to GitHub (443).
+            "networkPolicy": _network_policy(private_ips=True, egress=[public_egress([(443, "TCP")])]),
+        },
+        "proxy": {
+            "service": service,
+            "https": https,
+            "chp": {"networkPolicy": _network_policy(private_ips=False, egress=[])},
+            # autohttps (Let's Encrypt): ACME over 443, the Kubernetes API to store the certificate.
+            "traefik": {"networkPolicy": _network_policy(private_ips=True, egress=[public_egress([(443, "TCP")])])},
+        },
+        "singleuser": {
+            "image": {"name": user.image.name, "tag": user.image.tag},
+            "uid": USER_UID,
+            "fsGid": USER_GID,
+            "allowPrivilegeEscalation": False,
+            "cpu": {"guarantee": user.resources.cpu_guarantee, "limit": user.resources.cpu_limit},
+            "memory": {"guarantee": user.resources.memory_guarantee, "limit": user.resources.memory_limit},
+            "storage": {
+                "type": "dynamic",
+                "capacity": user.storage_capacity,
+                "dynamic": {"storageClass": storage_class},
+            },
+            # The VPC CNI enforces the network policy below and nodes use IMDS hop limit 1, so no
+            # privileged iptables init container is needed in user pods.
+            "cloudMetadata": {"blockWithIptables": False},
+            "networkPolicy": _network_policy(private_ips=False, egress=[public_egress(user_ports)]),
+        },
+        "scheduling": {
+            "userScheduler": {"enabled": True},
+            "podPriority": {"enabled": True},
+            "userPods": {"nodeAffinity": {"matchNodePurpose": "require"}},
+            "corePods": {"nodeAffinity": {"matchNodePurpose": "require"}},
+        },
+        "cull": {"enabled": True, "timeout": user.idle_timeout_seconds, "every": 300},
+        "debug": {"enabled": False},
+    }
+    return deep_merge(values, hub.values_overrides)
+
+
+def deep_merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    """Merge `overrides` into a copy of `base`: dicts merge, anything else replaces. Leaves are not
+    copied (they may be Pulumi outputs)."""
+    merged = dict(base)
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged

@@ -1,0 +1,278 @@
+"""The JupyterHub release: every stack's values validate against the chart's own schema, and each
+security setting the guides ask for is present with the right value."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+import yaml
+
+from components.jupyterhub_values import (
+    PRIVATE_AND_LINK_LOCAL,
+    USER_CONTAINER_SECURITY_CONTEXT,
+    USER_POD_SECURITY_CONTEXT,
+    build_values,
+    deep_merge,
+    redacted_secrets,
+)
+from settings import JupyterHubSettings
+from tests.pod_security import restricted_violations
+from tools.harness import REDACTED, STACKS, Inventory
+
+CHART = Path(__file__).resolve().parents[2] / "shared" / "z2jh-4.4.0"
+SCHEMA = json.loads((CHART / "values.schema.json").read_text())
+DEFAULTS = yaml.safe_load((CHART / "values.yaml").read_text())
+RELEASE = "kubernetes:helm.sh/v3:Release"
+
+
+def schema_errors(values: dict[str, Any]) -> list[str]:
+    """Validate as Helm does: the user values merged over the chart's defaults, Draft 7."""
+    validator = jsonschema.Draft7Validator(SCHEMA)
+    return [f"{'.'.join(map(str, e.path))}: {e.message}" for e in validator.iter_errors(deep_merge(DEFAULTS, values))]
+
+
+def hub_values(plan: Inventory) -> dict[str, Any]:
+    release = next(r for r in plan.of_type(RELEASE) if r.inputs["chart"] == "jupyterhub")
+    return release.inputs["values"]
+
+
+def hub_settings(plan: Inventory) -> dict[str, Any]:
+    return yaml.safe_load((STACKS / f"Pulumi.{plan.stack}.yaml").read_text())["config"]["jhub-eks:jupyterhub"]
+
+
+# ---- The schema check, and that it bites ---------------------------------------------------------
+
+
+def test_release_values_validate_against_the_chart_schema(plan: Inventory) -> None:
+    assert schema_errors(hub_values(plan)) == []
+
+
+@pytest.mark.parametrize(
+    ("old_key", "values"),
+    [
+        ("singleuser.cloudMetadata.enabled", {"singleuser": {"cloudMetadata": {"enabled": True}}}),
+        ("proxy.networkPolicy", {"proxy": {"networkPolicy": {"enabled": True}}}),
+        ("singleuser.containerSecurityContext", {"singleuser": {"containerSecurityContext": {}}}),
+    ],
+)
+def test_schema_check_rejects_keys_of_the_old_guides(old_key: str, values: dict[str, Any]) -> None:
+    errors = schema_errors(values)
+    assert errors and any(old_key.rsplit(".", 1)[-1] in e for e in errors)
+
+
+@pytest.mark.parametrize("mode", ["letsencrypt", "secret", "acm", "none"])
+def test_every_https_mode_renders_valid_values(mode: str) -> None:
+    https = {
+        "letsencrypt": {"mode": "letsencrypt", "contactEmail": "ops@example.org"},
+        "secret": {"mode": "secret", "secretName": "hub-tls"},
+        "acm": {"mode": "acm", "acmCertificateArn": "arn:aws:acm:eu-west-1:123456789012:certificate/abc"},
+        "none": {"mode": "none"},
+    }[mode]
+    hub = JupyterHubSettings.model_validate({"domain": "hub.example.org", "https": https})
+    values = build_values(
+        hub, storage_class="gp3-encrypted", secrets=redacted_secrets(), certificate_arn=https.get("acmCertificateArn")
+    )
+    assert schema_errors(values) == []
+    service, tls = values["proxy"]["service"], values["proxy"]["https"]
+    if mode == "none":
+        assert tls == {"enabled": False}
+        assert values["hub"]["config"]["GitHubOAuthenticator"]["oauth_callback_url"].startswith("http://")
+    else:
+        assert tls["enabled"] is True
+    if mode == "acm":
+        assert tls["type"] == "offload"
+        annotations = service["annotations"]
+        assert annotations["service.beta.kubernetes.io/aws-load-balancer-ssl-cert"] == https["acmCertificateArn"]
+        assert annotations["service.beta.kubernetes.io/aws-load-balancer-ssl-ports"] == "https"
+    # Only the ports the mode needs: port 80 stays for Let's Encrypt's challenge and for plain HTTP.
+    assert service["disableHttpPort"] is (mode in ("secret", "acm"))
+
+
+def test_values_overrides_merge_last_and_are_schema_checked() -> None:
+    hub = JupyterHubSettings.model_validate(
+        {
+            "domain": "hub.example.org",
+            "https": {"mode": "none"},
+            "valuesOverrides": {"singleuser": {"startTimeout": 600}, "hub": {"nodeSelector": {"a": "b"}}},
+        }
+    )
+    values = build_values(hub, storage_class="gp3-encrypted", secrets=redacted_secrets())
+    assert values["singleuser"]["startTimeout"] == 600
+    assert values["singleuser"]["cloudMetadata"] == {"blockWithIptables": False}  # siblings kept
+    bad = JupyterHubSettings.model_validate(
+        {"domain": "hub.example.org", "https": {"mode": "none"}, "valuesOverrides": {"singleuser": {"uid": "root"}}}
+    )
+    assert schema_errors(build_values(bad, storage_class="x", secrets=redacted_secrets()))
+
+
+# ---- Authentication ------------------------------------------------------------------------------
+
+
+def test_github_oauth_with_allow_rules_admins_and_callback(plan: Inventory) -> None:
+    config = hub_values(plan)["hub"]["config"]
+    settings = hub_settings(plan)
+    assert config["JupyterHub"]["authenticator_class"] == "github"
+    github = config["GitHubOAuthenticator"]
+    assert github["allowed_organizations"] == settings["github"]["allowedOrganizations"]
+    assert github["allowed_organizations"], "an allow rule is required"
+    assert "read:org" in github["scope"]
+    assert github["oauth_callback_url"] == f"https://{settings['domain']}/hub/oauth_callback"
+    assert config["Authenticator"]["admin_users"] == settings["github"]["adminUsers"]
+    assert "admin_users" not in config["JupyterHub"], "JupyterHub.admin_users is deprecated"
+
+
+def test_hub_secrets_are_pulumi_secrets_and_generated_by_pulumi(plan: Inventory) -> None:
+    release = next(r for r in plan.of_type(RELEASE) if r.inputs["chart"] == "jupyterhub")
+    expected = {
+        "values.hub.config.JupyterHub.cookie_secret",
+        "values.hub.config.ConfigurableHTTPProxy.auth_token",
+        "values.hub.config.CryptKeeper.keys[0]",
+        "values.hub.config.GitHubOAuthenticator.client_id",
+        "values.hub.config.GitHubOAuthenticator.client_secret",
+    }
+    assert expected <= set(release.secret_inputs)
+    config = release.inputs["values"]["hub"]["config"]
+    assert config["JupyterHub"]["cookie_secret"] == REDACTED
+    generated = plan.of_type("random:index/randomId:RandomId")
+    assert len(generated) == 3
+    for random_id in generated:
+        assert random_id.inputs["byteLength"] == 32
+        assert "hex" in random_id.additional_secret_outputs
+        assert random_id.inputs["keepers"] == {"generation": str(hub_settings(plan).get("secretsGeneration", 1))}
+
+
+# ---- HTTPS and the load balancer -----------------------------------------------------------------
+
+
+def test_https_on_and_load_balancer_limited_to_source_ranges(plan: Inventory) -> None:
+    values = hub_values(plan)
+    settings = hub_settings(plan)
+    assert values["proxy"]["https"]["enabled"] is True
+    ranges = values["proxy"]["service"]["loadBalancerSourceRanges"]
+    assert ranges == settings["loadBalancerSourceRanges"] and ranges
+
+
+def test_prod_certificate_and_dns_are_created_in_route53(plans: dict[str, Inventory]) -> None:
+    prod = plans["prod"]
+    certificate = prod.one("aws:acm/certificate:Certificate")
+    assert certificate.inputs["validationMethod"] == "DNS"
+    assert certificate.inputs["subjectAlternativeNames"] == ["*.hub.example.org"]  # subdomainHost: wildcard
+    annotations = hub_values(prod)["proxy"]["service"]["annotations"]
+    validation = prod.one("aws:acm/certificateValidation:CertificateValidation")
+    assert annotations["service.beta.kubernetes.io/aws-load-balancer-ssl-cert"] == validation.inputs["certificateArn"]
+    names = {r.inputs["name"] for r in prod.of_type("aws:route53/record:Record") if r.inputs["type"] == "CNAME"}
+    assert {"hub.example.org", "*.hub.example.org"} <= names
+    assert hub_values(prod)["hub"]["config"]["JupyterHub"]["subdomain_host"] == "https://hub.example.org"
+
+
+# ---- Network policies ----------------------------------------------------------------------------
+
+
+def _policies(values: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {
+        "hub": values["hub"]["networkPolicy"],
+        "proxy.chp": values["proxy"]["chp"]["networkPolicy"],
+        "proxy.traefik": values["proxy"]["traefik"]["networkPolicy"],
+        "singleuser": values["singleuser"]["networkPolicy"],
+    }
+
+
+def test_all_four_network_policies_on_with_no_open_internet_rule(plan: Inventory) -> None:
+    for name, policy in _policies(hub_values(plan)).items():
+        assert policy["enabled"] is True, name
+        rules = policy["egressAllowRules"]
+        assert rules["nonPrivateIPs"] is False, f"{name}: nonPrivateIPs opens every port to the internet"
+        assert rules["cloudMetadataServer"] is False, name
+        for rule in policy["egress"]:
+            assert rule["ports"], f"{name}: an egress rule without ports allows every port"
+
+
+def test_user_servers_reach_only_dns_and_web_ports_on_public_addresses(plan: Inventory) -> None:
+    policy = hub_values(plan)["singleuser"]["networkPolicy"]
+    assert policy["egressAllowRules"]["privateIPs"] is False
+    (rule,) = policy["egress"]
+    (target,) = rule["to"]
+    assert target["ipBlock"]["cidr"] == "0.0.0.0/0"
+    excluded = [ipaddress.IPv4Network(c) for c in target["ipBlock"]["except"]]
+    for address in ("169.254.169.254", "10.50.3.4", "172.20.0.10", "192.168.1.1"):
+        assert any(ipaddress.IPv4Address(address) in net for net in excluded), address
+    ports = {(p["port"], p["protocol"]) for p in rule["ports"]}
+    extra = {
+        (p["port"], p.get("protocol", "TCP"))
+        for p in hub_settings(plan).get("userServers", {}).get("extraEgressPorts", [])
+    }
+    assert ports == {(80, "TCP"), (443, "TCP")} | extra
+    assert set(target["ipBlock"]["except"]) == set(PRIVATE_AND_LINK_LOCAL)
+
+
+def test_no_privileged_iptables_init_container_because_policies_are_enforced(plan: Inventory) -> None:
+    assert hub_values(plan)["singleuser"]["cloudMetadata"]["blockWithIptables"] is False
+    cni = next(a for a in plan.of_type("aws:eks/addon:Addon") if a.inputs["addonName"] == "vpc-cni")
+    assert json.loads(cni.inputs["configurationValues"])["enableNetworkPolicy"] == "true"
+    for template in plan.of_type("aws:ec2/launchTemplate:LaunchTemplate"):
+        assert template.inputs["metadataOptions"]["httpPutResponseHopLimit"] == 1
+
+
+# ---- User pods -----------------------------------------------------------------------------------
+
+
+def test_user_pods_meet_pod_security_restricted_without_api_credentials(plan: Inventory) -> None:
+    spawner = hub_values(plan)["hub"]["config"]["KubeSpawner"]
+    assert restricted_violations(spawner["pod_security_context"], spawner["container_security_context"]) == []
+    assert spawner["automount_service_account_token"] is False
+    assert hub_values(plan)["singleuser"]["allowPrivilegeEscalation"] is False
+
+
+def test_restricted_checker_bites() -> None:
+    assert restricted_violations({}, {}) != []
+    root = {**USER_CONTAINER_SECURITY_CONTEXT, "runAsUser": 0}
+    assert "runAsUser must not be 0" in restricted_violations(USER_POD_SECURITY_CONTEXT, root)
+    escalating = {**USER_CONTAINER_SECURITY_CONTEXT, "allowPrivilegeEscalation": True}
+    assert restricted_violations(USER_POD_SECURITY_CONTEXT, escalating)
+    net_admin = {**USER_CONTAINER_SECURITY_CONTEXT, "capabilities": {"drop": ["ALL"], "add": ["NET_ADMIN"]}}
+    assert restricted_violations(USER_POD_SECURITY_CONTEXT, net_admin)
+
+
+def test_user_pods_resources_storage_scheduling_and_culling(plan: Inventory) -> None:
+    values = hub_values(plan)
+    user = hub_settings(plan).get("userServers", {})
+    singleuser = values["singleuser"]
+    resources = user.get("resources", {})
+    assert singleuser["cpu"] == {"guarantee": resources["cpuGuarantee"], "limit": resources["cpuLimit"]}
+    assert singleuser["memory"] == {"guarantee": resources["memoryGuarantee"], "limit": resources["memoryLimit"]}
+    storage_class = plan.one("kubernetes:storage.k8s.io/v1:StorageClass").inputs["metadata"]["name"]
+    assert singleuser["storage"]["type"] == "dynamic"
+    assert singleuser["storage"]["dynamic"]["storageClass"] == storage_class
+    assert values["scheduling"]["userPods"]["nodeAffinity"]["matchNodePurpose"] == "require"
+    assert values["scheduling"]["corePods"]["nodeAffinity"]["matchNodePurpose"] == "require"
+    core = plan.one("aws:eks/nodeGroup:NodeGroup", "core")
+    assert core.inputs["labels"]["hub.jupyter.org/node-purpose"] == "core"
+    # The chart's default user toleration matches the user node group's taint.
+    assert DEFAULTS["scheduling"]["userPods"]["tolerations"][0]["key"] == "hub.jupyter.org/dedicated"
+    assert values["cull"]["enabled"] is True
+    assert values["cull"]["timeout"] == user.get("idleTimeoutSeconds", 3600)
+
+
+def test_slim_hub_image_pinned_to_the_chart(plan: Inventory) -> None:
+    values = hub_values(plan)
+    assert values["hub"]["image"] == {"name": "quay.io/jupyterhub/k8s-hub-slim", "tag": "4.4.0"}
+    release = next(r for r in plan.of_type(RELEASE) if r.inputs["chart"] == "jupyterhub")
+    assert release.inputs["version"] == "4.4.0"
+    assert release.inputs["repositoryOpts"]["repo"] == "https://hub.jupyter.org/helm-chart/"
+    assert release.inputs["atomic"] is True and release.inputs["cleanupOnFail"] is True
+    assert values["singleuser"]["image"]["tag"] != "latest"
+
+
+def test_namespace_enforces_baseline_and_warns_on_restricted(plan: Inventory) -> None:
+    namespace = plan.one("kubernetes:core/v1:Namespace")
+    labels = namespace.inputs["metadata"]["labels"]
+    assert labels["pod-security.kubernetes.io/enforce"] in ("baseline", "restricted")
+    assert labels["pod-security.kubernetes.io/warn"] == "restricted"
+    assert labels["pod-security.kubernetes.io/audit"] == "restricted"
+    release = next(r for r in plan.of_type(RELEASE) if r.inputs["chart"] == "jupyterhub")
+    assert release.inputs["namespace"] == namespace.inputs["metadata"]["name"]
