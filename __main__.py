@@ -94,10 +94,10 @@ node_groups = NodeGroups(
         volume_key_arn=encryption.user_data_key_arn,
         core=node_group_spec(settings.node_groups.core),
         user=node_group_spec(settings.node_groups.user),
+        # Nodes join only once the CNI (with IRSA and policy enforcement) is in place.
+        wait_for=cluster.pre_node_addons,
         tags=tags,
     ),
-    # Nodes join only once the CNI (with IRSA and policy enforcement) is in place.
-    opts=pulumi.ResourceOptions(depends_on=cluster.pre_node_addons),
 )
 
 addons = ClusterAddons(
@@ -114,9 +114,9 @@ addons = ClusterAddons(
         retain_volumes=settings.data.retain_on_destroy,
         autoscaler_chart_version=settings.cluster.autoscaler.chart_version,
         autoscaler_image_tag=settings.cluster.autoscaler.image_tag,
+        wait_for=[node_groups.core],
         tags=tags,
     ),
-    opts=pulumi.ResourceOptions(depends_on=[node_groups.core]),
 )
 
 assert settings.secrets.oauth_client_id and settings.secrets.oauth_client_secret  # validated: required
@@ -128,7 +128,7 @@ jupyterhub = JupyterHub(
         oauth_client_id=pulumi.Output.secret(settings.secrets.oauth_client_id.get_secret_value()),
         oauth_client_secret=pulumi.Output.secret(settings.secrets.oauth_client_secret.get_secret_value()),
         provider=cluster.provider,
-        release_depends_on=[node_groups, addons],
+        release_depends_on=[node_groups.core, node_groups.user, addons],
         tags=tags,
     ),
 )

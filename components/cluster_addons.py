@@ -4,6 +4,7 @@ StorageClass, and cluster-autoscaler — each AWS caller with its own IRSA role.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -126,6 +127,8 @@ class ClusterAddonsArgs:
     """Retain user volumes when their claim (or the stack) is deleted."""
     autoscaler_chart_version: str
     autoscaler_image_tag: str
+    wait_for: Sequence[pulumi.Resource] = ()
+    """Resources the in-cluster add-ons need running first (the core node group)."""
     tags: dict[str, str] | None = None
 
 
@@ -135,7 +138,8 @@ class ClusterAddons(pulumi.ComponentResource):
     def __init__(self, name: str, args: ClusterAddonsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("jhub:aws:ClusterAddons", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        k8s_child = pulumi.ResourceOptions(parent=self, provider=args.provider)
+        after_nodes = pulumi.ResourceOptions(parent=self, depends_on=list(args.wait_for))
+        k8s_child = pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=list(args.wait_for))
         tags = args.tags or {}
         cluster_name = pulumi.Output.from_input(args.cluster_name)
 
@@ -148,7 +152,7 @@ class ClusterAddons(pulumi.ComponentResource):
             resolve_conflicts_on_update="OVERWRITE",
             configuration_values=json.dumps({"nodeSelector": {"node-purpose": "core"}}),
             tags=tags,
-            opts=child,
+            opts=after_nodes,
         )
 
         ebs_role = irsa_role(
@@ -172,7 +176,7 @@ class ClusterAddons(pulumi.ComponentResource):
             resolve_conflicts_on_create="OVERWRITE",
             resolve_conflicts_on_update="OVERWRITE",
             tags=tags,
-            opts=child,
+            opts=after_nodes,
         )
         storage_class = k8s.storage.v1.StorageClass(
             f"{name}-{STORAGE_CLASS_NAME}",
@@ -185,7 +189,7 @@ class ClusterAddons(pulumi.ComponentResource):
             reclaim_policy="Retain" if args.retain_volumes else "Delete",
             volume_binding_mode="WaitForFirstConsumer",
             allow_volume_expansion=True,
-            opts=pulumi.ResourceOptions.merge(k8s_child, pulumi.ResourceOptions(depends_on=[ebs_csi])),
+            opts=pulumi.ResourceOptions.merge(k8s_child, pulumi.ResourceOptions(depends_on=[ebs_csi, *args.wait_for])),
         )
 
         autoscaler_role = irsa_role(

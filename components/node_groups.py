@@ -38,6 +38,9 @@ class NodeGroupsArgs:
     volume_key_arn: pulumi.Input[str]
     core: NodeGroupSpec
     user: NodeGroupSpec
+    wait_for: Sequence[pulumi.Resource] = ()
+    """Resources the node groups must wait for (the VPC CNI add-on). A component's own `depends_on`
+    is not passed to its children, so the wait is declared on each node group."""
     tags: dict[str, str] | None = None
 
 
@@ -139,7 +142,7 @@ class NodeGroups(pulumi.ComponentResource):
                 },
                 opts=pulumi.ResourceOptions(
                     parent=self,
-                    depends_on=attachments,
+                    depends_on=[*attachments, *args.wait_for],
                     # The autoscaler owns the node count after the first deploy.
                     ignore_changes=["scalingConfig.desiredSize"],
                 ),

@@ -151,11 +151,19 @@ def test_every_irsa_role_trusts_one_exact_service_account_of_this_cluster(plan: 
         assert subject.startswith("system:serviceaccount:") and "*" not in subject, role.name
 
 
-def test_coredns_waits_for_core_nodes(plan: Inventory) -> None:
-    coredns = next(a for a in plan.of_type(ADDON) if a.inputs["addonName"] == "coredns")
+def test_in_cluster_addons_wait_for_core_nodes(plan: Inventory) -> None:
+    # Checked on each resource: a component's own depends_on does not reach its children.
     core = plan.one("aws:eks/nodeGroup:NodeGroup", "core")
-    component = next(r for r in plan.resources if r.urn == coredns.parent)
-    assert core.urn in component.dependencies or core.urn in coredns.dependencies
+    for addon in ("coredns", "aws-ebs-csi-driver"):
+        resource = next(a for a in plan.of_type(ADDON) if a.inputs["addonName"] == addon)
+        assert core.urn in resource.dependencies, addon
+    assert core.urn in plan.one("kubernetes:helm.sh/v3:Release", "cluster-autoscaler").dependencies
+
+
+def test_nodes_join_after_the_cni_enforces_policies(plan: Inventory) -> None:
+    cni = next(a for a in plan.of_type(ADDON) if a.inputs["addonName"] == "vpc-cni")
+    for group in plan.of_type("aws:eks/nodeGroup:NodeGroup"):
+        assert cni.urn in group.dependencies, group.name
 
 
 # ---- Node groups ---------------------------------------------------------------------------------

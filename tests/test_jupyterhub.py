@@ -276,3 +276,9 @@ def test_namespace_enforces_baseline_and_warns_on_restricted(plan: Inventory) ->
     assert labels["pod-security.kubernetes.io/audit"] == "restricted"
     release = next(r for r in plan.of_type(RELEASE) if r.inputs["chart"] == "jupyterhub")
     assert release.inputs["namespace"] == namespace.inputs["metadata"]["name"]
+
+
+def test_release_installs_after_nodes_and_addons(plan: Inventory) -> None:
+    release = next(r for r in plan.of_type(RELEASE) if r.inputs["chart"] == "jupyterhub")
+    for group in plan.of_type("aws:eks/nodeGroup:NodeGroup"):
+        assert group.urn in release.dependencies, group.name
