@@ -6,9 +6,13 @@ import pulumi_aws as aws
 from components.cluster import Cluster, ClusterArgs
 from components.cluster_addons import ClusterAddons, ClusterAddonsArgs
 from components.encryption import Encryption, EncryptionArgs
+from components.identity import UserIdentity, UserIdentityArgs
 from components.jupyterhub import JupyterHub, JupyterHubArgs
+from components.jupyterhub_values import USER_SERVICE_ACCOUNT
 from components.network import Network, NetworkArgs
 from components.node_groups import NodeGroups, NodeGroupsArgs, NodeGroupSpec
+from components.registry import Registry, RegistryArgs
+from components.storage import UserDataBucket, UserDataBucketArgs
 from settings import NodeGroupSettings, SettingsError, load_settings
 
 try:
@@ -119,6 +123,52 @@ addons = ClusterAddons(
     ),
 )
 
+bucket_settings = settings.data.bucket
+user_data = UserDataBucket(
+    name,
+    UserDataBucketArgs(
+        name_prefix=name,
+        key_arn=encryption.user_data_key_arn,
+        retain_on_destroy=settings.data.retain_on_destroy,
+        noncurrent_version_days=bucket_settings.noncurrent_version_days,
+        abort_multipart_days=bucket_settings.abort_multipart_days,
+        vpc_endpoint_id=network.s3_endpoint_id if bucket_settings.require_vpc_endpoint else None,
+        break_glass_role_arns=bucket_settings.break_glass_role_arns,
+        tags=tags,
+    ),
+)
+
+user_identity = UserIdentity(
+    name,
+    UserIdentityArgs(
+        cluster_name=settings.cluster.name,
+        cluster_ready=cluster.cluster_name,
+        partition=settings.partition,
+        region=settings.region,
+        account_id=account_id,
+        bucket_arn=user_data.bucket_arn,
+        key_arn=encryption.user_data_key_arn,
+        namespace=settings.jupyterhub.namespace,
+        service_account=USER_SERVICE_ACCOUNT,
+        tags=tags,
+    ),
+)
+
+registry = Registry(
+    name,
+    RegistryArgs(
+        repository_name=settings.registry.repository_name,
+        key_arn=encryption.user_data_key_arn,
+        node_role_arn=node_groups.node_role_arn,
+        admin_role_arns=settings.cluster.admin_role_arns,
+        keep_last_images=settings.registry.keep_last_images,
+        untagged_expire_days=settings.registry.untagged_expire_days,
+        enhanced_scanning=settings.registry.enhanced_scanning,
+        delete_images_on_destroy=not settings.data.retain_on_destroy,
+        tags=tags,
+    ),
+)
+
 assert settings.secrets.oauth_client_id and settings.secrets.oauth_client_secret  # validated: required
 jupyterhub = JupyterHub(
     name,
@@ -128,6 +178,9 @@ jupyterhub = JupyterHub(
         oauth_client_id=pulumi.Output.secret(settings.secrets.oauth_client_id.get_secret_value()),
         oauth_client_secret=pulumi.Output.secret(settings.secrets.oauth_client_secret.get_secret_value()),
         provider=cluster.provider,
+        user_bucket=user_data.bucket_name,
+        region=settings.region,
+        image_repository=registry.repository_url if settings.jupyterhub.user_servers.image.from_registry else None,
         release_depends_on=[node_groups.core, node_groups.user, addons],
         tags=tags,
     ),
@@ -141,6 +194,19 @@ pulumi.export("oidc_provider_arn", cluster.oidc_provider_arn)
 pulumi.export("node_role_arn", node_groups.node_role_arn)
 pulumi.export("storage_class", addons.storage_class_name)
 pulumi.export("jupyterhub_url", jupyterhub.url)
+pulumi.export("user_data_bucket", user_data.bucket_name)
+pulumi.export("user_servers_role_arn", user_identity.role_arn)
+pulumi.export("user_image_repository", registry.repository_url)
+pulumi.export(
+    "user_image_push",
+    registry.repository_url.apply(
+        lambda url: (
+            f"aws ecr get-login-password --region {settings.region} | docker login --username AWS "
+            f"--password-stdin {url.split('/')[0]} && docker build -t {url}:<tag> . && docker push {url}:<tag> "
+            "(tags are immutable: push a new tag, then set jupyterhub.userServers.image.tag)"
+        )
+    ),
+)
 pulumi.export("jupyterhub_load_balancer", jupyterhub.load_balancer_hostname)
 pulumi.export(
     "kms_keys",

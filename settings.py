@@ -263,9 +263,33 @@ class EncryptionSettings(_Model):
     volume key's policy names that role, and a key policy naming a missing role fails to create."""
 
 
+class BucketSettings(_Model):
+    noncurrent_version_days: int = Field(30, ge=1, le=3650)
+    """Days an overwritten or deleted object version is kept (recovery window) before it expires."""
+    abort_multipart_days: int = Field(7, ge=1, le=365)
+    """Days after which incomplete multipart uploads are removed."""
+    require_vpc_endpoint: bool = False
+    """Deny object reads, writes and listings that do not come through this VPC's S3 endpoint."""
+    break_glass_role_arns: list[IamRoleArn] = Field(default_factory=list)
+    """Roles exempt from `requireVpcEndpoint` (incident response from outside the VPC)."""
+
+
 class DataSettings(_Model):
     retain_on_destroy: bool = True
-    """Keep data-holding resources (KMS keys, later the user bucket and volumes) when the stack is destroyed."""
+    """Keep data-holding resources (KMS keys, the user bucket, user volumes) when the stack is destroyed."""
+    bucket: BucketSettings = BucketSettings()
+    """The S3 bucket of user data (each user reads and writes only `home/<pod name>/`)."""
+
+
+class RegistrySettings(_Model):
+    repository_name: str = Field("jupyter-user", pattern=r"^[a-z0-9]+([._/-][a-z0-9]+)*$")
+    """ECR repository of the user server image(s)."""
+    keep_last_images: int = Field(20, ge=1, le=1000)
+    """Tagged images kept; older ones expire."""
+    untagged_expire_days: int = Field(7, ge=1, le=365)
+    """Days after which untagged images expire."""
+    enhanced_scanning: bool = False
+    """Amazon Inspector continuous scanning for the whole registry (paid); otherwise basic scan on push."""
 
 
 class GitHubAuthSettings(_Model):
@@ -343,6 +367,8 @@ class ImageSettings(_Model):
     """User server image repository (an ECR repository URL once the registry is set up)."""
     tag: str = Field("4.4.0", pattern=r"^[\w][\w.-]{0,127}$")
     """User server image tag (pin it; `latest` is refused)."""
+    from_registry: bool = False
+    """Pull the image from this stack's ECR repository (`name` is then ignored); nodes pull through their role."""
 
     @model_validator(mode="after")
     def _check(self) -> ImageSettings:
@@ -439,6 +465,8 @@ class Settings(_Model):
     """Customer-managed KMS keys."""
     data: DataSettings = DataSettings()
     """What survives `pulumi destroy`."""
+    registry: RegistrySettings = RegistrySettings()
+    """ECR repository for user images."""
     jupyterhub: JupyterHubSettings
     """JupyterHub domain and login."""
     secrets: Secrets = Secrets()

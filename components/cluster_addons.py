@@ -137,7 +137,6 @@ class ClusterAddons(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: ClusterAddonsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("jhub:aws:ClusterAddons", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
         after_nodes = pulumi.ResourceOptions(parent=self, depends_on=list(args.wait_for))
         k8s_child = pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=list(args.wait_for))
         tags = args.tags or {}

@@ -51,10 +51,12 @@ def logs_key_policy(partition: str, region: str, account_id: str) -> dict[str, A
                 "Sid": "CloudWatchLogsInThisAccount",
                 "Effect": "Allow",
                 "Principal": {"Service": f"logs.{region}.amazonaws.com"},
-                "Action": ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
+                # No Describe*: those calls carry no encryption context, so the condition never matches them.
+                "Action": ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*"],
                 "Resource": "*",
                 "Condition": {
-                    "ArnLike": {
+                    # StringLike, not ArnLike: the context value is a string (IAM types it so).
+                    "StringLike": {
                         "kms:EncryptionContext:aws:logs:arn": f"arn:{partition}:logs:{region}:{account_id}:log-group:*"
                     }
                 },

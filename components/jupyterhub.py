@@ -11,7 +11,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from components.jupyterhub_values import HubSecrets, build_values
+from components.jupyterhub_values import USER_SERVICE_ACCOUNT, HubSecrets, UserStorage, build_values
 from settings import JupyterHubSettings
 
 CHART_REPOSITORY = "https://hub.jupyter.org/helm-chart/"
@@ -36,6 +36,11 @@ class JupyterHubArgs:
     oauth_client_id: pulumi.Input[str]
     oauth_client_secret: pulumi.Input[str]
     provider: k8s.Provider
+    user_bucket: pulumi.Input[str] | None = None
+    """The user data bucket; user servers get its name and their prefix in the environment."""
+    region: str = ""
+    image_repository: pulumi.Input[str] | None = None
+    """Overrides the user image repository (the stack's ECR repository)."""
     release_depends_on: list[pulumi.Resource] | None = None
     """What must run before the release installs (nodes, CNI, CoreDNS, storage); nothing else waits."""
     tags: dict[str, str] | None = None
@@ -56,6 +61,17 @@ class JupyterHub(pulumi.ComponentResource):
         namespace = k8s.core.v1.Namespace(
             f"{name}-namespace",
             metadata=k8s.meta.v1.ObjectMetaArgs(name=hub.namespace, labels=POD_SECURITY_LABELS),
+            opts=k8s_child,
+        )
+
+        # The identity of user servers: EKS Pod Identity maps it to the user role. No API token is
+        # mounted (KubeSpawner's automount is off as well).
+        service_account = k8s.core.v1.ServiceAccount(
+            f"{name}-user-servers",
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=USER_SERVICE_ACCOUNT, namespace=namespace.metadata.apply(lambda m: m.name or hub.namespace)
+            ),
+            automount_service_account_token=False,
             opts=k8s_child,
         )
 
@@ -86,8 +102,15 @@ class JupyterHub(pulumi.ComponentResource):
         if hub.https.mode == "acm" and not certificate_arn and hub.dns.hosted_zone_id:
             certificate_arn = self._certificate(name, hub, tags)
 
-        values = pulumi.Output.all(args.storage_class, certificate_arn).apply(
-            lambda resolved: build_values(hub, storage_class=resolved[0], secrets=secrets, certificate_arn=resolved[1])
+        values = pulumi.Output.all(args.storage_class, certificate_arn, args.user_bucket, args.image_repository).apply(
+            lambda resolved: build_values(
+                hub,
+                storage_class=resolved[0],
+                secrets=secrets,
+                certificate_arn=resolved[1],
+                user_storage=UserStorage(bucket=resolved[2], region=args.region) if resolved[2] else None,
+                image_name=resolved[3],
+            )
         )
         release = k8s.helm.v3.Release(
             f"{name}-release",
@@ -102,7 +125,7 @@ class JupyterHub(pulumi.ComponentResource):
             timeout=900,  # first user image pulls on fresh nodes take minutes
             max_history=10,
             opts=pulumi.ResourceOptions.merge(
-                k8s_child, pulumi.ResourceOptions(depends_on=args.release_depends_on or [])
+                k8s_child, pulumi.ResourceOptions(depends_on=[service_account, *(args.release_depends_on or [])])
             ),
         )
 

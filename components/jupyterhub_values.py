@@ -14,6 +14,12 @@ from typing import Any
 from settings import JupyterHubSettings
 
 HUB_SLIM_IMAGE = "quay.io/jupyterhub/k8s-hub-slim"
+# One pod per user, named by the hub from the user name (users cannot choose it). The S3 isolation
+# keys on this name (the `kubernetes-pod-name` session tag), so named servers stay off.
+USER_POD_NAME_TEMPLATE = "jupyter-{username}"
+USER_SERVICE_ACCOUNT = "jupyter-user"
+# The EKS Pod Identity agent on every node (host network, link-local).
+POD_IDENTITY_AGENT = "169.254.170.23/32"
 USER_UID = 1000
 USER_GID = 100
 
@@ -37,6 +43,14 @@ USER_POD_SECURITY_CONTEXT: dict[str, Any] = {
     "fsGroup": USER_GID,
     "seccompProfile": {"type": "RuntimeDefault"},
 }
+
+
+@dataclass(frozen=True)
+class UserStorage:
+    """Where user servers find their S3 home (EKS Pod Identity gives them the credentials)."""
+
+    bucket: str
+    region: str
 
 
 @dataclass(frozen=True)
@@ -124,11 +138,31 @@ def build_values(
     storage_class: str,
     secrets: HubSecrets,
     certificate_arn: str | None = None,
+    user_storage: UserStorage | None = None,
+    image_name: str | None = None,
 ) -> dict[str, Any]:
-    """All Helm values of the release; `hub.values_overrides` merged last."""
+    """All Helm values of the release; `hub.values_overrides` merged last.
+
+    `image_name` replaces the configured image repository (the stack's ECR repository)."""
     https, service = _https(hub, certificate_arn)
     user = hub.user_servers
     user_ports = [(80, "TCP"), (443, "TCP")] + [(p.port, p.protocol) for p in user.extra_egress_ports]
+    user_egress = [public_egress(user_ports)]
+    user_env: dict[str, str] = {}
+    if user_storage is not None:
+        # Credentials come from the Pod Identity agent; its address is link-local, so allow it by name.
+        user_egress.append(
+            {"to": [{"ipBlock": {"cidr": POD_IDENTITY_AGENT}}], "ports": [{"port": 80, "protocol": "TCP"}]}
+        )
+        # KubeSpawner expands {username} exactly as in the pod name, so the prefix matches the policy.
+        home_prefix = f"home/{USER_POD_NAME_TEMPLATE}/"
+        user_env = {
+            "AWS_REGION": user_storage.region,
+            "AWS_DEFAULT_REGION": user_storage.region,
+            "S3_BUCKET": user_storage.bucket,
+            "S3_HOME_PREFIX": home_prefix,
+            "S3_HOME": f"s3://{user_storage.bucket}/{home_prefix}",
+        }
     github: dict[str, Any] = {
         "client_id": secrets.oauth_client_id,
         "client_secret": secrets.oauth_client_secret,
@@ -145,6 +179,7 @@ def build_values(
     values: dict[str, Any] = {
         "hub": {
             "image": {"name": HUB_SLIM_IMAGE, "tag": hub.chart_version},
+            "allowNamedServers": False,
             "config": {
                 "JupyterHub": jupyterhub_config,
                 "ConfigurableHTTPProxy": {"auth_token": secrets.proxy_token},
@@ -169,7 +204,10 @@ def build_values(
             "traefik": {"networkPolicy": _network_policy(private_ips=True, egress=[public_egress([(443, "TCP")])])},
         },
         "singleuser": {
-            "image": {"name": user.image.name, "tag": user.image.tag},
+            "image": {"name": image_name or user.image.name, "tag": user.image.tag},
+            "podNameTemplate": USER_POD_NAME_TEMPLATE,
+            "serviceAccountName": USER_SERVICE_ACCOUNT,
+            "extraEnv": user_env,
             "uid": USER_UID,
             "fsGid": USER_GID,
             "allowPrivilegeEscalation": False,
@@ -183,7 +221,7 @@ def build_values(
             # The VPC CNI enforces the network policy below and nodes use IMDS hop limit 1, so no
             # privileged iptables init container is needed in user pods.
             "cloudMetadata": {"blockWithIptables": False},
-            "networkPolicy": _network_policy(private_ips=False, egress=[public_egress(user_ports)]),
+            "networkPolicy": _network_policy(private_ips=False, egress=user_egress),
         },
         "scheduling": {
             "userScheduler": {"enabled": True},

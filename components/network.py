@@ -58,6 +58,7 @@ class Network(pulumi.ComponentResource):
     private_subnet_ids: list[pulumi.Output[str]]
     public_subnet_ids: list[pulumi.Output[str]]
     endpoint_security_group_id: pulumi.Output[str]
+    s3_endpoint_id: pulumi.Output[str]
     flow_log_group_name: pulumi.Output[str]
 
     def __init__(self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None) -> None:
@@ -159,7 +160,7 @@ class Network(pulumi.ComponentResource):
         self._flow_logs(name, args, vpc, tags)
 
         # S3 traffic (user data, ECR image layers) stays on the AWS network through a free gateway endpoint.
-        aws.ec2.VpcEndpoint(
+        s3_endpoint = aws.ec2.VpcEndpoint(
             f"{name}-s3",
             vpc_id=vpc.id,
             service_name=f"com.amazonaws.{args.region}.s3",
@@ -202,12 +203,14 @@ class Network(pulumi.ComponentResource):
         self.private_subnet_ids = [subnet.id for subnet in private_subnets]
         self.public_subnet_ids = [subnet.id for subnet in public_subnets]
         self.endpoint_security_group_id = endpoint_sg.id
+        self.s3_endpoint_id = s3_endpoint.id
         self.register_outputs(
             {
                 "vpc_id": self.vpc_id,
                 "private_subnet_ids": self.private_subnet_ids,
                 "public_subnet_ids": self.public_subnet_ids,
                 "endpoint_security_group_id": self.endpoint_security_group_id,
+                "s3_endpoint_id": self.s3_endpoint_id,
                 "flow_log_group_name": self.flow_log_group_name,
             }
         )
@@ -253,12 +256,8 @@ class Network(pulumi.ComponentResource):
                         "Statement": [
                             {
                                 "Effect": "Allow",
-                                "Action": [
-                                    "logs:CreateLogStream",
-                                    "logs:PutLogEvents",
-                                    "logs:DescribeLogGroups",
-                                    "logs:DescribeLogStreams",
-                                ],
+                                # The group exists already: no CreateLogGroup, no account-wide Describe.
+                                "Action": ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
                                 "Resource": [arn, f"{arn}:*"],
                             }
                         ],

@@ -52,7 +52,7 @@ def test_logs_key_lets_cloudwatch_logs_of_this_account_encrypt(plan: Inventory) 
     statements = policy(plan.one(KEY, "-logs").inputs["policy"])["Statement"]
     grant = next(s for s in statements if s.get("Principal", {}).get("Service") == f"logs.{region}.amazonaws.com")
     assert "kms:GenerateDataKey*" in grant["Action"]
-    assert grant["Condition"]["ArnLike"]["kms:EncryptionContext:aws:logs:arn"].startswith(
+    assert grant["Condition"]["StringLike"]["kms:EncryptionContext:aws:logs:arn"].startswith(
         f"arn:aws:logs:{region}:123456789012:log-group:"
     )
 

@@ -195,7 +195,11 @@ def test_all_four_network_policies_on_with_no_open_internet_rule(plan: Inventory
 def test_user_servers_reach_only_dns_and_web_ports_on_public_addresses(plan: Inventory) -> None:
     policy = hub_values(plan)["singleuser"]["networkPolicy"]
     assert policy["egressAllowRules"]["privateIPs"] is False
-    (rule,) = policy["egress"]
+    public_rules = [r for r in policy["egress"] if r["to"][0]["ipBlock"]["cidr"] == "0.0.0.0/0"]
+    other_rules = [r for r in policy["egress"] if r not in public_rules]
+    # Besides the internet ports: only the EKS Pod Identity agent, on port 80.
+    assert [r["to"] for r in other_rules] in ([], [[{"ipBlock": {"cidr": "169.254.170.23/32"}}]])
+    (rule,) = public_rules
     (target,) = rule["to"]
     assert target["ipBlock"]["cidr"] == "0.0.0.0/0"
     excluded = [ipaddress.IPv4Network(c) for c in target["ipBlock"]["except"]]

@@ -95,6 +95,8 @@ def test_every_validated_setting_has_an_error_fixture() -> None:
         "jupyterhub.loadBalancerSourceRanges",
         "jupyterhub.userServers.resources.memoryGuarantee",
         "jupyterhub.userServers.image.tag",
+        "data.bucket.breakGlassRoleArns",
+        "registry.repositoryName",
         "oauthClientSecret",
         "environment",
         "aws:region",

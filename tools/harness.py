@@ -170,6 +170,12 @@ def _outputs_for(type_: str, name: str, inputs: dict[str, Any], region: str) -> 
             oidcIssuer=issuer,
             clusterSecurityGroupId=f"sg-{digest}",
         )
+    elif type_ == "aws:s3/bucket:Bucket":
+        bucket = inputs.get("bucket") or f"{inputs.get('bucketPrefix', name)}{digest}"
+        outputs.update(bucket=bucket, arn=f"arn:aws:s3:::{bucket}", id=bucket)
+    elif type_ == "aws:ecr/repository:Repository":
+        outputs["repositoryUrl"] = f"{ACCOUNT_ID}.dkr.ecr.{region}.amazonaws.com/{inputs.get('name', name)}"
+        outputs["arn"] = f"arn:aws:ecr:{region}:{ACCOUNT_ID}:repository/{inputs.get('name', name)}"
     elif type_ == "aws:acm/certificate:Certificate":
         domain = inputs.get("domainName", "example.org")
         outputs["arn"] = f"arn:aws:acm:{region}:{ACCOUNT_ID}:certificate/{digest}"

@@ -1,0 +1,130 @@
+"""ECR for the user server image: scan on push, immutable tags, KMS, lifecycle, pulls by the nodes."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+PULL_ACTIONS = ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"]
+
+
+def repository_policy(node_role_arn: str, admin_role_arns: Sequence[str]) -> dict[str, Any]:
+    """Nodes pull through their role; nobody else in the account may pull (admins may, to inspect).
+
+    In the same account an IAM allow alone would grant pulls, so the restriction is a Deny."""
+    readers = [node_role_arn, *admin_role_arns]
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "NodesPull",
+                "Effect": "Allow",
+                "Principal": {"AWS": node_role_arn},
+                "Action": [*PULL_ACTIONS, "ecr:BatchCheckLayerAvailability"],
+            },
+            {
+                "Sid": "OnlyNodesAndAdminsPull",
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": PULL_ACTIONS,
+                "Condition": {"ArnNotEquals": {"aws:PrincipalArn": readers}},
+            },
+        ],
+    }
+
+
+def lifecycle_policy(keep_last_images: int, untagged_expire_days: int) -> dict[str, Any]:
+    return {
+        "rules": [
+            {
+                "rulePriority": 1,
+                "description": f"Expire untagged images after {untagged_expire_days} days",
+                "selection": {
+                    "tagStatus": "untagged",
+                    "countType": "sinceImagePushed",
+                    "countUnit": "days",
+                    "countNumber": untagged_expire_days,
+                },
+                "action": {"type": "expire"},
+            },
+            {
+                "rulePriority": 2,
+                "description": f"Keep the last {keep_last_images} images",
+                "selection": {"tagStatus": "any", "countType": "imageCountMoreThan", "countNumber": keep_last_images},
+                "action": {"type": "expire"},
+            },
+        ]
+    }
+
+
+@dataclass(frozen=True)
+class RegistryArgs:
+    repository_name: str
+    key_arn: pulumi.Input[str]
+    node_role_arn: pulumi.Input[str]
+    admin_role_arns: Sequence[str]
+    keep_last_images: int
+    untagged_expire_days: int
+    enhanced_scanning: bool
+    delete_images_on_destroy: bool
+    tags: dict[str, str] | None = None
+
+
+class Registry(pulumi.ComponentResource):
+    repository_url: pulumi.Output[str]
+    repository_arn: pulumi.Output[str]
+
+    def __init__(self, name: str, args: RegistryArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("jhub:aws:Registry", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        repository = aws.ecr.Repository(
+            f"{name}-user-image",
+            name=args.repository_name,
+            image_tag_mutability="IMMUTABLE",
+            image_scanning_configuration=aws.ecr.RepositoryImageScanningConfigurationArgs(scan_on_push=True),
+            encryption_configurations=[
+                aws.ecr.RepositoryEncryptionConfigurationArgs(encryption_type="KMS", kms_key=args.key_arn)
+            ],
+            force_delete=args.delete_images_on_destroy,
+            tags=args.tags or {},
+            opts=pulumi.ResourceOptions(parent=self, retain_on_delete=not args.delete_images_on_destroy),
+        )
+        aws.ecr.LifecyclePolicy(
+            f"{name}-user-image",
+            repository=repository.name,
+            policy=json.dumps(lifecycle_policy(args.keep_last_images, args.untagged_expire_days)),
+            opts=child,
+        )
+        aws.ecr.RepositoryPolicy(
+            f"{name}-user-image",
+            repository=repository.name,
+            policy=pulumi.Output.from_input(args.node_role_arn).apply(
+                lambda arn: json.dumps(repository_policy(arn, args.admin_role_arns))
+            ),
+            opts=child,
+        )
+        if args.enhanced_scanning:
+            # Registry-wide: continuous Amazon Inspector scanning of every repository.
+            aws.ecr.RegistryScanningConfiguration(
+                f"{name}-scanning",
+                scan_type="ENHANCED",
+                rules=[
+                    aws.ecr.RegistryScanningConfigurationRuleArgs(
+                        scan_frequency="CONTINUOUS_SCAN",
+                        repository_filters=[
+                            aws.ecr.RegistryScanningConfigurationRuleRepositoryFilterArgs(
+                                filter="*", filter_type="WILDCARD"
+                            )
+                        ],
+                    )
+                ],
+                opts=child,
+            )
+        self.repository_url = repository.repository_url
+        self.repository_arn = repository.arn
+        self.register_outputs({"repository_url": self.repository_url, "repository_arn": self.repository_arn})

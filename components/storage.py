@@ -1,0 +1,157 @@
+"""The S3 bucket of user data: SSE-KMS with bucket keys, versioning, no public access, no ACLs,
+TLS-only, lifecycle rules, and optionally access only through this VPC's S3 endpoint."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+USER_HOME_PREFIX = "home/"
+
+# Object and listing actions: what the VPC-endpoint rule restricts. Bucket administration (policy,
+# lifecycle, encryption) stays reachable for the deployer from anywhere.
+DATA_ACTIONS = ["s3:GetObject*", "s3:PutObject*", "s3:DeleteObject*", "s3:ListBucket*", "s3:RestoreObject"]
+
+
+def bucket_policy(
+    bucket_arn: str,
+    *,
+    vpc_endpoint_id: str | None = None,
+    break_glass_role_arns: Sequence[str] = (),
+) -> dict[str, Any]:
+    """Deny every request without TLS; with a VPC endpoint, deny data access from anywhere else."""
+    statements: list[dict[str, Any]] = [
+        {
+            "Sid": "DenyWithoutTLS",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "s3:*",
+            "Resource": [bucket_arn, f"{bucket_arn}/*"],
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+        },
+    ]
+    if vpc_endpoint_id:
+        condition: dict[str, Any] = {"StringNotEquals": {"aws:SourceVpce": vpc_endpoint_id}}
+        if break_glass_role_arns:
+            condition["ArnNotEquals"] = {"aws:PrincipalArn": list(break_glass_role_arns)}
+        statements.append(
+            {
+                "Sid": "DenyDataAccessOutsideTheVpcEndpoint",
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": DATA_ACTIONS,
+                "Resource": [bucket_arn, f"{bucket_arn}/*"],
+                "Condition": condition,
+            }
+        )
+    return {"Version": "2012-10-17", "Statement": statements}
+
+
+@dataclass(frozen=True)
+class UserDataBucketArgs:
+    name_prefix: str
+    key_arn: pulumi.Input[str]
+    retain_on_destroy: bool
+    noncurrent_version_days: int = 30
+    abort_multipart_days: int = 7
+    vpc_endpoint_id: pulumi.Input[str] | None = None
+    """With it, data access from outside this S3 gateway endpoint is denied."""
+    break_glass_role_arns: list[str] = field(default_factory=list)
+    tags: dict[str, str] | None = None
+
+
+class UserDataBucket(pulumi.ComponentResource):
+    bucket_name: pulumi.Output[str]
+    bucket_arn: pulumi.Output[str]
+
+    def __init__(self, name: str, args: UserDataBucketArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("jhub:aws:UserDataBucket", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        tags = args.tags or {}
+
+        bucket = aws.s3.Bucket(
+            f"{name}-user-data",
+            bucket_prefix=f"{args.name_prefix}-user-data-",
+            # dev: `pulumi destroy` empties and deletes the bucket; prod: the bucket and its data stay.
+            force_destroy=not args.retain_on_destroy,
+            tags={**tags, "data": "user"},
+            opts=pulumi.ResourceOptions(parent=self, retain_on_delete=args.retain_on_destroy),
+        )
+        aws.s3.BucketServerSideEncryptionConfiguration(
+            f"{name}-user-data",
+            bucket=bucket.id,
+            rules=[
+                aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
+                    apply_server_side_encryption_by_default=aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
+                        sse_algorithm="aws:kms", kms_master_key_id=args.key_arn
+                    ),
+                    # One data key per bucket instead of per object: far fewer KMS calls.
+                    bucket_key_enabled=True,
+                )
+            ],
+            opts=child,
+        )
+        aws.s3.BucketVersioning(
+            f"{name}-user-data",
+            bucket=bucket.id,
+            versioning_configuration=aws.s3.BucketVersioningVersioningConfigurationArgs(status="Enabled"),
+            opts=child,
+        )
+        public_access_block = aws.s3.BucketPublicAccessBlock(
+            f"{name}-user-data",
+            bucket=bucket.id,
+            block_public_acls=True,
+            block_public_policy=True,
+            ignore_public_acls=True,
+            restrict_public_buckets=True,
+            opts=child,
+        )
+        aws.s3.BucketOwnershipControls(
+            f"{name}-user-data",
+            bucket=bucket.id,
+            rule=aws.s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerEnforced"),
+            opts=child,
+        )
+        aws.s3.BucketLifecycleConfiguration(
+            f"{name}-user-data",
+            bucket=bucket.id,
+            rules=[
+                aws.s3.BucketLifecycleConfigurationRuleArgs(
+                    id="expire-noncurrent-versions",
+                    status="Enabled",
+                    filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=""),
+                    noncurrent_version_expiration=aws.s3.BucketLifecycleConfigurationRuleNoncurrentVersionExpirationArgs(
+                        noncurrent_days=args.noncurrent_version_days
+                    ),
+                ),
+                aws.s3.BucketLifecycleConfigurationRuleArgs(
+                    id="abort-incomplete-multipart-uploads",
+                    status="Enabled",
+                    filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=""),
+                    abort_incomplete_multipart_upload=aws.s3.BucketLifecycleConfigurationRuleAbortIncompleteMultipartUploadArgs(
+                        days_after_initiation=args.abort_multipart_days
+                    ),
+                ),
+            ],
+            opts=child,
+        )
+        aws.s3.BucketPolicy(
+            f"{name}-user-data",
+            bucket=bucket.id,
+            policy=pulumi.Output.all(bucket.arn, args.vpc_endpoint_id).apply(
+                lambda v: json.dumps(
+                    bucket_policy(v[0], vpc_endpoint_id=v[1], break_glass_role_arns=args.break_glass_role_arns)
+                )
+            ),
+            # S3 refuses a policy while the public-access block is still being applied.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[public_access_block]),
+        )
+
+        self.bucket_name = bucket.bucket
+        self.bucket_arn = bucket.arn
+        self.register_outputs({"bucket_name": self.bucket_name, "bucket_arn": self.bucket_arn})
