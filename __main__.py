@@ -3,17 +3,22 @@
 import pulumi
 import pulumi_aws as aws
 
+from components.alarms import SecurityAlarms, SecurityAlarmsArgs, Threshold
+from components.alerts import AlertTopic, AlertTopicArgs
+from components.audit_trail import AuditTrail, AuditTrailArgs
 from components.cluster import Cluster, ClusterArgs
 from components.cluster_addons import ClusterAddons, ClusterAddonsArgs
 from components.encryption import Encryption, EncryptionArgs
+from components.guardduty import ThreatDetection, ThreatDetectionArgs
 from components.identity import UserIdentity, UserIdentityArgs
 from components.jupyterhub import JupyterHub, JupyterHubArgs
 from components.jupyterhub_values import USER_SERVICE_ACCOUNT
+from components.log_shipping import ContainerLogs, ContainerLogsArgs
 from components.network import Network, NetworkArgs
 from components.node_groups import NodeGroups, NodeGroupsArgs, NodeGroupSpec
 from components.registry import Registry, RegistryArgs
 from components.storage import UserDataBucket, UserDataBucketArgs
-from settings import NodeGroupSettings, SettingsError, load_settings
+from settings import AlarmSettings, NodeGroupSettings, SettingsError, load_settings
 
 try:
     settings = load_settings()
@@ -181,11 +186,90 @@ jupyterhub = JupyterHub(
         user_bucket=user_data.bucket_name,
         region=settings.region,
         image_repository=registry.repository_url if settings.jupyterhub.user_servers.image.from_registry else None,
+        lockdown=settings.incident.lockdown,
         release_depends_on=[node_groups.core, node_groups.user, addons],
         tags=tags,
     ),
 )
 
+# ---- Detection and response ------------------------------------------------------------------------
+detection = settings.detection
+alerts = AlertTopic(
+    name,
+    AlertTopicArgs(
+        key_arn=encryption.alerts_key_arn,
+        account_id=account_id,
+        emails=detection.alert_emails,
+        https_endpoints=detection.alert_https_endpoints,
+        tags=tags,
+    ),
+)
+threat_detection = ThreatDetection(
+    name,
+    ThreatDetectionArgs(
+        stack=settings.stack,
+        mode=detection.guard_duty.mode,
+        detector_id=detection.guard_duty.detector_id,
+        alert_topic_arn=alerts.topic_arn,
+        tags=tags,
+    ),
+)
+audit_trail = AuditTrail(
+    name,
+    AuditTrailArgs(
+        trail_name=f"{name}-audit",
+        partition=settings.partition,
+        region=settings.region,
+        account_id=account_id,
+        logs_key_arn=encryption.logs_key_arn,
+        log_retention_days=detection.trail_retention_days,
+        retain_on_destroy=settings.data.retain_on_destroy,
+        organization_trail_name=detection.organization_trail_name,
+        tags=tags,
+    ),
+)
+container_logs = ContainerLogs(
+    name,
+    ContainerLogsArgs(
+        cluster_name=settings.cluster.name,
+        cluster_ready=cluster.cluster_name,
+        partition=settings.partition,
+        oidc_provider_arn=cluster.oidc_provider_arn,
+        oidc_issuer=cluster.oidc_issuer,
+        logs_key_arn=encryption.logs_key_arn,
+        retention_days=detection.container_log_retention_days,
+        wait_for=[node_groups.core],
+        tags=tags,
+    ),
+)
+
+
+def threshold(alarm: AlarmSettings) -> Threshold:
+    return Threshold(alarm.threshold, alarm.period_seconds, alarm.evaluation_periods)
+
+
+SecurityAlarms(
+    name,
+    SecurityAlarmsArgs(
+        alert_topic_arn=alerts.topic_arn,
+        control_plane_log_group=cluster.control_plane_log_group_name,
+        container_log_group=container_logs.application_log_group_name,
+        hub_namespace=settings.jupyterhub.namespace,
+        bucket_name=user_data.bucket_name,
+        security_group_ids=[cluster.cluster_security_group_id, network.endpoint_security_group_id],
+        vpc_id=network.vpc_id,
+        kubernetes_auth_failures=threshold(detection.kubernetes_auth_failures),
+        hub_login_failures=threshold(detection.hub_login_failures),
+        s3_access_denied=threshold(detection.s3_access_denied),
+        s3_anomaly_band=detection.s3_anomaly_band,
+        tags=tags,
+    ),
+)
+
+pulumi.export("alert_topic_arn", alerts.topic_arn)
+pulumi.export("audit_trail", audit_trail.trail_name)
+if threat_detection.detector_id is not None:
+    pulumi.export("guardduty_detector_id", threat_detection.detector_id)
 pulumi.export("vpc_id", network.vpc_id)
 pulumi.export("private_subnet_ids", network.private_subnet_ids)
 pulumi.export("cluster_name", cluster.cluster_name)

@@ -281,6 +281,61 @@ class DataSettings(_Model):
     """The S3 bucket of user data (each user reads and writes only `home/<pod name>/`)."""
 
 
+class GuardDutySettings(_Model):
+    mode: Literal["auto", "create", "existing", "off"] = "auto"
+    """`auto`: use the account's detector in this region if there is one (GuardDuty allows one),
+    else create it; `create`; `existing` (with `detectorId`); `off` (never in prod)."""
+    detector_id: str | None = Field(None, pattern=r"^[0-9a-f]{32}$")
+    """Id of the existing detector (mode `existing`)."""
+
+    @model_validator(mode="after")
+    def _check(self) -> GuardDutySettings:
+        if self.mode == "existing" and not self.detector_id:
+            raise _field_error("detectorId", "mode `existing` needs the detector's id (aws guardduty list-detectors)")
+        return self
+
+
+class AlarmSettings(_Model):
+    threshold: int = Field(ge=1)
+    """Count in one period that raises the alarm."""
+    period_seconds: int = Field(300, ge=60, le=86400)
+    """Length of one evaluation period."""
+    evaluation_periods: int = Field(1, ge=1, le=100)
+    """Periods in a row over the threshold before the alarm fires."""
+
+
+def _alarm(threshold: int) -> Any:
+    return Field(default_factory=lambda: AlarmSettings(threshold=threshold))
+
+
+class DetectionSettings(_Model):
+    alert_emails: list[Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$")]] = Field(default_factory=list)
+    """E-mail addresses subscribed to the alert topic (each must confirm the subscription)."""
+    alert_https_endpoints: list[Annotated[str, Field(pattern=r"^https://")]] = Field(default_factory=list)
+    """HTTPS endpoints (chat webhooks, paging) subscribed to the alert topic."""
+    guard_duty: GuardDutySettings = GuardDutySettings()
+    """Amazon GuardDuty."""
+    organization_trail_name: str | None = None
+    """Use this existing organization CloudTrail trail instead of creating one for the stack."""
+    trail_retention_days: RetentionDays = 365
+    """Days the CloudTrail log group keeps events (the trail bucket keeps them per `data` settings)."""
+    container_log_retention_days: RetentionDays = 90
+    """Days container logs (hub, proxy, user servers) are kept in CloudWatch Logs."""
+    kubernetes_auth_failures: AlarmSettings = _alarm(5)
+    """Alarm on denied/failed Kubernetes API authentications (EKS authenticator log)."""
+    hub_login_failures: AlarmSettings = _alarm(10)
+    """Alarm on failed JupyterHub logins and 403 responses (hub container log)."""
+    s3_access_denied: AlarmSettings = _alarm(20)
+    """Alarm on 4xx responses of the user bucket."""
+    s3_anomaly_band: float = Field(3.0, ge=1, le=10)
+    """Width (standard deviations) of the anomaly band on the user bucket's request metrics."""
+
+
+class IncidentSettings(_Model):
+    lockdown: bool = False
+    """Emergency switch: deny all traffic in the JupyterHub namespace and scale the hub and proxy to zero."""
+
+
 class RegistrySettings(_Model):
     repository_name: str = Field("jupyter-user", pattern=r"^[a-z0-9]+([._/-][a-z0-9]+)*$")
     """ECR repository of the user server image(s)."""
@@ -467,6 +522,10 @@ class Settings(_Model):
     """What survives `pulumi destroy`."""
     registry: RegistrySettings = RegistrySettings()
     """ECR repository for user images."""
+    detection: DetectionSettings = DetectionSettings()
+    """Alerts, GuardDuty, CloudTrail, log shipping and alarms."""
+    incident: IncidentSettings = IncidentSettings()
+    """Incident-response switches (reviewed like any change)."""
     jupyterhub: JupyterHubSettings
     """JupyterHub domain and login."""
     secrets: Secrets = Secrets()
@@ -524,6 +583,13 @@ class Settings(_Model):
             )
         if not self.jupyterhub.github.admin_users:
             problems.append(f"{PROJECT}:jupyterhub.github.adminUsers: prod needs at least one JupyterHub admin")
+        if self.detection.guard_duty.mode == "off":
+            problems.append(f"{PROJECT}:detection.guardDuty.mode: prod cannot turn GuardDuty off; use auto")
+        if not (self.detection.alert_emails or self.detection.alert_https_endpoints):
+            problems.append(
+                f"{PROJECT}:detection.alertEmails: prod alarms must reach someone; "
+                "list alertEmails or alertHttpsEndpoints"
+            )
         if self.jupyterhub.https.mode == "none":
             problems.append(
                 f"{PROJECT}:jupyterhub.https.mode: prod cannot serve plain HTTP; use letsencrypt, secret or acm"

@@ -58,6 +58,8 @@ class Cluster(pulumi.ComponentResource):
     kubeconfig: pulumi.Output[str]
     oidc_provider_arn: pulumi.Output[str]
     oidc_issuer: pulumi.Output[str]
+    cluster_security_group_id: pulumi.Output[str]
+    control_plane_log_group_name: pulumi.Output[str]
     provider: k8s.Provider
     pre_node_addons: list[aws.eks.Addon]
 
@@ -208,6 +210,9 @@ class Cluster(pulumi.ComponentResource):
         self.kubeconfig = pulumi.Output.secret(cluster.kubeconfig_json)
         self.oidc_provider_arn = cluster.oidc_provider_arn
         self.oidc_issuer = cluster.oidc_issuer
+        # The security group EKS attaches to the control plane and to managed nodes.
+        self.cluster_security_group_id = cluster.cluster_security_group_id
+        self.control_plane_log_group_name = log_group.name
         self.pre_node_addons = [vpc_cni, pod_identity_agent]
         self.provider = k8s.Provider(
             f"{name}-k8s",

@@ -61,6 +61,51 @@ def logs_key_policy(partition: str, region: str, account_id: str) -> dict[str, A
                     }
                 },
             },
+            *cloudtrail_statements(partition, region, account_id),
+        ],
+    }
+
+
+def cloudtrail_statements(partition: str, region: str, account_id: str) -> list[dict[str, Any]]:
+    """CloudTrail encrypts this account's trails' log files with the logs key."""
+    trails = f"arn:{partition}:cloudtrail:*:{account_id}:trail/*"
+    return [
+        {
+            "Sid": "CloudTrailEncryptsThisAccountsTrails",
+            "Effect": "Allow",
+            "Principal": {"Service": "cloudtrail.amazonaws.com"},
+            "Action": "kms:GenerateDataKey*",
+            "Resource": "*",
+            "Condition": {
+                "StringLike": {"kms:EncryptionContext:aws:cloudtrail:arn": trails},
+                "StringEquals": {"aws:SourceAccount": account_id},
+            },
+        },
+        {
+            "Sid": "CloudTrailDescribesTheKey",
+            "Effect": "Allow",
+            "Principal": {"Service": "cloudtrail.amazonaws.com"},
+            "Action": "kms:DescribeKey",
+            "Resource": "*",
+            "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
+        },
+    ]
+
+
+def alerts_key_policy(partition: str, account_id: str) -> dict[str, Any]:
+    """The alert topic's key: CloudWatch alarms and EventBridge rules of this account publish to it."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            _account_admin_statement(partition, account_id),
+            {
+                "Sid": "AlarmsAndRulesPublishEncrypted",
+                "Effect": "Allow",
+                "Principal": {"Service": ["cloudwatch.amazonaws.com", "events.amazonaws.com"]},
+                "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+                "Resource": "*",
+                "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
+            },
         ],
     }
 
@@ -136,6 +181,7 @@ class Encryption(pulumi.ComponentResource):
     secrets_key_arn: pulumi.Output[str]
     logs_key_arn: pulumi.Output[str]
     user_data_key_arn: pulumi.Output[str]
+    alerts_key_arn: pulumi.Output[str]
 
     def __init__(self, name: str, args: EncryptionArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("jhub:aws:Encryption", name, None, opts)
@@ -191,6 +237,14 @@ class Encryption(pulumi.ComponentResource):
             asg_role_opts,
         )
 
+        alerts = key(
+            "alerts",
+            "Alert topic (SNS): alarms, GuardDuty findings, security-group changes",
+            account.apply(lambda a: json.dumps(alerts_key_policy(args.partition, a))),
+            keep,
+        )
+
+        self.alerts_key_arn = alerts.arn
         self.secrets_key_arn = secrets.arn
         self.logs_key_arn = logs.arn
         self.user_data_key_arn = user_data.arn
@@ -199,5 +253,6 @@ class Encryption(pulumi.ComponentResource):
                 "secrets_key_arn": self.secrets_key_arn,
                 "logs_key_arn": self.logs_key_arn,
                 "user_data_key_arn": self.user_data_key_arn,
+                "alerts_key_arn": self.alerts_key_arn,
             }
         )

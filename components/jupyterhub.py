@@ -41,6 +41,8 @@ class JupyterHubArgs:
     region: str = ""
     image_repository: pulumi.Input[str] | None = None
     """Overrides the user image repository (the stack's ECR repository)."""
+    lockdown: bool = False
+    """Incident switch: deny all traffic in the namespace and scale the hub and proxy to zero."""
     release_depends_on: list[pulumi.Resource] | None = None
     """What must run before the release installs (nodes, CNI, CoreDNS, storage); nothing else waits."""
     tags: dict[str, str] | None = None
@@ -110,6 +112,7 @@ class JupyterHub(pulumi.ComponentResource):
                 certificate_arn=resolved[1],
                 user_storage=UserStorage(bucket=resolved[2], region=args.region) if resolved[2] else None,
                 image_name=resolved[3],
+                lockdown=args.lockdown,
             )
         )
         release = k8s.helm.v3.Release(
@@ -128,6 +131,9 @@ class JupyterHub(pulumi.ComponentResource):
                 k8s_child, pulumi.ResourceOptions(depends_on=[service_account, *(args.release_depends_on or [])])
             ),
         )
+
+        if args.lockdown:
+            self._lockdown(name, hub, release, args.provider)
 
         proxy_service = k8s.core.v1.Service.get(
             f"{name}-{PROXY_SERVICE}",
@@ -154,6 +160,36 @@ class JupyterHub(pulumi.ComponentResource):
         self.register_outputs(
             {"namespace": self.namespace, "url": self.url, "load_balancer_hostname": self.load_balancer_hostname}
         )
+
+    def _lockdown(
+        self, name: str, hub: JupyterHubSettings, release: k8s.helm.v3.Release, provider: k8s.Provider
+    ) -> None:
+        pulumi.log.warn(
+            f"LOCKDOWN is on for namespace {hub.namespace}: all traffic denied, hub and proxy scaled to 0. "
+            "Set incident.lockdown: false and `pulumi up` to reopen.",
+            resource=self,
+        )
+        options = pulumi.ResourceOptions(parent=self, provider=provider, depends_on=[release])
+        k8s.networking.v1.NetworkPolicy(
+            f"{name}-lockdown-deny-all",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name="lockdown-deny-all", namespace=hub.namespace),
+            spec=k8s.networking.v1.NetworkPolicySpecArgs(
+                pod_selector=k8s.meta.v1.LabelSelectorArgs(), policy_types=["Ingress", "Egress"]
+            ),
+            opts=options,
+        )
+        for deployment in ("hub", "proxy"):
+            k8s.apps.v1.DeploymentPatch(
+                f"{name}-lockdown-{deployment}",
+                metadata=k8s.meta.v1.ObjectMetaPatchArgs(
+                    name=deployment,
+                    namespace=hub.namespace,
+                    # Take the replicas field from Helm while the lockdown lasts.
+                    annotations={"pulumi.com/patchForce": "true"},
+                ),
+                spec=k8s.apps.v1.DeploymentSpecPatchArgs(replicas=0),
+                opts=options,
+            )
 
     def _certificate(self, name: str, hub: JupyterHubSettings, tags: dict[str, str]) -> pulumi.Output[str]:
         """A DNS-validated ACM certificate for the hub (and `*.domain` with per-user subdomains)."""

@@ -140,6 +140,7 @@ def build_values(
     certificate_arn: str | None = None,
     user_storage: UserStorage | None = None,
     image_name: str | None = None,
+    lockdown: bool = False,
 ) -> dict[str, Any]:
     """All Helm values of the release; `hub.values_overrides` merged last.
 
@@ -232,7 +233,18 @@ def build_values(
         "cull": {"enabled": True, "timeout": user.idle_timeout_seconds, "every": 300},
         "debug": {"enabled": False},
     }
-    return deep_merge(values, hub.values_overrides)
+    values = deep_merge(values, hub.values_overrides)
+    if lockdown:
+        # NetworkPolicies only ever add allowed traffic: the chart's allow rules would still apply
+        # next to a deny-all policy. Off, the namespace's deny-all policy isolates every pod.
+        for policy in (
+            values["hub"]["networkPolicy"],
+            values["proxy"]["chp"]["networkPolicy"],
+            values["proxy"]["traefik"]["networkPolicy"],
+            values["singleuser"]["networkPolicy"],
+        ):
+            policy["enabled"] = False
+    return values
 
 
 def deep_merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:

@@ -20,7 +20,7 @@ ALLOWED, DENIED, EXPLICIT = "Allowed", "ImplicitlyDenied", "ExplicitlyDenied"
 
 
 def bucket(plan: Inventory) -> Recorded:
-    return plan.one("aws:s3/bucket:Bucket")
+    return plan.one("aws:s3/bucket:Bucket", "user-data")
 
 
 def bucket_part(plan: Inventory, type_: str) -> Recorded:

@@ -143,6 +143,28 @@ def _redact(value: Any, path: str, secrets: list[str]) -> Any:
     return value
 
 
+def _references_to_urns(struct: Any) -> None:
+    """Replace every resource reference in a protobuf Struct by its URN string, in place."""
+    for key in list(struct.fields):
+        value = struct.fields[key]
+        kind = value.WhichOneof("kind")
+        if kind == "struct_value":
+            fields = value.struct_value.fields
+            if SIG_KEY in fields and fields[SIG_KEY].string_value == RESOURCE_REF_SIG:
+                struct.fields[key].string_value = fields["urn"].string_value
+            else:
+                _references_to_urns(value.struct_value)
+        elif kind == "list_value":
+            for item in value.list_value.values:
+                if item.WhichOneof("kind") != "struct_value":
+                    continue
+                fields = item.struct_value.fields
+                if SIG_KEY in fields and fields[SIG_KEY].string_value == RESOURCE_REF_SIG:
+                    item.string_value = fields["urn"].string_value
+                else:
+                    _references_to_urns(item.struct_value)
+
+
 def _outputs_for(type_: str, name: str, inputs: dict[str, Any], region: str) -> dict[str, Any]:
     """Plausible provider outputs, so downstream code (ARN parsing, JSON policies) runs for real."""
     digest = hashlib.sha256(f"{type_}/{name}".encode()).hexdigest()[:12]
@@ -233,6 +255,9 @@ def run(stack: str, stack_file: Path | None = None, config_override: dict[str, s
 
     class RecordingMonitor(mocks.MockMonitor):
         def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
+            # Resource references arrive as URNs: deserializing them here (on the monitor's thread,
+            # with its own event loop) would start lookups that race with the program's loop.
+            _references_to_urns(request.object)
             response = super().RegisterResource(request)
             secrets: list[str] = []
             raw = json_format.MessageToDict(request.object)

@@ -1,0 +1,209 @@
+"""Security alarms on real signals: failed Kubernetes API authentications, failed JupyterHub logins,
+unusual access to the user bucket, and changes to the cluster's security groups. Every alarm and
+rule notifies the alert topic."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+METRIC_NAMESPACE = "JupyterHubEKS/Security"
+
+# aws-iam-authenticator logs every refused token as `level=warning msg="access denied" ...`
+# (unmapped ARN, expired or malformed token), in the control plane's `authenticator-*` streams.
+KUBERNETES_AUTH_FAILURE_PATTERN = '"access denied"'
+
+SECURITY_GROUP_EVENTS = [
+    "AuthorizeSecurityGroupIngress",
+    "AuthorizeSecurityGroupEgress",
+    "RevokeSecurityGroupIngress",
+    "RevokeSecurityGroupEgress",
+    "ModifySecurityGroupRules",
+    "UpdateSecurityGroupRuleDescriptionsIngress",
+    "UpdateSecurityGroupRuleDescriptionsEgress",
+    "DeleteSecurityGroup",
+]
+
+
+def hub_login_failure_pattern(namespace: str) -> str:
+    """Hub container lines (Fluent Bit JSON) for refused logins: JupyterHub logs `User 'x' not
+    allowed.` for an authenticated user outside the allow rules, and each 403 response."""
+    return (
+        f'{{ ($.kubernetes.namespace_name = "{namespace}") && ($.kubernetes.container_name = "hub") && '
+        '(($.log = "*not allowed*") || ($.log = "* 403 *")) }'
+    )
+
+
+def security_group_change_pattern(group_ids: Sequence[str]) -> dict[str, Any]:
+    """CloudTrail events (through EventBridge) that change the given security groups."""
+    return {
+        "source": ["aws.ec2"],
+        "detail-type": ["AWS API Call via CloudTrail"],
+        "detail": {
+            "eventSource": ["ec2.amazonaws.com"],
+            "eventName": SECURITY_GROUP_EVENTS,
+            "requestParameters": {"groupId": list(group_ids)},
+        },
+    }
+
+
+def security_group_creation_pattern(vpc_id: str) -> dict[str, Any]:
+    """New security groups in the cluster's VPC (a way around the rules above)."""
+    return {
+        "source": ["aws.ec2"],
+        "detail-type": ["AWS API Call via CloudTrail"],
+        "detail": {
+            "eventSource": ["ec2.amazonaws.com"],
+            "eventName": ["CreateSecurityGroup"],
+            "requestParameters": {"vpcId": [vpc_id]},
+        },
+    }
+
+
+@dataclass(frozen=True)
+class Threshold:
+    threshold: int
+    period_seconds: int
+    evaluation_periods: int
+
+
+@dataclass(frozen=True)
+class SecurityAlarmsArgs:
+    alert_topic_arn: pulumi.Input[str]
+    control_plane_log_group: pulumi.Input[str]
+    container_log_group: pulumi.Input[str]
+    hub_namespace: str
+    bucket_name: pulumi.Input[str]
+    security_group_ids: Sequence[pulumi.Input[str]]
+    vpc_id: pulumi.Input[str]
+    kubernetes_auth_failures: Threshold
+    hub_login_failures: Threshold
+    s3_access_denied: Threshold
+    s3_anomaly_band: float
+    tags: dict[str, str] | None = None
+
+
+class SecurityAlarms(pulumi.ComponentResource):
+    def __init__(self, name: str, args: SecurityAlarmsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("jhub:aws:SecurityAlarms", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        tags = args.tags or {}
+        notify = [args.alert_topic_arn]
+
+        def log_alarm(key: str, description: str, log_group: pulumi.Input[str], pattern: str, limit: Threshold) -> None:
+            metric = "".join(part.capitalize() for part in key.split("-"))
+            aws.cloudwatch.LogMetricFilter(
+                f"{name}-{key}",
+                log_group_name=log_group,
+                pattern=pattern,
+                metric_transformation=aws.cloudwatch.LogMetricFilterMetricTransformationArgs(
+                    name=metric, namespace=METRIC_NAMESPACE, value="1", default_value="0"
+                ),
+                opts=child,
+            )
+            aws.cloudwatch.MetricAlarm(
+                f"{name}-{key}",
+                alarm_description=description,
+                namespace=METRIC_NAMESPACE,
+                metric_name=metric,
+                statistic="Sum",
+                period=limit.period_seconds,
+                evaluation_periods=limit.evaluation_periods,
+                threshold=limit.threshold,
+                comparison_operator="GreaterThanOrEqualToThreshold",
+                treat_missing_data="notBreaching",
+                alarm_actions=notify,
+                ok_actions=notify,
+                tags=tags,
+                opts=child,
+            )
+
+        log_alarm(
+            "kubernetes-auth-failures",
+            "Denied or failed Kubernetes API authentications (EKS authenticator log)",
+            args.control_plane_log_group,
+            KUBERNETES_AUTH_FAILURE_PATTERN,
+            args.kubernetes_auth_failures,
+        )
+        log_alarm(
+            "hub-login-failures",
+            "Refused JupyterHub logins and 403 responses (hub container log)",
+            args.container_log_group,
+            hub_login_failure_pattern(args.hub_namespace),
+            args.hub_login_failures,
+        )
+
+        # S3 request metrics (CloudWatch has none for a bucket without this configuration).
+        aws.s3.BucketMetric(f"{name}-user-data-requests", bucket=args.bucket_name, name="EntireBucket", opts=child)
+        dimensions = {"BucketName": args.bucket_name, "FilterId": "EntireBucket"}
+        for metric in ("AllRequests", "GetRequests", "4xxErrors"):
+            aws.cloudwatch.MetricAlarm(
+                f"{name}-s3-{metric.lower()}-anomaly",
+                alarm_description=f"User bucket {metric} outside the expected band (anomaly detection)",
+                comparison_operator="GreaterThanUpperThreshold",
+                evaluation_periods=2,
+                threshold_metric_id="band",
+                metric_queries=[
+                    aws.cloudwatch.MetricAlarmMetricQueryArgs(
+                        id="requests",
+                        return_data=True,
+                        metric=aws.cloudwatch.MetricAlarmMetricQueryMetricArgs(
+                            namespace="AWS/S3", metric_name=metric, dimensions=dimensions, period=300, stat="Sum"
+                        ),
+                    ),
+                    aws.cloudwatch.MetricAlarmMetricQueryArgs(
+                        id="band",
+                        expression=f"ANOMALY_DETECTION_BAND(requests, {args.s3_anomaly_band})",
+                        label=f"{metric} (expected)",
+                        return_data=True,
+                    ),
+                ],
+                treat_missing_data="notBreaching",
+                alarm_actions=notify,
+                tags=tags,
+                opts=child,
+            )
+        aws.cloudwatch.MetricAlarm(
+            f"{name}-s3-access-denied",
+            alarm_description="User bucket 4xx responses (AccessDenied and other refusals)",
+            namespace="AWS/S3",
+            metric_name="4xxErrors",
+            dimensions=dimensions,
+            statistic="Sum",
+            period=args.s3_access_denied.period_seconds,
+            evaluation_periods=args.s3_access_denied.evaluation_periods,
+            threshold=args.s3_access_denied.threshold,
+            comparison_operator="GreaterThanOrEqualToThreshold",
+            treat_missing_data="notBreaching",
+            alarm_actions=notify,
+            ok_actions=notify,
+            tags=tags,
+            opts=child,
+        )
+
+        for key, description, pattern in (
+            (
+                "security-group-changes",
+                "Rules of the cluster's security groups changed",
+                pulumi.Output.all(*args.security_group_ids).apply(
+                    lambda ids: json.dumps(security_group_change_pattern(ids))
+                ),
+            ),
+            (
+                "security-group-creation",
+                "A security group was created in the cluster's VPC",
+                pulumi.Output.from_input(args.vpc_id).apply(
+                    lambda vpc: json.dumps(security_group_creation_pattern(vpc))
+                ),
+            ),
+        ):
+            rule = aws.cloudwatch.EventRule(
+                f"{name}-{key}", description=description, event_pattern=pattern, tags=tags, opts=child
+            )
+            aws.cloudwatch.EventTarget(f"{name}-{key}", rule=rule.name, arn=args.alert_topic_arn, opts=child)
+        self.register_outputs({})

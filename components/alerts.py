@@ -1,0 +1,76 @@
+"""The alert channel: a KMS-encrypted SNS topic that every alarm and finding rule notifies."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+
+def topic_policy(topic_arn: str, account_id: str) -> dict[str, Any]:
+    """CloudWatch alarms and EventBridge rules of this account may publish; nothing without TLS."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "AlarmsAndRulesOfThisAccountPublish",
+                "Effect": "Allow",
+                "Principal": {"Service": ["cloudwatch.amazonaws.com", "events.amazonaws.com"]},
+                "Action": "sns:Publish",
+                "Resource": topic_arn,
+                "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
+            },
+            {
+                "Sid": "DenyWithoutTLS",
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "sns:Publish",
+                "Resource": topic_arn,
+                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+            },
+        ],
+    }
+
+
+@dataclass(frozen=True)
+class AlertTopicArgs:
+    key_arn: pulumi.Input[str]
+    account_id: pulumi.Input[str]
+    emails: Sequence[str] = ()
+    https_endpoints: Sequence[str] = ()
+    tags: dict[str, str] | None = None
+
+
+class AlertTopic(pulumi.ComponentResource):
+    topic_arn: pulumi.Output[str]
+
+    def __init__(self, name: str, args: AlertTopicArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("jhub:aws:AlertTopic", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        topic = aws.sns.Topic(
+            f"{name}-alerts",
+            display_name=f"{name} security alerts",
+            kms_master_key_id=args.key_arn,
+            tags=args.tags or {},
+            opts=child,
+        )
+        aws.sns.TopicPolicy(
+            f"{name}-alerts",
+            arn=topic.arn,
+            policy=pulumi.Output.all(topic.arn, args.account_id).apply(lambda v: json.dumps(topic_policy(v[0], v[1]))),
+            opts=child,
+        )
+        for index, email in enumerate(args.emails):
+            aws.sns.TopicSubscription(
+                f"{name}-alerts-email-{index}", topic=topic.arn, protocol="email", endpoint=email, opts=child
+            )
+        for index, url in enumerate(args.https_endpoints):
+            aws.sns.TopicSubscription(
+                f"{name}-alerts-https-{index}", topic=topic.arn, protocol="https", endpoint=url, opts=child
+            )
+        self.topic_arn = topic.arn
+        self.register_outputs({"topic_arn": self.topic_arn})

@@ -1,0 +1,79 @@
+"""Container logs to CloudWatch: the `amazon-cloudwatch-observability` add-on (Fluent Bit and the
+CloudWatch agent) with its own IRSA role, into log groups created first so they are KMS-encrypted
+and expire (the add-on would otherwise create them unencrypted and never-expiring)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from components.irsa import irsa_role
+
+NAMESPACE = "amazon-cloudwatch"
+SERVICE_ACCOUNT = "cloudwatch-agent"
+LOG_GROUP_KINDS = ("application", "dataplane", "host", "performance")
+
+
+def container_log_group_name(cluster_name: str, kind: str = "application") -> str:
+    return f"/aws/containerinsights/{cluster_name}/{kind}"
+
+
+@dataclass(frozen=True)
+class ContainerLogsArgs:
+    cluster_name: str
+    cluster_ready: pulumi.Input[str]
+    partition: str
+    oidc_provider_arn: pulumi.Input[str]
+    oidc_issuer: pulumi.Input[str]
+    logs_key_arn: pulumi.Input[str]
+    retention_days: int
+    wait_for: Sequence[pulumi.Resource] = ()
+    tags: dict[str, str] | None = None
+
+
+class ContainerLogs(pulumi.ComponentResource):
+    application_log_group_name: pulumi.Output[str]
+
+    def __init__(self, name: str, args: ContainerLogsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("jhub:aws:ContainerLogs", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        tags = args.tags or {}
+        groups = {
+            kind: aws.cloudwatch.LogGroup(
+                f"{name}-containers-{kind}",
+                name=container_log_group_name(args.cluster_name, kind),
+                kms_key_id=args.logs_key_arn,
+                retention_in_days=args.retention_days,
+                tags=tags,
+                opts=child,
+            )
+            for kind in LOG_GROUP_KINDS
+        }
+        role = irsa_role(
+            f"{name}-cloudwatch-agent",
+            oidc_provider_arn=args.oidc_provider_arn,
+            oidc_issuer=args.oidc_issuer,
+            namespace=NAMESPACE,
+            service_account=SERVICE_ACCOUNT,
+            # The AWS managed policy documented for the add-on (logs, metrics, EC2 tags).
+            managed_policy_arns=[f"arn:{args.partition}:iam::aws:policy/CloudWatchAgentServerPolicy"],
+            tags=tags,
+            parent=self,
+        )
+        aws.eks.Addon(
+            f"{name}-cloudwatch-observability",
+            cluster_name=args.cluster_ready,
+            addon_name="amazon-cloudwatch-observability",
+            service_account_role_arn=role.arn,
+            configuration_values=json.dumps({"containerLogs": {"enabled": True}}),
+            resolve_conflicts_on_create="OVERWRITE",
+            resolve_conflicts_on_update="OVERWRITE",
+            tags=tags,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[*groups.values(), *args.wait_for]),
+        )
+        self.application_log_group_name = groups["application"].name
+        self.register_outputs({"application_log_group_name": self.application_log_group_name})
