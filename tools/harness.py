@@ -173,6 +173,8 @@ def _outputs_for(type_: str, name: str, inputs: dict[str, Any], region: str) -> 
         "arn": f"arn:aws:{service}:{region}:{ACCOUNT_ID}:{type_.rsplit(':', 1)[-1].lower()}/{name}",
         "id": f"{name}-{digest}",
     }
+    if type_.startswith("aws:") and "name" not in inputs:
+        outputs["name"] = name  # auto-naming: the physical name defaults to the logical one
     if type_ == "aws:kms/key:Key":
         outputs["keyId"] = digest
         outputs["arn"] = f"arn:aws:kms:{region}:{ACCOUNT_ID}:key/{digest}"

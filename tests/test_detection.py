@@ -1,0 +1,236 @@
+"""Detection and response: the alert topic, GuardDuty, the trail, log shipping, the alarms and
+rules wired to the topic, and the incident switches (lockdown, secret rotation)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from components import guardduty
+from tests.conftest import ROOT, run_plan
+from tools.harness import ACCOUNT_ID, Inventory
+
+TOPIC = "aws:sns/topic:Topic"
+
+
+def topic_arn(plan: Inventory) -> str:
+    return plan.outputs["alert_topic_arn"]
+
+
+def key_arn(plan: Inventory, purpose: str) -> str:
+    key = plan.one("aws:kms/key:Key", purpose)
+    return f"arn:aws:kms:eu-west-1:{ACCOUNT_ID}:key/{key.id.rsplit('-', 1)[-1]}"
+
+
+# ---- Alert channel -------------------------------------------------------------------------------
+
+
+def test_alert_topic_is_encrypted_and_reaches_people(plan: Inventory) -> None:
+    topic = plan.one(TOPIC)
+    assert topic.inputs["kmsMasterKeyId"] == key_arn(plan, "alerts")
+    key_policy = json.loads(plan.one("aws:kms/key:Key", "alerts").inputs["policy"])
+    services = next(s for s in key_policy["Statement"] if s.get("Sid") == "AlarmsAndRulesPublishEncrypted")
+    assert set(services["Principal"]["Service"]) == {"cloudwatch.amazonaws.com", "events.amazonaws.com"}
+    subscriptions = plan.of_type("aws:sns/topicSubscription:TopicSubscription")
+    assert subscriptions and all(s.inputs["topic"] == topic_arn(plan) for s in subscriptions)
+    topic_policy = json.loads(plan.one("aws:sns/topicPolicy:TopicPolicy").inputs["policy"])
+    publish = next(s for s in topic_policy["Statement"] if s["Effect"] == "Allow")
+    assert publish["Condition"] == {"StringEquals": {"aws:SourceAccount": ACCOUNT_ID}}
+
+
+def test_every_alarm_and_rule_notifies_the_topic(plan: Inventory) -> None:
+    alarms = plan.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")
+    assert len(alarms) >= 6
+    for alarm in alarms:
+        assert alarm.inputs["alarmActions"] == [topic_arn(plan)], alarm.name
+    rules = plan.of_type("aws:cloudwatch/eventRule:EventRule")
+    targets = {t.inputs["rule"]: t.inputs["arn"] for t in plan.of_type("aws:cloudwatch/eventTarget:EventTarget")}
+    assert len(rules) >= 3
+    for rule in rules:
+        assert targets[rule.name] == topic_arn(plan), rule.name
+
+
+# ---- GuardDuty -----------------------------------------------------------------------------------
+
+
+def test_guardduty_features_use_the_current_api(plan: Inventory) -> None:
+    detector = plan.one("aws:guardduty/detector:Detector")
+    assert "datasources" not in detector.inputs, "datasources is deprecated: DetectorFeature instead"
+    features = {f.inputs["name"]: f for f in plan.of_type("aws:guardduty/detectorFeature:DetectorFeature")}
+    assert set(features) == {"EKS_AUDIT_LOGS", "RUNTIME_MONITORING", "S3_DATA_EVENTS", "EBS_MALWARE_PROTECTION"}
+    assert all(f.inputs["status"] == "ENABLED" and f.inputs["detectorId"] == detector.id for f in features.values())
+    assert features["RUNTIME_MONITORING"].inputs["additionalConfigurations"] == [
+        {"name": "EKS_ADDON_MANAGEMENT", "status": "ENABLED"}
+    ]
+
+
+class _Found:
+    def __init__(self, id_: str | None, tags: dict[str, str] | None = None) -> None:
+        self.id, self.tags = id_, tags
+
+
+@pytest.mark.parametrize(
+    ("mode", "lookup", "expected"),
+    [
+        ("create", None, (True, None)),
+        ("existing", None, (False, "0123456789abcdef0123456789abcdef")),
+        ("off", None, (False, None)),
+        ("auto", RuntimeError("no detector"), (True, None)),  # none in the account: create
+        ("auto", _Found("abc", {}), (False, "abc")),  # someone else's: adopt, never a second
+        ("auto", _Found("abc", {guardduty.OWNER_TAG: "dev"}), (True, None)),  # ours: keep managing it
+    ],
+)
+def test_detector_mode_never_creates_a_second_detector(
+    monkeypatch: pytest.MonkeyPatch, mode: Any, lookup: Any, expected: tuple[bool, str | None]
+) -> None:
+    def get_detector() -> Any:
+        if isinstance(lookup, Exception):
+            raise lookup
+        return lookup
+
+    monkeypatch.setattr(guardduty.aws.guardduty, "get_detector", get_detector)
+    detector_id = "0123456789abcdef0123456789abcdef" if mode == "existing" else None
+    assert guardduty.resolve_detector(mode, detector_id, "dev") == expected
+
+
+# ---- CloudTrail and logs -------------------------------------------------------------------------
+
+
+def test_trail_is_multi_region_validated_encrypted_and_in_cloudwatch(plan: Inventory) -> None:
+    trail = plan.one("aws:cloudtrail/trail:Trail")
+    assert trail.inputs["isMultiRegionTrail"] is True
+    assert trail.inputs["enableLogFileValidation"] is True
+    assert trail.inputs["includeGlobalServiceEvents"] is True
+    assert trail.inputs["kmsKeyId"] == key_arn(plan, "-logs")
+    assert trail.inputs["cloudWatchLogsGroupArn"].endswith(f"log-group:/aws/cloudtrail/{trail.inputs['name']}:*")
+    bucket = plan.one("aws:s3/bucket:Bucket", "-trail")
+    assert bucket.retain_on_delete is (plan.stack == "prod")
+    statements = json.loads(plan.one("aws:s3/bucketPolicy:BucketPolicy", "-trail").inputs["policy"])["Statement"]
+    write = next(s for s in statements if s["Sid"] == "CloudTrailWritesThisTrail")
+    assert write["Condition"]["StringEquals"]["aws:SourceArn"].endswith(f":trail/{trail.inputs['name']}")
+
+
+def test_logs_key_lets_cloudtrail_encrypt_only_this_accounts_trails(plan: Inventory) -> None:
+    statements = json.loads(plan.one("aws:kms/key:Key", "-logs").inputs["policy"])["Statement"]
+    grant = next(s for s in statements if s.get("Sid") == "CloudTrailEncryptsThisAccountsTrails")
+    assert grant["Condition"]["StringEquals"] == {"aws:SourceAccount": ACCOUNT_ID}
+    assert grant["Condition"]["StringLike"]["kms:EncryptionContext:aws:cloudtrail:arn"].endswith(
+        f":{ACCOUNT_ID}:trail/*"
+    )
+
+
+def test_container_logs_are_shipped_into_encrypted_retained_groups(plan: Inventory) -> None:
+    addon = next(
+        a for a in plan.of_type("aws:eks/addon:Addon") if a.inputs["addonName"] == "amazon-cloudwatch-observability"
+    )
+    assert addon.inputs["serviceAccountRoleArn"].startswith(f"arn:aws:iam::{ACCOUNT_ID}:role/")
+    cluster = plan.one("eks:index:Cluster").inputs["name"]
+    groups = {g.inputs["name"]: g for g in plan.of_type("aws:cloudwatch/logGroup:LogGroup")}
+    for kind in ("application", "dataplane", "host", "performance"):
+        group = groups[f"/aws/containerinsights/{cluster}/{kind}"]
+        assert group.inputs["kmsKeyId"] == key_arn(plan, "-logs") and group.inputs["retentionInDays"] > 0
+        assert group.urn in addon.dependencies, "created before the add-on would create it unencrypted"
+
+
+# ---- Alarms --------------------------------------------------------------------------------------
+
+
+def metric_filter(plan: Inventory, key: str) -> Any:
+    return plan.one("aws:cloudwatch/logMetricFilter:LogMetricFilter", key)
+
+
+def test_auth_failure_filters_watch_the_right_log_groups(plan: Inventory) -> None:
+    cluster = plan.one("eks:index:Cluster").inputs["name"]
+    assert metric_filter(plan, "kubernetes-auth").inputs["logGroupName"] == f"/aws/eks/{cluster}/cluster"
+    assert metric_filter(plan, "hub-login").inputs["logGroupName"] == f"/aws/containerinsights/{cluster}/application"
+    config = __import__("yaml").safe_load((ROOT / "stacks" / f"Pulumi.{plan.stack}.yaml").read_text())["config"]
+    expected = config.get("jhub-eks:detection", {}).get("kubernetesAuthFailures", {}).get("threshold", 5)
+    alarm = plan.one("aws:cloudwatch/metricAlarm:MetricAlarm", "kubernetes-auth")
+    assert alarm.inputs["threshold"] == expected
+
+
+def test_user_bucket_request_metrics_feed_anomaly_and_4xx_alarms(plan: Inventory) -> None:
+    bucket = plan.one("aws:s3/bucket:Bucket", "user-data")
+    metric = plan.one("aws:s3/bucketMetric:BucketMetric")
+    assert metric.inputs["bucket"] == bucket.id and metric.inputs["name"] == "EntireBucket"
+    anomaly = [a for a in plan.of_type("aws:cloudwatch/metricAlarm:MetricAlarm") if a.name.endswith("-anomaly")]
+    assert {q["metric"]["metricName"] for a in anomaly for q in a.inputs["metricQueries"] if "metric" in q} >= {
+        "AllRequests",
+        "4xxErrors",
+    }
+    for alarm in anomaly:
+        band = next(q for q in alarm.inputs["metricQueries"] if q["id"] == alarm.inputs["thresholdMetricId"])
+        assert band["expression"].startswith("ANOMALY_DETECTION_BAND(")
+    denied = plan.one("aws:cloudwatch/metricAlarm:MetricAlarm", "s3-access-denied")
+    assert denied.inputs["metricName"] == "4xxErrors" and denied.inputs["dimensions"]["BucketName"] == bucket.id
+
+
+def test_security_group_rules_watch_the_cluster_groups(plan: Inventory) -> None:
+    rule = plan.one("aws:cloudwatch/eventRule:EventRule", "security-group-changes")
+    pattern = json.loads(rule.inputs["eventPattern"])
+    groups = set(pattern["detail"]["requestParameters"]["groupId"])
+    endpoint_sg = plan.one("aws:ec2/securityGroup:SecurityGroup", "endpoints").id
+    assert endpoint_sg in groups and len(groups) == 2  # + the EKS cluster security group of the nodes
+    assert "AuthorizeSecurityGroupIngress" in pattern["detail"]["eventName"]
+
+
+# ---- Incident switches ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def lockdown_plan(tmp_path_factory: pytest.TempPathFactory) -> tuple[Inventory, str]:
+    out = tmp_path_factory.mktemp("lockdown") / "plan.json"
+    result = run_plan("dev", out, ROOT / "tests" / "fixtures" / "stacks" / "Pulumi.dev-lockdown.yaml")
+    assert result.returncode == 0, result.stderr
+    return Inventory.from_json(json.loads(out.read_text())), result.stdout + result.stderr
+
+
+def test_lockdown_denies_all_traffic_and_scales_the_hub_down(lockdown_plan: tuple[Inventory, str]) -> None:
+    plan, output = lockdown_plan
+    policy = plan.one("kubernetes:networking.k8s.io/v1:NetworkPolicy", "lockdown")
+    assert policy.inputs["spec"]["podSelector"] == {}
+    assert set(policy.inputs["spec"]["policyTypes"]) == {"Ingress", "Egress"}
+    assert "ingress" not in policy.inputs["spec"] and "egress" not in policy.inputs["spec"]
+    patches = {p.inputs["metadata"]["name"]: p for p in plan.of_type("kubernetes:apps/v1:DeploymentPatch")}
+    assert {name: p.inputs["spec"]["replicas"] for name, p in patches.items()} == {"hub": 0, "proxy": 0}
+    values = next(r for r in plan.of_type("kubernetes:helm.sh/v3:Release") if r.inputs["chart"] == "jupyterhub").inputs[
+        "values"
+    ]
+    # The chart's allow-policies would still let traffic through next to a deny-all policy.
+    assert values["hub"]["networkPolicy"]["enabled"] is False
+    assert values["singleuser"]["networkPolicy"]["enabled"] is False
+    assert "LOCKDOWN is on" in output
+
+
+def test_no_lockdown_objects_in_normal_operation(plan: Inventory) -> None:
+    assert plan.of_type("kubernetes:networking.k8s.io/v1:NetworkPolicy") == []
+    assert plan.of_type("kubernetes:apps/v1:DeploymentPatch") == []
+
+
+def test_bumping_the_generation_rotates_every_hub_secret(
+    lockdown_plan: tuple[Inventory, str], plans: dict[str, Inventory]
+) -> None:
+    rotated, _ = lockdown_plan
+    for random_id in rotated.of_type("random:index/randomId:RandomId"):
+        assert random_id.inputs["keepers"] == {"generation": "2"}
+    for random_id in plans["dev"].of_type("random:index/randomId:RandomId"):
+        assert random_id.inputs["keepers"] == {"generation": "1"}
+
+
+def test_runbook_maps_every_step_of_the_guide() -> None:
+    runbook = (ROOT / "docs" / "incident-response.md").read_text().lower()
+    for step in (
+        "identify affected users",
+        "revoke user tokens",
+        "review audit logs",
+        "isolate affected nodes",
+        "snapshot ebs volumes",
+        "rotate all secrets",
+        "notify",
+        "emergency shutdown",
+    ):
+        assert step in runbook, step
+    for switch in ("incident.lockdown", "jupyterhub.secretsgeneration", "pulumi config set --secret oauthclientsecret"):
+        assert switch in runbook, switch
