@@ -104,7 +104,7 @@ node_groups = NodeGroups(
         core=node_group_spec(settings.node_groups.core),
         user=node_group_spec(settings.node_groups.user),
         # Nodes join only once the CNI (with IRSA and policy enforcement) is in place.
-        wait_for=cluster.pre_node_addons,
+        wait_for=[*cluster.pre_node_addons, *network.node_egress_ready],
         tags=tags,
     ),
 )
@@ -254,7 +254,6 @@ SecurityAlarms(
         alert_topic_arn=alerts.topic_arn,
         control_plane_log_group=cluster.control_plane_log_group_name,
         container_log_group=container_logs.application_log_group_name,
-        hub_namespace=settings.jupyterhub.namespace,
         bucket_name=user_data.bucket_name,
         security_group_ids=[cluster.cluster_security_group_id, network.endpoint_security_group_id],
         vpc_id=network.vpc_id,

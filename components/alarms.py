@@ -30,13 +30,11 @@ SECURITY_GROUP_EVENTS = [
 ]
 
 
-def hub_login_failure_pattern(namespace: str) -> str:
-    """Hub container lines (Fluent Bit JSON) for refused logins: JupyterHub logs `User 'x' not
-    allowed.` for an authenticated user outside the allow rules, and each 403 response."""
-    return (
-        f'{{ ($.kubernetes.namespace_name = "{namespace}") && ($.kubernetes.container_name = "hub") && '
-        '(($.log = "*not allowed*") || ($.log = "* 403 *")) }'
-    )
+# Refused JupyterHub logins, as the hub logs them: `Failed login for <user>` (handlers/base.py),
+# `User ... not allowed` (an authenticated user outside the allow rules) and 403 responses of hub
+# pages. One metric filter each, all feeding one metric: a single quoted phrase per filter is the
+# part of the filter syntax the tests can check with an independent matcher (tools/patterns.py).
+HUB_LOGIN_FAILURE_PATTERNS = ('"Failed login"', '"not allowed"', '"403 GET /hub/"')
 
 
 def security_group_change_pattern(group_ids: Sequence[str]) -> dict[str, Any]:
@@ -47,7 +45,11 @@ def security_group_change_pattern(group_ids: Sequence[str]) -> dict[str, Any]:
         "detail": {
             "eventSource": ["ec2.amazonaws.com"],
             "eventName": SECURITY_GROUP_EVENTS,
-            "requestParameters": {"groupId": list(group_ids)},
+            # ModifySecurityGroupRules carries the group under its request object.
+            "$or": [
+                {"requestParameters": {"groupId": list(group_ids)}},
+                {"requestParameters": {"ModifySecurityGroupRulesRequest": {"GroupId": list(group_ids)}}},
+            ],
         },
     }
 
@@ -77,7 +79,6 @@ class SecurityAlarmsArgs:
     alert_topic_arn: pulumi.Input[str]
     control_plane_log_group: pulumi.Input[str]
     container_log_group: pulumi.Input[str]
-    hub_namespace: str
     bucket_name: pulumi.Input[str]
     security_group_ids: Sequence[pulumi.Input[str]]
     vpc_id: pulumi.Input[str]
@@ -95,17 +96,20 @@ class SecurityAlarms(pulumi.ComponentResource):
         tags = args.tags or {}
         notify = [args.alert_topic_arn]
 
-        def log_alarm(key: str, description: str, log_group: pulumi.Input[str], pattern: str, limit: Threshold) -> None:
+        def log_alarm(
+            key: str, description: str, log_group: pulumi.Input[str], patterns: Sequence[str], limit: Threshold
+        ) -> None:
             metric = "".join(part.capitalize() for part in key.split("-"))
-            aws.cloudwatch.LogMetricFilter(
-                f"{name}-{key}",
-                log_group_name=log_group,
-                pattern=pattern,
-                metric_transformation=aws.cloudwatch.LogMetricFilterMetricTransformationArgs(
-                    name=metric, namespace=METRIC_NAMESPACE, value="1", default_value="0"
-                ),
-                opts=child,
-            )
+            for index, pattern in enumerate(patterns):
+                aws.cloudwatch.LogMetricFilter(
+                    f"{name}-{key}-{index}",
+                    log_group_name=log_group,
+                    pattern=pattern,
+                    metric_transformation=aws.cloudwatch.LogMetricFilterMetricTransformationArgs(
+                        name=metric, namespace=METRIC_NAMESPACE, value="1", default_value="0"
+                    ),
+                    opts=child,
+                )
             aws.cloudwatch.MetricAlarm(
                 f"{name}-{key}",
                 alarm_description=description,
@@ -127,14 +131,14 @@ class SecurityAlarms(pulumi.ComponentResource):
             "kubernetes-auth-failures",
             "Denied or failed Kubernetes API authentications (EKS authenticator log)",
             args.control_plane_log_group,
-            KUBERNETES_AUTH_FAILURE_PATTERN,
+            [KUBERNETES_AUTH_FAILURE_PATTERN],
             args.kubernetes_auth_failures,
         )
         log_alarm(
             "hub-login-failures",
             "Refused JupyterHub logins and 403 responses (hub container log)",
             args.container_log_group,
-            hub_login_failure_pattern(args.hub_namespace),
+            HUB_LOGIN_FAILURE_PATTERNS,
             args.hub_login_failures,
         )
 

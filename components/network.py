@@ -92,6 +92,8 @@ class Network(pulumi.ComponentResource):
             opts=child,
         )
 
+        # What nodes need before they boot: routes through NAT and the interface endpoints.
+        self.node_egress_ready: list[pulumi.Resource] = []
         plan = plan_subnets(args.vpc_cidr, args.availability_zones)
         public_subnets: list[aws.ec2.Subnet] = []
         private_subnets: list[aws.ec2.Subnet] = []
@@ -144,7 +146,7 @@ class Network(pulumi.ComponentResource):
             route_table = aws.ec2.RouteTable(
                 f"{name}-private-{zone}", vpc_id=vpc.id, tags={**tags, "Name": f"{name}-private-{zone}"}, opts=child
             )
-            aws.ec2.Route(
+            private_default = aws.ec2.Route(
                 f"{name}-private-{zone}-default",
                 route_table_id=route_table.id,
                 destination_cidr_block="0.0.0.0/0",
@@ -156,6 +158,7 @@ class Network(pulumi.ComponentResource):
             )
             private_subnets.append(private)
             private_route_tables.append(route_table)
+            self.node_egress_ready.append(private_default)
 
         self._flow_logs(name, args, vpc, tags)
 
@@ -187,7 +190,7 @@ class Network(pulumi.ComponentResource):
             opts=child,
         )
         for service in args.interface_endpoints:
-            aws.ec2.VpcEndpoint(
+            endpoint = aws.ec2.VpcEndpoint(
                 f"{name}-{service.replace('.', '-')}",
                 vpc_id=vpc.id,
                 service_name=f"com.amazonaws.{args.region}.{service}",
@@ -198,6 +201,7 @@ class Network(pulumi.ComponentResource):
                 tags={**tags, "Name": f"{name}-{service}"},
                 opts=child,
             )
+            self.node_egress_ready.append(endpoint)
 
         self.vpc_id = vpc.id
         self.private_subnet_ids = [subnet.id for subnet in private_subnets]

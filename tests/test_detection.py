@@ -9,8 +9,10 @@ from typing import Any
 import pytest
 
 from components import guardduty
+from tests import test_patterns as samples
 from tests.conftest import ROOT, run_plan
 from tools.harness import ACCOUNT_ID, Inventory
+from tools.patterns import event_pattern_matches, filter_pattern_matches
 
 TOPIC = "aws:sns/topic:Topic"
 
@@ -137,14 +139,19 @@ def test_container_logs_are_shipped_into_encrypted_retained_groups(plan: Invento
 # ---- Alarms --------------------------------------------------------------------------------------
 
 
-def metric_filter(plan: Inventory, key: str) -> Any:
-    return plan.one("aws:cloudwatch/logMetricFilter:LogMetricFilter", key)
+def metric_filters(plan: Inventory, key: str) -> list[Any]:
+    found = [f for f in plan.of_type("aws:cloudwatch/logMetricFilter:LogMetricFilter") if key in f.name]
+    assert found, key
+    return found
 
 
 def test_auth_failure_filters_watch_the_right_log_groups(plan: Inventory) -> None:
     cluster = plan.one("eks:index:Cluster").inputs["name"]
-    assert metric_filter(plan, "kubernetes-auth").inputs["logGroupName"] == f"/aws/eks/{cluster}/cluster"
-    assert metric_filter(plan, "hub-login").inputs["logGroupName"] == f"/aws/containerinsights/{cluster}/application"
+    for found in metric_filters(plan, "kubernetes-auth"):
+        assert found.inputs["logGroupName"] == f"/aws/eks/{cluster}/cluster"
+    for found in metric_filters(plan, "hub-login"):
+        assert found.inputs["logGroupName"] == f"/aws/containerinsights/{cluster}/application"
+        assert found.inputs["metricTransformation"]["name"] == "HubLoginFailures"
     config = __import__("yaml").safe_load((ROOT / "stacks" / f"Pulumi.{plan.stack}.yaml").read_text())["config"]
     expected = config.get("jhub-eks:detection", {}).get("kubernetesAuthFailures", {}).get("threshold", 5)
     alarm = plan.one("aws:cloudwatch/metricAlarm:MetricAlarm", "kubernetes-auth")
@@ -170,7 +177,7 @@ def test_user_bucket_request_metrics_feed_anomaly_and_4xx_alarms(plan: Inventory
 def test_security_group_rules_watch_the_cluster_groups(plan: Inventory) -> None:
     rule = plan.one("aws:cloudwatch/eventRule:EventRule", "security-group-changes")
     pattern = json.loads(rule.inputs["eventPattern"])
-    groups = set(pattern["detail"]["requestParameters"]["groupId"])
+    groups = set(pattern["detail"]["$or"][0]["requestParameters"]["groupId"])
     endpoint_sg = plan.one("aws:ec2/securityGroup:SecurityGroup", "endpoints").id
     assert endpoint_sg in groups and len(groups) == 2  # + the EKS cluster security group of the nodes
     assert "AuthorizeSecurityGroupIngress" in pattern["detail"]["eventName"]
@@ -234,3 +241,63 @@ def test_runbook_maps_every_step_of_the_guide() -> None:
         assert step in runbook, step
     for switch in ("incident.lockdown", "jupyterhub.secretsgeneration", "pulumi config set --secret oauthclientsecret"):
         assert switch in runbook, switch
+
+
+# ---- The declared patterns against real matchers (tools/patterns.py) -----------------------------
+
+
+def _matches_any(patterns: list[str], line: str) -> bool:
+    return any(filter_pattern_matches(p, line) for p in patterns)
+
+
+def _fluent_bit(line: str) -> str:
+    """A hub log line as the add-on ships it (a JSON event around the container's line)."""
+    return json.dumps(
+        {"log": line, "stream": "stderr", "kubernetes": {"container_name": "hub", "namespace_name": "jupyterhub"}}
+    )
+
+
+def test_kubernetes_auth_filter_matches_denials_not_grants(plan: Inventory) -> None:
+    patterns = [f.inputs["pattern"] for f in metric_filters(plan, "kubernetes-auth")]
+    assert _matches_any(patterns, samples.EKS_DENIED_LOGFMT)
+    assert _matches_any(patterns, samples.EKS_DENIED_TEXT)
+    assert not _matches_any(patterns, samples.EKS_GRANTED)
+
+
+def test_hub_login_filters_match_refusals_not_normal_logins(plan: Inventory) -> None:
+    patterns = [f.inputs["pattern"] for f in metric_filters(plan, "hub-login")]
+    for line in (samples.JHUB_403_OAUTH_CALLBACK, samples.JHUB_NOT_ALLOWED_LINE, samples.JHUB_FAILED_LOGIN_LINE):
+        assert _matches_any(patterns, _fluent_bit(line)), line
+    for line in samples.JHUB_BENIGN:
+        assert not _matches_any(patterns, _fluent_bit(line)), line
+
+
+def _rule_pattern(plan: Inventory, key: str) -> dict[str, Any]:
+    return json.loads(plan.one("aws:cloudwatch/eventRule:EventRule", key).inputs["eventPattern"])
+
+
+def test_security_group_rules_match_changes_to_the_cluster_groups_only(plan: Inventory) -> None:
+    changes = _rule_pattern(plan, "security-group-changes")
+    creation = _rule_pattern(plan, "security-group-creation")
+    watched = plan.one("aws:ec2/securityGroup:SecurityGroup", "endpoints").id
+    vpc = plan.one("aws:ec2/vpc:Vpc").id
+
+    def fires(event: dict[str, Any]) -> bool:
+        return event_pattern_matches(changes, event) or event_pattern_matches(creation, event)
+
+    for event_name in ("AuthorizeSecurityGroupIngress", "RevokeSecurityGroupEgress"):
+        assert fires(samples.rule_change(event_name, watched)), event_name
+    assert fires(samples.modify_rules(watched))
+    assert fires(samples.create_group(vpc))
+    assert fires(samples.api_call("DeleteSecurityGroup", {"groupId": watched}))
+    # Benign: another team's group, another VPC, a read-only call on a watched group.
+    assert not fires(samples.rule_change("AuthorizeSecurityGroupIngress", samples.OTHER_GROUP))
+    assert not fires(samples.create_group(samples.OTHER_VPC))
+    assert not fires(samples.api_call("DescribeSecurityGroups", {"groupId": watched}, read_only=True))
+
+
+def test_guardduty_rule_forwards_medium_and_above(plan: Inventory) -> None:
+    pattern = _rule_pattern(plan, "guardduty-findings")
+    assert event_pattern_matches(pattern, samples.guardduty_finding(4.0))
+    assert event_pattern_matches(pattern, samples.guardduty_finding(8.9))
+    assert not event_pattern_matches(pattern, samples.guardduty_finding(3.9))

@@ -19,6 +19,8 @@ from typing import Any
 
 import yaml
 
+from policies.checklist import RULES, Resource, evaluate
+from tools.deploy_graph import render_longest_chain
 from tools.harness import ROOT, Inventory, PlanError, Recorded, run
 
 Summary = Callable[[dict[str, Any]], str]
@@ -149,6 +151,21 @@ def render(inventory: Inventory) -> str:
     return "\n".join(lines)
 
 
+def checklist_view(inventory: Inventory) -> list[Resource]:
+    return [Resource(r.type, r.name, r.urn, r.inputs, r.parent, r.dependencies) for r in inventory.resources]
+
+
+def render_checklist(inventory: Inventory) -> tuple[str, bool]:
+    """The security checklist for the stack (the policy pack's rules); and whether all passed."""
+    results = evaluate(checklist_view(inventory))
+    lines = [f"Security checklist for '{inventory.stack}' (mandatory; the same rules as policies/):"]
+    for rule in RULES:
+        violations = results[rule.id]
+        lines.append(f"  [{'PASS' if not violations else 'FAIL'}] {rule.checklist_item} ({rule.id})")
+        lines += [f"         - {v.message}" for v in violations]
+    return "\n".join(lines), all(not v for v in results.values())
+
+
 def _shown(path: Path) -> Path:
     return path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
 
@@ -182,9 +199,17 @@ def main(argv: list[str] | None = None) -> int:
     values_files = write_values_files(inventory, out.parent)
     text = render(inventory)
     print(text.splitlines()[0] if args.quiet else text)
+    checklist, passed = render_checklist(inventory)
+    print()
+    print(render_longest_chain(inventory))
+    print()
+    print(checklist)
     print(f"\nInventory written to {_shown(out)}")
     for path in values_files:
         print(f"Helm values (secrets redacted) written to {_shown(path)}")
+    if not passed:
+        print("error: the security checklist failed (see above)", file=sys.stderr)
+        return 3
     return 0
 
 

@@ -1,0 +1,426 @@
+"""The security guide's checklist, and the hardening rules the program relies on, as executable rules.
+
+One implementation serves both places that run them: the CrossGuard policy pack (`policies/__main__.py`,
+every `pulumi preview`/`up` with `--policy-pack policies`) and the offline plan (`./plan`), which prints
+the checklist and exits non-zero when a rule fails. Rules read resources as the engine shows them
+(type token, camelCase properties); a value not known yet (first preview) is not a violation.
+
+Each violation says what is wrong and which stack setting fixes it.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+EKS_COMPONENT = "eks:index:Cluster"
+EKS_CLUSTER = "aws:eks/cluster:Cluster"
+RELEASE = "kubernetes:helm.sh/v3:Release"
+CONTROL_PLANE_LOG_TYPES = {"api", "audit", "authenticator", "controllerManager", "scheduler"}
+OLDEST_SUPPORTED_KUBERNETES = (1, 31)
+
+
+@dataclass(frozen=True)
+class Resource:
+    """What a rule sees of a resource (the policy pack and the offline plan both build these)."""
+
+    type: str
+    name: str
+    urn: str
+    props: Mapping[str, Any]
+    parent: str = ""
+    dependencies: Sequence[str] = ()
+
+
+@dataclass(frozen=True)
+class Violation:
+    message: str
+    urn: str | None = None
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    checklist_item: str
+    description: str
+    check: Callable[[Sequence[Resource]], list[Violation]] = field(repr=False)
+
+
+def _of_type(resources: Iterable[Resource], *types: str) -> list[Resource]:
+    return [r for r in resources if r.type in types]
+
+
+def _json(document: Any) -> dict[str, Any] | None:
+    if isinstance(document, dict):
+        return document
+    if isinstance(document, str) and document.startswith("{"):
+        try:
+            loaded = json.loads(document)
+        except json.JSONDecodeError:
+            return None
+        return loaded if isinstance(loaded, dict) else None
+    return None
+
+
+def _statements(document: Any) -> list[dict[str, Any]]:
+    policy = _json(document)
+    if not policy:
+        return []
+    statements = policy.get("Statement", [])
+    return statements if isinstance(statements, list) else [statements]
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value] if value is not None else []
+
+
+def _hub_values(resources: Sequence[Resource]) -> list[tuple[Resource, dict[str, Any]]]:
+    return [
+        (r, r.props.get("values") or {})
+        for r in _of_type(resources, RELEASE)
+        if r.props.get("chart") == "jupyterhub" and isinstance(r.props.get("values"), dict)
+    ]
+
+
+def _get(values: Mapping[str, Any], path: str) -> Any:
+    current: Any = values
+    for part in path.split("."):
+        if not isinstance(current, Mapping):
+            return None
+        current = current.get(part)
+    return current
+
+
+def _clusters(resources: Sequence[Resource]) -> list[Resource]:
+    return _of_type(resources, EKS_COMPONENT, EKS_CLUSTER)
+
+
+# ---- The guide's checklist -----------------------------------------------------------------------
+
+
+def oauth_with_allow_rule(resources: Sequence[Resource]) -> list[Violation]:
+    violations = []
+    for release, values in _hub_values(resources):
+        config = _get(values, "hub.config") or {}
+        authenticator = _get(config, "JupyterHub.authenticator_class")
+        if authenticator in (None, "dummy", "null", "nullauthenticator"):
+            violations.append(
+                Violation(f"JupyterHub uses authenticator {authenticator!r}; set jupyterhub.authenticator", release.urn)
+            )
+        github = config.get("GitHubOAuthenticator") or {}
+        allow = (github.get("allowed_organizations") or []) + (_get(config, "Authenticator.allowed_users") or [])
+        if not allow:
+            violations.append(
+                Violation(
+                    "GitHub OAuth has no allow rule: anyone with a GitHub account could log in; "
+                    "set jupyterhub.github.allowedOrganizations",
+                    release.urn,
+                )
+            )
+        if github.get("allow_all") or _get(config, "Authenticator.allow_all"):
+            violations.append(
+                Violation("allow_all lets every GitHub user in; remove it from valuesOverrides", release.urn)
+            )
+    return violations
+
+
+def admins_defined(resources: Sequence[Resource]) -> list[Violation]:
+    return [
+        Violation("no JupyterHub admin users; set jupyterhub.github.adminUsers", release.urn)
+        for release, values in _hub_values(resources)
+        if not _get(values, "hub.config.Authenticator.admin_users")
+    ]
+
+
+def https_enabled(resources: Sequence[Resource]) -> list[Violation]:
+    return [
+        Violation(
+            "the hub is served over plain HTTP; set jupyterhub.https.mode to acm, letsencrypt or secret", release.urn
+        )
+        for release, values in _hub_values(resources)
+        if _get(values, "proxy.https.enabled") is not True
+    ]
+
+
+def network_policies_enforced(resources: Sequence[Resource]) -> list[Violation]:
+    violations = []
+    lockdown = any(
+        r.type == "kubernetes:networking.k8s.io/v1:NetworkPolicy" and _get(r.props, "spec.podSelector") == {}
+        for r in resources
+    )
+    for release, values in _hub_values(resources):
+        for path in ("hub", "proxy.chp", "proxy.traefik", "singleuser"):
+            if _get(values, f"{path}.networkPolicy.enabled") is not True and not lockdown:
+                violations.append(
+                    Violation(f"{path}.networkPolicy is off; remove it from jupyterhub.valuesOverrides", release.urn)
+                )
+            if _get(values, f"{path}.networkPolicy.egressAllowRules.nonPrivateIPs") is True:
+                violations.append(
+                    Violation(
+                        f"{path}.networkPolicy allows every port to the internet (nonPrivateIPs); "
+                        "use jupyterhub.userServers.extraEgressPorts",
+                        release.urn,
+                    )
+                )
+    cni = [r for r in _of_type(resources, "aws:eks/addon:Addon") if r.props.get("addonName") == "vpc-cni"]
+    enforcing = any((_json(r.props.get("configurationValues")) or {}).get("enableNetworkPolicy") == "true" for r in cni)
+    if _hub_values(resources) and not enforcing:
+        violations.append(
+            Violation(
+                "no VPC CNI add-on with enableNetworkPolicy: every NetworkPolicy would be ignored "
+                "(components/cluster.py)"
+            )
+        )
+    return violations
+
+
+def s3_buckets_protected(resources: Sequence[Resource]) -> list[Violation]:
+    violations = []
+    for bucket in _of_type(resources, "aws:s3/bucket:Bucket"):
+        # Matched by dependency, not by name: the bucket's name is not known at the first preview.
+        def attached(type_: str, _urn: str = bucket.urn) -> list[Resource]:
+            return [r for r in _of_type(resources, type_) if _urn in r.dependencies]
+
+        encryption = attached("aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration")
+        if not any(
+            _get(rule, "applyServerSideEncryptionByDefault.sseAlgorithm") in ("aws:kms", "aws:kms:dsse")
+            for r in encryption
+            for rule in _as_list(r.props.get("rules"))
+        ):
+            violations.append(Violation(f"bucket {bucket.name} has no SSE-KMS default encryption", bucket.urn))
+        blocks = attached("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock")
+        keys = ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
+        if not any(all(r.props.get(k) is True for k in keys) for r in blocks):
+            violations.append(Violation(f"bucket {bucket.name} lacks all four public-access blocks", bucket.urn))
+        policies = attached("aws:s3/bucketPolicy:BucketPolicy")
+        denies_plain_http = any(
+            s.get("Effect") == "Deny" and _get(s, "Condition.Bool.aws:SecureTransport") == "false"
+            for r in policies
+            for s in _statements(r.props.get("policy"))
+        )
+        known = all(isinstance(r.props.get("policy"), str) for r in policies)
+        if known and not denies_plain_http:
+            violations.append(Violation(f"bucket {bucket.name} accepts requests without TLS", bucket.urn))
+    return violations
+
+
+def least_privilege_iam(resources: Sequence[Resource]) -> list[Violation]:
+    violations = []
+    for policy in _of_type(resources, "aws:iam/rolePolicy:RolePolicy", "aws:iam/policy:Policy"):
+        for statement in _statements(policy.props.get("policy")):
+            actions = _as_list(statement.get("Action"))
+            if (
+                statement.get("Effect") == "Allow"
+                and "*" in _as_list(statement.get("Resource"))
+                and any(a == "*" or a.endswith(":*") for a in actions)
+            ):
+                violations.append(Violation(f"{policy.name} allows {actions} on every resource", policy.urn))
+    for role in _of_type(resources, "aws:iam/role:Role"):
+        for statement in _statements(role.props.get("assumeRolePolicy")):
+            if statement.get("Action") != "sts:AssumeRoleWithWebIdentity":
+                continue
+            equals = _get(statement, "Condition.StringEquals") or {}
+            subjects = [v for k, v in equals.items() if k.endswith(":sub")]
+            audiences = [v for k, v in equals.items() if k.endswith(":aud")]
+            if "StringLike" in (statement.get("Condition") or {}) or not subjects or any("*" in s for s in subjects):
+                violations.append(Violation(f"{role.name}: IRSA trust is not pinned to one service account", role.urn))
+            if audiences != ["sts.amazonaws.com"]:
+                violations.append(
+                    Violation(f"{role.name}: IRSA trust does not require audience sts.amazonaws.com", role.urn)
+                )
+    return violations
+
+
+def control_plane_audit_logging(resources: Sequence[Resource]) -> list[Violation]:
+    violations = []
+    for cluster in _clusters(resources):
+        enabled = set(cluster.props.get("enabledClusterLogTypes") or [])
+        missing = CONTROL_PLANE_LOG_TYPES - enabled
+        if missing:
+            violations.append(
+                Violation(f"control-plane log types off: {sorted(missing)} (components/cluster.py)", cluster.urn)
+            )
+    if not _clusters(resources):
+        violations.append(Violation("no EKS cluster found to check"))
+    return violations
+
+
+def alarms_present(resources: Sequence[Resource]) -> list[Violation]:
+    alarms = _of_type(resources, "aws:cloudwatch/metricAlarm:MetricAlarm")
+    filters = " ".join(
+        str(r.props.get("pattern")) for r in _of_type(resources, "aws:cloudwatch/logMetricFilter:LogMetricFilter")
+    )
+    rules = " ".join(
+        str(r.props.get("eventPattern")) for r in _of_type(resources, "aws:cloudwatch/eventRule:EventRule")
+    )
+    violations = []
+    wanted = {
+        "failed Kubernetes API authentications": "access denied" in filters,
+        "failed JupyterHub logins": "not allowed" in filters,
+        "user bucket 4xx responses": any(a.props.get("metricName") == "4xxErrors" for a in alarms),
+        "security-group changes": "AuthorizeSecurityGroupIngress" in rules,
+        "GuardDuty findings": "aws.guardduty" in rules,
+    }
+    for what, present in wanted.items():
+        if not present:
+            violations.append(Violation(f"no alarm for {what} (components/alarms.py, detection settings)"))
+    for alarm in alarms:
+        if not alarm.props.get("alarmActions"):
+            violations.append(Violation(f"alarm {alarm.name} notifies nobody", alarm.urn))
+    return violations
+
+
+def image_scanning(resources: Sequence[Resource]) -> list[Violation]:
+    return [
+        Violation(f"repository {r.name} does not scan on push (components/registry.py)", r.urn)
+        for r in _of_type(resources, "aws:ecr/repository:Repository")
+        if _get(r.props, "imageScanningConfiguration.scanOnPush") is not True
+    ]
+
+
+def supported_kubernetes(resources: Sequence[Resource]) -> list[Violation]:
+    violations = []
+    for cluster in _clusters(resources):
+        version = str(cluster.props.get("version") or "")
+        parts = tuple(int(p) for p in version.split(".")[:2] if p.isdigit())
+        if len(parts) == 2 and parts < OLDEST_SUPPORTED_KUBERNETES:
+            violations.append(
+                Violation(
+                    f"Kubernetes {version} is out of standard support; raise cluster.kubernetesVersion", cluster.urn
+                )
+            )
+    return violations
+
+
+# ---- Hardening the program relies on -------------------------------------------------------------
+
+
+def imds_hop_limit_1(resources: Sequence[Resource]) -> list[Violation]:
+    violations = []
+    for template in _of_type(resources, "aws:ec2/launchTemplate:LaunchTemplate"):
+        metadata = template.props.get("metadataOptions") or {}
+        if metadata.get("httpTokens") != "required" or metadata.get("httpPutResponseHopLimit") != 1:
+            violations.append(
+                Violation(
+                    f"{template.name}: nodes must require IMDSv2 with hop limit 1 (components/node_groups.py)",
+                    template.urn,
+                )
+            )
+    return violations
+
+
+def kms_rotation(resources: Sequence[Resource]) -> list[Violation]:
+    return [
+        Violation(f"KMS key {r.name} does not rotate (components/encryption.py)", r.urn)
+        for r in _of_type(resources, "aws:kms/key:Key")
+        if r.props.get("enableKeyRotation") is not True
+    ]
+
+
+def api_not_open_to_world(resources: Sequence[Resource]) -> list[Violation]:
+    violations = []
+    for cluster in _clusters(resources):
+        vpc = cluster.props.get("vpcConfig") or {}
+        public = cluster.props.get("endpointPublicAccess", vpc.get("endpointPublicAccess"))
+        cidrs = cluster.props.get("publicAccessCidrs") or vpc.get("publicAccessCidrs") or []
+        if public is not True:
+            continue
+        if not cidrs or any(ipaddress.ip_network(c, strict=False).prefixlen == 0 for c in cidrs):
+            violations.append(
+                Violation(
+                    "the Kubernetes API is open to the whole internet; set cluster.publicAccessCidrs "
+                    "or cluster.endpointPublicAccess: false",
+                    cluster.urn,
+                )
+            )
+    return violations
+
+
+RULES: list[Rule] = [
+    Rule(
+        "oauth-allow-rule",
+        "GitHub OAuth configured with organization restrictions",
+        "Login only through OAuth with an allow rule.",
+        oauth_with_allow_rule,
+    ),
+    Rule(
+        "admins-defined",
+        "Admin users defined",
+        "JupyterHub has at least one admin.",
+        admins_defined,
+    ),
+    Rule(
+        "https-enabled",
+        "HTTPS enabled with valid certificates",
+        "The hub is served over HTTPS.",
+        https_enabled,
+    ),
+    Rule(
+        "network-policies-enforced",
+        "Network policies enabled",
+        "The chart's four policies are on, without an open internet rule, and the VPC CNI enforces them.",
+        network_policies_enforced,
+    ),
+    Rule(
+        "s3-encryption-tls-public-block",
+        "S3 bucket encryption enabled",
+        "Every bucket: SSE-KMS, TLS-only policy, all public-access blocks.",
+        s3_buckets_protected,
+    ),
+    Rule(
+        "least-privilege-iam",
+        "IAM roles follow least privilege",
+        "No wildcard actions on every resource; IRSA trust pinned to one service account.",
+        least_privilege_iam,
+    ),
+    Rule(
+        "control-plane-audit-logging",
+        "Audit logging enabled",
+        "All five EKS control-plane log types are on.",
+        control_plane_audit_logging,
+    ),
+    Rule(
+        "alarms-present",
+        "Monitoring alerts configured",
+        "The guide's alarms and the GuardDuty rule exist and notify someone.",
+        alarms_present,
+    ),
+    Rule(
+        "image-scanning",
+        "Image scanning enabled",
+        "Every ECR repository scans on push.",
+        image_scanning,
+    ),
+    Rule(
+        "supported-kubernetes",
+        "Regular security updates applied",
+        "The cluster runs a Kubernetes version in standard support.",
+        supported_kubernetes,
+    ),
+    Rule(
+        "imds-hop-limit-1",
+        "(hardening) IMDSv2 with hop limit 1",
+        "Pods cannot reach node credentials.",
+        imds_hop_limit_1,
+    ),
+    Rule(
+        "kms-rotation",
+        "(hardening) KMS key rotation",
+        "Every customer-managed key rotates.",
+        kms_rotation,
+    ),
+    Rule(
+        "api-not-open-to-world",
+        "(hardening) no world-open API endpoint",
+        "A public API endpoint is limited to CIDRs.",
+        api_not_open_to_world,
+    ),
+]
+
+
+def evaluate(resources: Sequence[Resource]) -> dict[str, list[Violation]]:
+    """Run every rule; returns rule id -> violations (empty list: passed)."""
+    return {rule.id: rule.check(resources) for rule in RULES}

@@ -1,0 +1,137 @@
+"""The security checklist (policies/checklist.py): every rule passes on every stack and fails on a
+stack that breaks it; the policy pack runs the same code; the offline plan prints it and fails."""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from policies.checklist import RULES, Resource, evaluate
+from tests.conftest import ROOT, run_plan
+from tools.harness import Inventory
+from tools.plan import checklist_view
+
+Mutation = Callable[[list[Resource]], None]
+
+
+def _props(resources: list[Resource], type_: str, name_part: str = "") -> list[dict[str, Any]]:
+    found = [r.props for r in resources if r.type == type_ and name_part in r.name]
+    assert found, (type_, name_part)
+    return found  # the dicts are the resources' own (mutable copies, see `view`)
+
+
+def _hub(resources: list[Resource]) -> dict[str, Any]:
+    (props,) = [p for p in _props(resources, "kubernetes:helm.sh/v3:Release") if p["chart"] == "jupyterhub"]
+    return props["values"]
+
+
+def _set_policy(
+    resources: list[Resource], type_: str, name_part: str, edit: Callable[[dict[str, Any]], None], key: str = "policy"
+) -> None:
+    for props in _props(resources, type_, name_part):
+        document = json.loads(props[key])
+        edit(document)
+        props[key] = json.dumps(document)
+
+
+def _remove_from(resources: list[Resource], predicate: Callable[[Resource], bool]) -> None:
+    resources[:] = [r for r in resources if not predicate(r)]
+
+
+BREAKS: dict[str, Mutation] = {
+    "oauth-allow-rule": lambda rs: _hub(rs)["hub"]["config"]["GitHubOAuthenticator"].update(allowed_organizations=[]),
+    "admins-defined": lambda rs: _hub(rs)["hub"]["config"]["Authenticator"].update(admin_users=[]),
+    "https-enabled": lambda rs: _hub(rs)["proxy"].update(https={"enabled": False}),
+    "network-policies-enforced": lambda rs: _hub(rs)["singleuser"]["networkPolicy"]["egressAllowRules"].update(
+        nonPrivateIPs=True
+    ),
+    "s3-encryption-tls-public-block": lambda rs: _set_policy(
+        rs, "aws:s3/bucketPolicy:BucketPolicy", "user-data", lambda d: d.update(Statement=d["Statement"][1:])
+    ),
+    "least-privilege-iam": lambda rs: _set_policy(
+        rs,
+        "aws:iam/rolePolicy:RolePolicy",
+        "user-servers",
+        lambda d: d["Statement"].append({"Effect": "Allow", "Action": "s3:*", "Resource": "*"}),
+    ),
+    "control-plane-audit-logging": lambda rs: _props(rs, "eks:index:Cluster")[0].update(enabledClusterLogTypes=["api"]),
+    "alarms-present": lambda rs: _remove_from(rs, lambda r: "guardduty-findings" in r.name),
+    "image-scanning": lambda rs: _props(rs, "aws:ecr/repository:Repository")[0].update(
+        imageScanningConfiguration={"scanOnPush": False}
+    ),
+    "supported-kubernetes": lambda rs: _props(rs, "eks:index:Cluster")[0].update(version="1.27"),
+    "imds-hop-limit-1": lambda rs: _props(rs, "aws:ec2/launchTemplate:LaunchTemplate", "user")[0][
+        "metadataOptions"
+    ].update(httpPutResponseHopLimit=2),
+    "kms-rotation": lambda rs: _props(rs, "aws:kms/key:Key", "logs")[0].update(enableKeyRotation=False),
+    "api-not-open-to-world": lambda rs: _props(rs, "eks:index:Cluster")[0].update(
+        endpointPublicAccess=True, publicAccessCidrs=["0.0.0.0/0"]
+    ),
+}
+
+
+def view(plan: Inventory) -> list[Resource]:
+    return [
+        Resource(r.type, r.name, r.urn, copy.deepcopy(dict(r.props)), r.parent, r.dependencies)
+        for r in checklist_view(plan)
+    ]
+
+
+def test_every_rule_has_a_failing_case() -> None:
+    assert set(BREAKS) == {rule.id for rule in RULES}
+
+
+def test_every_stack_passes_every_rule(plan: Inventory) -> None:
+    failed = {rule: [v.message for v in found] for rule, found in evaluate(view(plan)).items() if found}
+    assert failed == {}
+
+
+@pytest.mark.parametrize("rule_id", sorted(BREAKS))
+def test_each_rule_fails_on_a_stack_that_breaks_it(plans: dict[str, Inventory], rule_id: str) -> None:
+    resources = view(plans["prod"])
+    BREAKS[rule_id](resources)
+    results = evaluate(resources)
+    assert results[rule_id], f"{rule_id} did not notice"
+    # Each message names what is wrong and where to fix it.
+    for violation in results[rule_id]:
+        assert len(violation.message) > 20
+    others = {rule: found for rule, found in results.items() if found and rule != rule_id}
+    assert others == {}, "the mutation should break only its own rule"
+
+
+def test_policy_pack_runs_the_same_rules_through_crossguard_types(plans: dict[str, Inventory]) -> None:
+    from pulumi_policy import PolicyCustomTimeouts, PolicyResource, PolicyResourceOptions, StackValidationArgs
+
+    from policies.pack import POLICIES
+
+    def policy_resource(resource: Resource) -> PolicyResource:
+        options = PolicyResourceOptions(False, [], False, [], PolicyCustomTimeouts(0, 0, 0), [])
+        return PolicyResource(resource.type, resource.props, resource.urn, resource.name, options, None, None, [], {})
+
+    broken = view(plans["prod"])
+    BREAKS["kms-rotation"](broken)
+    by_urn = {r.urn: policy_resource(r) for r in broken}
+    for resource in broken:  # the engine gives dependencies as resources
+        by_urn[resource.urn].dependencies = [by_urn[d] for d in resource.dependencies if d in by_urn]
+    reported: dict[str, list[str]] = {}
+    for policy in POLICIES:
+        args = StackValidationArgs(list(by_urn.values()))
+        policy.validate(args, lambda message, urn=None, name=policy.name: reported.setdefault(name, []).append(message))
+    assert list(reported) == ["kms-rotation"]
+    assert {p.name for p in POLICIES} == {r.id for r in RULES}
+    assert all(p.enforcement_level.value == "mandatory" for p in POLICIES)
+
+
+def test_plan_prints_the_checklist_and_fails_on_a_broken_stack(tmp_path: Path) -> None:
+    result = run_plan(
+        "dev", tmp_path / "plan.json", ROOT / "tests" / "fixtures" / "stacks" / "Pulumi.dev-policies-off.yaml"
+    )
+    assert result.returncode == 3, result.stdout + result.stderr
+    assert "[FAIL] Network policies enabled (network-policies-enforced)" in result.stdout
+    assert "singleuser.networkPolicy is off" in result.stdout
+    assert "security checklist failed" in result.stderr
