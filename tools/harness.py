@@ -93,7 +93,9 @@ class Inventory:
 # ---- Stack file -> Pulumi config ----------------------------------------------------------------
 
 
-def load_stack_config(stack: str, stack_file: Path | None = None) -> tuple[dict[str, str], list[str]]:
+def load_stack_config(
+    stack: str, stack_file: Path | None = None, project: str = PROJECT
+) -> tuple[dict[str, str], list[str]]:
     """Read ``stacks/Pulumi.<stack>.yaml`` into Pulumi's flat config map and its secret keys.
 
     Values are passed the way the Pulumi engine passes them: scalars as strings, objects and lists
@@ -107,7 +109,7 @@ def load_stack_config(stack: str, stack_file: Path | None = None) -> tuple[dict[
     config: dict[str, str] = {}
     secret_keys: list[str] = []
     for key, value in (document.get("config") or {}).items():
-        full_key = key if ":" in key else f"{PROJECT}:{key}"
+        full_key = key if ":" in key else f"{project}:{key}"
         if isinstance(value, dict) and set(value) == {"secure"}:
             config[full_key] = PLACEHOLDER_PREFIX + full_key.split(":", 1)[1]
             secret_keys.append(full_key)
@@ -117,7 +119,7 @@ def load_stack_config(stack: str, stack_file: Path | None = None) -> tuple[dict[
             config[full_key] = "true" if value else "false"
         else:
             config[full_key] = str(value)
-    for key in SECRET_KEYS:
+    for key in SECRET_KEYS if project == PROJECT else ():
         full_key = f"{PROJECT}:{key}"
         if full_key not in config:
             config[full_key] = PLACEHOLDER_PREFIX + key
@@ -224,8 +226,15 @@ def _outputs_for(type_: str, name: str, inputs: dict[str, Any], region: str) -> 
     return outputs
 
 
-def run(stack: str, stack_file: Path | None = None, config_override: dict[str, str] | None = None) -> Inventory:
-    """Run ``__main__.py`` for a stack under mocks; raise what the program raises."""
+def run(
+    stack: str,
+    stack_file: Path | None = None,
+    config_override: dict[str, str] | None = None,
+    program: Path = ROOT / "__main__.py",
+    project: str = PROJECT,
+) -> Inventory:
+    """Run a Pulumi program (the platform's ``__main__.py`` by default) for a stack under mocks;
+    raise what the program raises."""
     import pulumi
     from google.protobuf import json_format
     from pulumi.runtime import mocks
@@ -235,7 +244,7 @@ def run(stack: str, stack_file: Path | None = None, config_override: dict[str, s
 
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
-    config, secret_keys = load_stack_config(stack, stack_file)
+    config, secret_keys = load_stack_config(stack, stack_file, project)
     config.update(config_override or {})
     region = config.get("aws:region", "us-east-1")
     recorded: list[Recorded] = []
@@ -253,6 +262,8 @@ def run(stack: str, stack_file: Path | None = None, config_override: dict[str, s
                     "arn": f"arn:aws:iam::{ACCOUNT_ID}:user/offline",
                     "userId": "OFFLINE",
                 }, []
+            if args.token == "aws:index/getPartition:getPartition":
+                return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"}, []
             return {}, []
 
     class RecordingMonitor(mocks.MockMonitor):
@@ -283,15 +294,15 @@ def run(stack: str, stack_file: Path | None = None, config_override: dict[str, s
             return response
 
     monitor = RecordingMonitor(Mocks())
-    mocks.set_mocks(Mocks(), project=PROJECT, stack=stack, preview=False, monitor=monitor)
+    mocks.set_mocks(Mocks(), project=project, stack=stack, preview=False, monitor=monitor)
     pulumi.runtime.set_all_config(config, secret_keys)
 
     try:
 
-        def program() -> None:
-            runpy.run_path(str(ROOT / "__main__.py"), run_name="__pulumi_main__")
+        def run_program() -> None:
+            runpy.run_path(str(program), run_name="__pulumi_main__")
 
-        _sync_await(run_pulumi_func(program))
+        _sync_await(run_pulumi_func(run_program))
     except pulumi.RunError as error:
         declared = [r for r in recorded if r.type != "pulumi:pulumi:Stack"]
         raise PlanError(str(error), len(declared)) from None

@@ -1,0 +1,84 @@
+"""Bootstrap (once per AWS account): GitHub's OIDC provider and the two roles of docs/ci-cd.md.
+
+Kept out of the main program on purpose: the roles that deploy the stacks must exist before them,
+and a stack should not be able to widen the rights it is deployed with.
+"""
+
+import json
+import sys
+from pathlib import Path
+
+import pulumi
+import pulumi_aws as aws
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from github_oidc import (
+    CI_ROLE_PREFIX,
+    GITHUB_OIDC_HOST,
+    deploy_iam_policy,
+    deploy_subjects,
+    github_trust_policy,
+    preview_subjects,
+)
+
+config = pulumi.Config()
+repository = config.require("githubRepository")
+prefix = config.get("resourcePrefix") or "jhub-"
+existing_provider = config.get("existingOidcProviderArn")
+if prefix.startswith(CI_ROLE_PREFIX) or CI_ROLE_PREFIX.startswith(prefix):
+    raise pulumi.RunError(f"jhub-eks-bootstrap:resourcePrefix: {prefix!r} would let the deploy role edit its own role")
+if "/" not in repository or "*" in repository:
+    raise pulumi.RunError(
+        f"jhub-eks-bootstrap:githubRepository: {repository!r} must be exactly owner/repo (no wildcard)"
+    )
+
+partition = aws.get_partition_output().partition
+account_id = aws.get_caller_identity_output().account_id
+
+provider_arn: pulumi.Input[str]
+if existing_provider:
+    provider_arn = existing_provider
+else:
+    provider_arn = aws.iam.OpenIdConnectProvider(
+        "github-actions",
+        url=f"https://{GITHUB_OIDC_HOST}",
+        client_id_lists=["sts.amazonaws.com"],
+    ).arn
+
+preview = aws.iam.Role(
+    f"{CI_ROLE_PREFIX}preview",
+    description=f"GitHub Actions pull-request previews of {repository}: read-only",
+    assume_role_policy=pulumi.Output.from_input(provider_arn).apply(
+        lambda arn: json.dumps(github_trust_policy(arn, preview_subjects(repository)))
+    ),
+    max_session_duration=3600,
+)
+aws.iam.RolePolicyAttachment(
+    f"{CI_ROLE_PREFIX}preview-read-only",
+    role=preview.name,
+    policy_arn=partition.apply(lambda p: f"arn:{p}:iam::aws:policy/ReadOnlyAccess"),
+)
+
+deploy = aws.iam.Role(
+    f"{CI_ROLE_PREFIX}deploy",
+    description=f"GitHub Actions deploys of {repository} (main branch, prod environment)",
+    assume_role_policy=pulumi.Output.from_input(provider_arn).apply(
+        lambda arn: json.dumps(github_trust_policy(arn, deploy_subjects(repository)))
+    ),
+    # Creating the EKS control plane and node groups takes longer than the 1-hour default.
+    max_session_duration=5400,
+)
+aws.iam.RolePolicyAttachment(
+    f"{CI_ROLE_PREFIX}deploy-power-user",
+    role=deploy.name,
+    policy_arn=partition.apply(lambda p: f"arn:{p}:iam::aws:policy/PowerUserAccess"),
+)
+aws.iam.RolePolicy(
+    f"{CI_ROLE_PREFIX}deploy-iam",
+    role=deploy.id,
+    policy=pulumi.Output.all(partition, account_id).apply(lambda v: json.dumps(deploy_iam_policy(v[0], v[1], prefix))),
+)
+
+pulumi.export("preview_role_arn", preview.arn)
+pulumi.export("deploy_role_arn", deploy.arn)
