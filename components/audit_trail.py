@@ -10,6 +10,8 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from components.storage import deny_without_tls, harden_bucket
+
 
 def trail_bucket_policy(bucket_arn: str, trail_arn: str) -> dict[str, Any]:
     """Only this trail writes; nothing without TLS."""
@@ -35,14 +37,7 @@ def trail_bucket_policy(bucket_arn: str, trail_arn: str) -> dict[str, Any]:
                     "StringEquals": {"aws:SourceArn": trail_arn, "s3:x-amz-acl": "bucket-owner-full-control"}
                 },
             },
-            {
-                "Sid": "DenyWithoutTLS",
-                "Effect": "Deny",
-                "Principal": "*",
-                "Action": "s3:*",
-                "Resource": [bucket_arn, f"{bucket_arn}/*"],
-                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-            },
+            deny_without_tls(bucket_arn),
         ],
     }
 
@@ -87,40 +82,7 @@ class AuditTrail(pulumi.ComponentResource):
             tags={**tags, "data": "audit"},
             opts=keep,
         )
-        aws.s3.BucketVersioning(
-            f"{name}-trail",
-            bucket=bucket.id,
-            versioning_configuration=aws.s3.BucketVersioningVersioningConfigurationArgs(status="Enabled"),
-            opts=child,
-        )
-        block = aws.s3.BucketPublicAccessBlock(
-            f"{name}-trail",
-            bucket=bucket.id,
-            block_public_acls=True,
-            block_public_policy=True,
-            ignore_public_acls=True,
-            restrict_public_buckets=True,
-            opts=child,
-        )
-        aws.s3.BucketOwnershipControls(
-            f"{name}-trail",
-            bucket=bucket.id,
-            rule=aws.s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerEnforced"),
-            opts=child,
-        )
-        aws.s3.BucketServerSideEncryptionConfiguration(
-            f"{name}-trail",
-            bucket=bucket.id,
-            rules=[
-                aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
-                    apply_server_side_encryption_by_default=aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
-                        sse_algorithm="aws:kms", kms_master_key_id=args.logs_key_arn
-                    ),
-                    bucket_key_enabled=True,
-                )
-            ],
-            opts=child,
-        )
+        block = harden_bucket(f"{name}-trail", bucket, args.logs_key_arn, self)
         policy = aws.s3.BucketPolicy(
             f"{name}-trail",
             bucket=bucket.id,

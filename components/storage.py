@@ -18,6 +18,62 @@ USER_HOME_PREFIX = "home/"
 DATA_ACTIONS = ["s3:GetObject*", "s3:PutObject*", "s3:DeleteObject*", "s3:ListBucket*", "s3:RestoreObject"]
 
 
+def deny_without_tls(bucket_arn: str) -> dict[str, Any]:
+    return {
+        "Sid": "DenyWithoutTLS",
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "s3:*",
+        "Resource": [bucket_arn, f"{bucket_arn}/*"],
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+    }
+
+
+def harden_bucket(
+    name: str, bucket: aws.s3.Bucket, key_arn: pulumi.Input[str], parent: pulumi.Resource
+) -> aws.s3.BucketPublicAccessBlock:
+    """What every bucket of the program gets: SSE-KMS with bucket keys, versioning, all four
+    public-access blocks, object ownership enforced (no ACLs). Returns the public-access block,
+    which a bucket policy must wait for."""
+    child = pulumi.ResourceOptions(parent=parent)
+    aws.s3.BucketServerSideEncryptionConfiguration(
+        name,
+        bucket=bucket.id,
+        rules=[
+            aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
+                apply_server_side_encryption_by_default=aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
+                    sse_algorithm="aws:kms", kms_master_key_id=key_arn
+                ),
+                # One data key per bucket instead of per object: far fewer KMS calls.
+                bucket_key_enabled=True,
+            )
+        ],
+        opts=child,
+    )
+    aws.s3.BucketVersioning(
+        name,
+        bucket=bucket.id,
+        versioning_configuration=aws.s3.BucketVersioningVersioningConfigurationArgs(status="Enabled"),
+        opts=child,
+    )
+    public_access_block = aws.s3.BucketPublicAccessBlock(
+        name,
+        bucket=bucket.id,
+        block_public_acls=True,
+        block_public_policy=True,
+        ignore_public_acls=True,
+        restrict_public_buckets=True,
+        opts=child,
+    )
+    aws.s3.BucketOwnershipControls(
+        name,
+        bucket=bucket.id,
+        rule=aws.s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerEnforced"),
+        opts=child,
+    )
+    return public_access_block
+
+
 def bucket_policy(
     bucket_arn: str,
     *,
@@ -25,16 +81,7 @@ def bucket_policy(
     break_glass_role_arns: Sequence[str] = (),
 ) -> dict[str, Any]:
     """Deny every request without TLS; with a VPC endpoint, deny data access from anywhere else."""
-    statements: list[dict[str, Any]] = [
-        {
-            "Sid": "DenyWithoutTLS",
-            "Effect": "Deny",
-            "Principal": "*",
-            "Action": "s3:*",
-            "Resource": [bucket_arn, f"{bucket_arn}/*"],
-            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-        },
-    ]
+    statements: list[dict[str, Any]] = [deny_without_tls(bucket_arn)]
     if vpc_endpoint_id:
         condition: dict[str, Any] = {"StringNotEquals": {"aws:SourceVpce": vpc_endpoint_id}}
         if break_glass_role_arns:
@@ -82,41 +129,7 @@ class UserDataBucket(pulumi.ComponentResource):
             tags={**tags, "data": "user"},
             opts=pulumi.ResourceOptions(parent=self, retain_on_delete=args.retain_on_destroy),
         )
-        aws.s3.BucketServerSideEncryptionConfiguration(
-            f"{name}-user-data",
-            bucket=bucket.id,
-            rules=[
-                aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
-                    apply_server_side_encryption_by_default=aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
-                        sse_algorithm="aws:kms", kms_master_key_id=args.key_arn
-                    ),
-                    # One data key per bucket instead of per object: far fewer KMS calls.
-                    bucket_key_enabled=True,
-                )
-            ],
-            opts=child,
-        )
-        aws.s3.BucketVersioning(
-            f"{name}-user-data",
-            bucket=bucket.id,
-            versioning_configuration=aws.s3.BucketVersioningVersioningConfigurationArgs(status="Enabled"),
-            opts=child,
-        )
-        public_access_block = aws.s3.BucketPublicAccessBlock(
-            f"{name}-user-data",
-            bucket=bucket.id,
-            block_public_acls=True,
-            block_public_policy=True,
-            ignore_public_acls=True,
-            restrict_public_buckets=True,
-            opts=child,
-        )
-        aws.s3.BucketOwnershipControls(
-            f"{name}-user-data",
-            bucket=bucket.id,
-            rule=aws.s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerEnforced"),
-            opts=child,
-        )
+        public_access_block = harden_bucket(f"{name}-user-data", bucket, args.key_arn, self)
         aws.s3.BucketLifecycleConfiguration(
             f"{name}-user-data",
             bucket=bucket.id,
