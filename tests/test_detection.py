@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import kubernetes_validate
 import pytest
 
 from components import guardduty
@@ -200,6 +201,7 @@ def test_lockdown_denies_all_traffic_and_scales_the_hub_down(lockdown_plan: tupl
     assert policy.inputs["spec"]["podSelector"] == {}
     assert set(policy.inputs["spec"]["policyTypes"]) == {"Ingress", "Egress"}
     assert "ingress" not in policy.inputs["spec"] and "egress" not in policy.inputs["spec"]
+    kubernetes_validate.validate(policy.inputs, plan.one("eks:index:Cluster").inputs["version"], strict=True)
     patches = {p.inputs["metadata"]["name"]: p for p in plan.of_type("kubernetes:apps/v1:DeploymentPatch")}
     assert {name: p.inputs["spec"]["replicas"] for name, p in patches.items()} == {"hub": 0, "proxy": 0}
     values = next(r for r in plan.of_type("kubernetes:helm.sh/v3:Release") if r.inputs["chart"] == "jupyterhub").inputs[

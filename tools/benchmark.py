@@ -20,10 +20,13 @@ ROOT = Path(__file__).resolve().parent.parent
 # pulumi-aws and pulumi-kubernetes load a submodule (e.g. the 20 MB of pulumi_aws.ec2) on first
 # attribute access, so "importing the modules the program uses" means touching each of them once.
 IMPORTS = """
-import pulumi, pulumi_aws as aws, pulumi_eks as eks, pulumi_kubernetes as k8s, pydantic, yaml
+import pulumi, pulumi_aws as aws, pulumi_eks as eks, pulumi_kubernetes as k8s, pulumi_random as random, pydantic, yaml
 aws.ec2.Vpc; aws.iam.Role; aws.kms.Key; aws.eks.Addon; aws.cloudwatch.LogGroup; aws.get_caller_identity_output
+aws.s3.Bucket; aws.ecr.Repository; aws.sns.Topic; aws.guardduty.Detector; aws.cloudtrail.Trail; aws.acm.Certificate
+aws.route53.Record; random.RandomId
 k8s.helm.v3.Release; k8s.storage.v1.StorageClass; k8s.meta.v1.ObjectMetaArgs; k8s.Provider; eks.Cluster
 k8s.core.v1.Namespace  # StorageClass's input types refer to core/v1; Pulumi loads it to serialize them
+k8s.networking.v1.NetworkPolicy; k8s.apps.v1.DeploymentPatch
 """
 
 

@@ -1,0 +1,45 @@
+"""The Kubernetes objects the program declares itself (not through Helm) validate against the
+Kubernetes OpenAPI schemas of the cluster's version (kubernetes-validate, strict: no unknown fields)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import kubernetes_validate
+import pytest
+
+from tools.harness import Inventory
+
+NOT_PLAIN_OBJECTS = ("kubernetes:helm.sh/", "pulumi:providers:")
+
+
+def kubernetes_objects(plan: Inventory) -> list[dict[str, Any]]:
+    objects = []
+    for resource in plan.resources:
+        if not resource.type.startswith("kubernetes:") or resource.type.startswith(NOT_PLAIN_OBJECTS):
+            continue
+        if resource.type.endswith("Patch"):
+            continue  # partial objects by design (server-side apply patches)
+        objects.append(resource.inputs)
+    return objects
+
+
+def kubernetes_version(plan: Inventory) -> str:
+    return plan.one("eks:index:Cluster").inputs["version"]
+
+
+def test_declared_kubernetes_objects_are_valid(plan: Inventory) -> None:
+    objects = kubernetes_objects(plan)
+    assert {o["kind"] for o in objects} >= {"Namespace", "ServiceAccount", "StorageClass"}
+    for document in objects:
+        kubernetes_validate.validate(document, kubernetes_version(plan), strict=True)
+
+
+def test_validation_bites(plans: dict[str, Inventory]) -> None:
+    (storage_class,) = [o for o in kubernetes_objects(plans["dev"]) if o["kind"] == "StorageClass"]
+    broken = {**storage_class, "reclaimPolicy": 7, "allowVolumeExpansion": "yes"}
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(broken, kubernetes_version(plans["dev"]), strict=True)
+    unknown_field = {**storage_class, "encrypted": True}
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(unknown_field, kubernetes_version(plans["dev"]), strict=True)
