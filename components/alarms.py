@@ -5,7 +5,7 @@ rule notifies the alert topic."""
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -96,6 +96,33 @@ class SecurityAlarms(pulumi.ComponentResource):
         tags = args.tags or {}
         notify = [args.alert_topic_arn]
 
+        def threshold_alarm(
+            key: str,
+            description: str,
+            namespace: str,
+            metric: str,
+            limit: Threshold,
+            dimensions: Mapping[str, pulumi.Input[str]] | None = None,
+        ) -> None:
+            """Sum of `metric` per period at or over the threshold, for the evaluation periods."""
+            aws.cloudwatch.MetricAlarm(
+                f"{name}-{key}",
+                alarm_description=description,
+                namespace=namespace,
+                metric_name=metric,
+                dimensions=dimensions,
+                statistic="Sum",
+                period=limit.period_seconds,
+                evaluation_periods=limit.evaluation_periods,
+                threshold=limit.threshold,
+                comparison_operator="GreaterThanOrEqualToThreshold",
+                treat_missing_data="notBreaching",
+                alarm_actions=notify,
+                ok_actions=notify,
+                tags=tags,
+                opts=child,
+            )
+
         def log_alarm(
             key: str, description: str, log_group: pulumi.Input[str], patterns: Sequence[str], limit: Threshold
         ) -> None:
@@ -110,22 +137,7 @@ class SecurityAlarms(pulumi.ComponentResource):
                     ),
                     opts=child,
                 )
-            aws.cloudwatch.MetricAlarm(
-                f"{name}-{key}",
-                alarm_description=description,
-                namespace=METRIC_NAMESPACE,
-                metric_name=metric,
-                statistic="Sum",
-                period=limit.period_seconds,
-                evaluation_periods=limit.evaluation_periods,
-                threshold=limit.threshold,
-                comparison_operator="GreaterThanOrEqualToThreshold",
-                treat_missing_data="notBreaching",
-                alarm_actions=notify,
-                ok_actions=notify,
-                tags=tags,
-                opts=child,
-            )
+            threshold_alarm(key, description, METRIC_NAMESPACE, metric, limit)
 
         log_alarm(
             "kubernetes-auth-failures",
@@ -172,22 +184,13 @@ class SecurityAlarms(pulumi.ComponentResource):
                 tags=tags,
                 opts=child,
             )
-        aws.cloudwatch.MetricAlarm(
-            f"{name}-s3-access-denied",
-            alarm_description="User bucket 4xx responses (AccessDenied and other refusals)",
-            namespace="AWS/S3",
-            metric_name="4xxErrors",
-            dimensions=dimensions,
-            statistic="Sum",
-            period=args.s3_access_denied.period_seconds,
-            evaluation_periods=args.s3_access_denied.evaluation_periods,
-            threshold=args.s3_access_denied.threshold,
-            comparison_operator="GreaterThanOrEqualToThreshold",
-            treat_missing_data="notBreaching",
-            alarm_actions=notify,
-            ok_actions=notify,
-            tags=tags,
-            opts=child,
+        threshold_alarm(
+            "s3-access-denied",
+            "User bucket 4xx responses (AccessDenied and other refusals)",
+            "AWS/S3",
+            "4xxErrors",
+            args.s3_access_denied,
+            dimensions,
         )
 
         for key, description, pattern in (

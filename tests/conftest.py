@@ -20,6 +20,11 @@ STACK_NAMES = sorted(
 )
 
 
+def key_arn(plan: Inventory, purpose: str) -> str:
+    """ARN of the stack's KMS key whose name contains `purpose` (as the provider returned it)."""
+    return plan.one("aws:kms/key:Key", purpose).arn
+
+
 def run_plan(stack: str, out: Path, stack_file: Path | None = None) -> subprocess.CompletedProcess[str]:
     command = [sys.executable, "-m", "tools.plan", stack, "--out", str(out), "--quiet"]
     if stack_file is not None:

@@ -11,7 +11,7 @@ import pytest
 
 from components import guardduty
 from tests import test_patterns as samples
-from tests.conftest import ROOT, run_plan
+from tests.conftest import ROOT, key_arn, run_plan
 from tools.harness import ACCOUNT_ID, Inventory
 from tools.patterns import event_pattern_matches, filter_pattern_matches
 
@@ -20,11 +20,6 @@ TOPIC = "aws:sns/topic:Topic"
 
 def topic_arn(plan: Inventory) -> str:
     return plan.outputs["alert_topic_arn"]
-
-
-def key_arn(plan: Inventory, purpose: str) -> str:
-    key = plan.one("aws:kms/key:Key", purpose)
-    return f"arn:aws:kms:eu-west-1:{ACCOUNT_ID}:key/{key.id.rsplit('-', 1)[-1]}"
 
 
 # ---- Alert channel -------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from typing import Any
 import yaml
 
 from components.cluster import CONTROL_PLANE_LOG_TYPES
+from tests.conftest import key_arn
 from tools.harness import STACKS, Inventory, Recorded
 
 KEY = "aws:kms/key:Key"
@@ -25,11 +26,6 @@ def stack_config(plan: Inventory) -> dict[str, Any]:
 
 def by_id(plan: Inventory) -> dict[str, Recorded]:
     return {r.id: r for r in plan.resources if r.id}
-
-
-def key_arn(plan: Inventory, purpose: str) -> str:
-    key = plan.one(KEY, purpose)
-    return f"arn:aws:kms:{stack_config(plan)['aws:region']}:123456789012:key/{key.id.rsplit('-', 1)[-1]}"
 
 
 def policy(document: str) -> dict[str, Any]:

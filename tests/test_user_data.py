@@ -11,6 +11,7 @@ from cloudsplaining.scan.policy_document import PolicyDocument
 from parliament import analyze_policy_string
 
 from components.jupyterhub_values import POD_IDENTITY_AGENT, USER_POD_NAME_TEMPLATE, USER_SERVICE_ACCOUNT
+from tests.conftest import key_arn
 from tests.test_jupyterhub import hub_values
 from tools.harness import ACCOUNT_ID, Inventory, Recorded
 from tools.iam_eval import IamRequest, evaluate
@@ -28,11 +29,6 @@ def bucket_part(plan: Inventory, type_: str) -> Recorded:
     return part
 
 
-def user_key_arn(plan: Inventory) -> str:
-    key = plan.one("aws:kms/key:Key", "user-data")
-    return f"arn:aws:kms:eu-west-1:{ACCOUNT_ID}:key/{key.id.rsplit('-', 1)[-1]}"
-
-
 # ---- The bucket ----------------------------------------------------------------------------------
 
 
@@ -41,7 +37,7 @@ def test_bucket_encrypted_with_the_user_data_key_and_bucket_keys(plan: Inventory
         plan, "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
     ).inputs["rules"]
     default = rule["applyServerSideEncryptionByDefault"]
-    assert default == {"sseAlgorithm": "aws:kms", "kmsMasterKeyId": user_key_arn(plan)}
+    assert default == {"sseAlgorithm": "aws:kms", "kmsMasterKeyId": key_arn(plan, "user-data")}
     assert rule["bucketKeyEnabled"] is True
 
 
@@ -216,7 +212,7 @@ def test_prod_bucket_data_only_through_the_vpc_endpoint_except_break_glass(plans
 def test_user_role_may_use_the_data_key_only_through_s3(plan: Inventory) -> None:
     statement = next(s for s in user_policy(plan)["Statement"] if s["Sid"] == "UserDataKeyThroughS3Only")
     assert set(statement["Action"]) == {"kms:Decrypt", "kms:GenerateDataKey"}
-    assert statement["Resource"] == user_key_arn(plan)
+    assert statement["Resource"] == key_arn(plan, "user-data")
     assert statement["Condition"] == {"StringEquals": {"kms:ViaService": "s3.eu-west-1.amazonaws.com"}}
 
 
@@ -269,7 +265,7 @@ KNOWN_PARLIAMENT_FALSE_POSITIVE = ("RESOURCE_MISMATCH", "${aws:PrincipalTag/kube
 def _implied_resource(resource: Recorded, plan: Inventory) -> str | None:
     """The resource a resource policy governs when it names none (or says "*" for "this one")."""
     if resource.type == "aws:kms/key:Key":
-        return f"arn:aws:kms:eu-west-1:{ACCOUNT_ID}:key/{resource.id.rsplit('-', 1)[-1]}"
+        return resource.arn
     if resource.type == "aws:ecr/repositoryPolicy:RepositoryPolicy":
         return f"arn:aws:ecr:eu-west-1:{ACCOUNT_ID}:repository/{resource.inputs['repository']}"
     return None
@@ -376,7 +372,9 @@ def test_repository_scans_is_immutable_encrypted_and_expires_images(plan: Invent
     repository = plan.one("aws:ecr/repository:Repository")
     assert repository.inputs["imageScanningConfiguration"] == {"scanOnPush": True}
     assert repository.inputs["imageTagMutability"] == "IMMUTABLE"
-    assert repository.inputs["encryptionConfigurations"] == [{"encryptionType": "KMS", "kmsKey": user_key_arn(plan)}]
+    assert repository.inputs["encryptionConfigurations"] == [
+        {"encryptionType": "KMS", "kmsKey": key_arn(plan, "user-data")}
+    ]
     rules = json.loads(plan.one("aws:ecr/lifecyclePolicy:LifecyclePolicy").inputs["policy"])["rules"]
     assert {r["selection"]["tagStatus"] for r in rules} == {"untagged", "any"}
     assert (repository.inputs["forceDelete"], repository.retain_on_delete) == (

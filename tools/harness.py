@@ -51,6 +51,8 @@ class Recorded:
     provider: str = ""
     id: str = ""
     """Physical id the mock provider returned (stands in for the real one in references)."""
+    arn: str = ""
+    """ARN the mock provider returned, where the type has one."""
     retain_on_delete: bool = False
     protect: bool = False
     additional_secret_outputs: list[str] = field(default_factory=list)
@@ -135,14 +137,17 @@ def _redact(value: Any, path: str, secrets: list[str]) -> Any:
         if value.get(SIG_KEY) == SECRET_SIG:
             secrets.append(path or "<root>")
             return REDACTED
-        if value.get(SIG_KEY) == RESOURCE_REF_SIG:
-            return {"resourceRef": value.get("urn", "")}
         return {k: _redact(v, f"{path}.{k}" if path else k, secrets) for k, v in value.items()}
     if isinstance(value, list):
         return [_redact(v, f"{path}[{i}]", secrets) for i, v in enumerate(value)]
     if isinstance(value, float) and value.is_integer():
         return int(value)  # protobuf Struct carries every number as a double
     return value
+
+
+def _arn_of(registration: Any) -> str:
+    """The ARN in a mock registration's state ("" for the stack and ARN-less types)."""
+    return str(registration.state.get("arn", "")) if registration is not None else ""
 
 
 def _references_to_urns(struct: Any) -> None:
@@ -286,6 +291,7 @@ def run(
                     dependencies=sorted(set(request.dependencies)),
                     provider=request.provider,
                     id=response.id,
+                    arn=_arn_of(self.resources.get(response.urn)),
                     retain_on_delete=bool(request.retainOnDelete),
                     protect=bool(request.protect),
                     additional_secret_outputs=sorted(request.additionalSecretOutputs),
