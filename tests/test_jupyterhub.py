@@ -22,9 +22,11 @@ from components.jupyterhub_values import (
 )
 from settings import JupyterHubSettings
 from tests.pod_security import restricted_violations
-from tools.harness import REDACTED, STACKS, Inventory
+from tools.harness import REDACTED, ROOT, STACKS, Inventory
 
-CHART = Path(__file__).resolve().parents[2] / "shared" / "z2jh-4.4.0"
+# The chart's schema and defaults travel with the repository (data/charts/, with their source).
+CHART_VERSION = JupyterHubSettings.model_fields["chart_version"].default
+CHART = ROOT / "data" / "charts" / f"jupyterhub-{CHART_VERSION}"
 SCHEMA = json.loads((CHART / "values.schema.json").read_text())
 DEFAULTS = yaml.safe_load((CHART / "values.yaml").read_text())
 RELEASE = "kubernetes:helm.sh/v3:Release"

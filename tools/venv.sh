@@ -1,17 +1,36 @@
-# Sourced by ./plan, ./test and .ci/run: create .venv and install the pinned requirements once
-# (again only when a requirements file changes).
+# Sourced by ./plan, ./test and .ci/run with a profile: `plan` (the program's runtime lock only) or
+# `dev` (plus tests and linters). Creates .venv, bootstraps the pinned uv with pip (hash-checked),
+# then installs the hash-pinned locks with uv; again only when a lock changes.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="$ROOT/.venv"
 PYTHON_BIN="${PYTHON:-python3}"
-stamp="$VENV/.requirements.sha256"
-want="$(cat "$ROOT/requirements.txt" "$ROOT/requirements-dev.txt" | sha256sum | cut -d' ' -f1)"
-if [ ! -x "$VENV/bin/python" ]; then
+profile="${1:-dev}"
+locks=("$ROOT/requirements.txt")
+if [ "$profile" = dev ]; then locks+=("$ROOT/requirements-dev.txt"); fi
+want="$(cat "${locks[@]}" "$ROOT/tools/uv.txt" | sha256sum | cut -d' ' -f1)"
+dev_want="$(cat "$ROOT/requirements.txt" "$ROOT/requirements-dev.txt" "$ROOT/tools/uv.txt" | sha256sum | cut -d' ' -f1)"
+have_plan="$(cat "$VENV/.installed-plan" 2>/dev/null || true)"
+have_dev="$(cat "$VENV/.installed-dev" 2>/dev/null || true)"
+# The dev install includes the runtime lock, so it satisfies `plan` too.
+if [ "$have_dev" = "$dev_want" ] || { [ "$profile" = plan ] && [ "$have_plan" = "$want" ]; }; then
+  return 0 2>/dev/null || exit 0
+fi
+if ! "$VENV/bin/python" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+  "$PYTHON_BIN" -c 'import sys; sys.exit(sys.version_info < (3, 11))' || {
+    echo "python3 3.11 or newer is needed (set PYTHON=/path/to/python3.11)" >&2
+    exit 1
+  }
   echo "creating $VENV" >&2
+  rm -rf "$VENV"
   "$PYTHON_BIN" -m venv "$VENV"
 fi
-if [ "$(cat "$stamp" 2>/dev/null || true)" != "$want" ]; then
-  echo "installing pinned requirements into $VENV" >&2
-  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r "$ROOT/requirements-dev.txt"
-  echo "$want" > "$stamp"
+if ! cmp -s "$ROOT/tools/uv.txt" "$VENV/.uv.txt"; then
+  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --require-hashes -r "$ROOT/tools/uv.txt"
+  cp "$ROOT/tools/uv.txt" "$VENV/.uv.txt"
 fi
+echo "installing the locked requirements ($profile) into $VENV" >&2
+args=()
+for lock in "${locks[@]}"; do args+=(-r "$lock"); done
+"$VENV/bin/uv" pip install --quiet --python "$VENV/bin/python" --require-hashes "${args[@]}"
+echo "$want" > "$VENV/.installed-$profile"
