@@ -26,7 +26,10 @@ def test_no_tracked_file_reaches_outside_the_clone() -> None:
     offenders = []
     for name in tracked.split():
         path = ROOT / name
-        if path.suffix not in {".py", ".sh", ".yaml", ".yml", ".toml", ".cfg", ".ini", ".txt", ""} or not path.is_file():
+        if (
+            path.suffix not in {".py", ".sh", ".yaml", ".yml", ".toml", ".cfg", ".ini", ".txt", ""}
+            or not path.is_file()
+        ):
             continue
         text = path.read_text(errors="replace")
         if re.search(r"\.\./shared|parents\[2\]\s*/\s*[\"']shared", text):
