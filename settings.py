@@ -486,6 +486,16 @@ class JupyterHubSettings(_Model):
                 f"needs a wildcard certificate, which https mode `{self.https.mode}` cannot provide; "
                 "use https.mode `secret` or `acm`, or set subdomainHost: false",
             )
+        world = any(ipaddress.IPv4Network(c).prefixlen == 0 for c in self.load_balancer_source_ranges)
+        if self.https.mode == "letsencrypt" and self.load_balancer_source_ranges and not world:
+            # Let's Encrypt validates HTTP-01 from addresses it does not publish (several vantage
+            # points), so with port 80 limited to these ranges the certificate is never issued.
+            raise _field_error(
+                "loadBalancerSourceRanges",
+                "limits port 80, but Let's Encrypt validates from addresses it does not publish, so the "
+                "certificate would never be issued; use https.mode `acm` with dns.hostedZoneId (DNS "
+                "validation works behind source ranges), or open the hub with [0.0.0.0/0]",
+            )
         if self.https.mode == "acm" and not self.https.acm_certificate_arn and not self.dns.hosted_zone_id:
             raise _field_error(
                 "https.acmCertificateArn",
