@@ -12,11 +12,11 @@ from components.encryption import Encryption, EncryptionArgs
 from components.guardduty import ThreatDetection, ThreatDetectionArgs
 from components.identity import UserIdentity, UserIdentityArgs
 from components.jupyterhub import JupyterHub, JupyterHubArgs
-from components.jupyterhub_values import USER_SERVICE_ACCOUNT
+from components.jupyterhub_values import USER_SERVICE_ACCOUNT, choose_user_image
 from components.log_shipping import ContainerLogs, ContainerLogsArgs
 from components.network import Network, NetworkArgs
 from components.node_groups import NodeGroups, NodeGroupsArgs, NodeGroupSpec
-from components.registry import Registry, RegistryArgs
+from components.registry import Registry, RegistryArgs, image_tag_pushed
 from components.storage import UserDataBucket, UserDataBucketArgs
 from settings import AlarmSettings, NodeGroupSettings, SettingsError, load_settings
 
@@ -159,10 +159,12 @@ user_identity = UserIdentity(
     ),
 )
 
+# Per stack: dev and prod may share an account, and destroying dev must not touch prod's images.
+registry_repository_name = f"{name}/{settings.registry.repository_name}"
 registry = Registry(
     name,
     RegistryArgs(
-        repository_name=settings.registry.repository_name,
+        repository_name=registry_repository_name,
         key_arn=encryption.user_data_key_arn,
         node_role_arn=node_groups.node_role_arn,
         admin_role_arns=settings.cluster.admin_role_arns,
@@ -173,6 +175,20 @@ registry = Registry(
         tags=tags,
     ),
 )
+
+# The user image: from this stack's registry once the configured tag is pushed. The first `up`
+# creates the repository empty, so until then user servers run the chart's public sample image
+# (push, then `pulumi up` again switches them; see README "First deploy").
+user_image = choose_user_image(
+    settings.jupyterhub.user_servers.image,
+    chart_version=settings.jupyterhub.chart_version,
+    registry_url=registry.repository_url,
+    tag_pushed=image_tag_pushed(registry_repository_name, settings.jupyterhub.user_servers.image.tag)
+    if settings.jupyterhub.user_servers.image.from_registry
+    else False,
+)
+if user_image.warning:
+    pulumi.log.warn(user_image.warning)
 
 assert settings.secrets.oauth_client_id and settings.secrets.oauth_client_secret  # validated: required
 jupyterhub = JupyterHub(
@@ -185,7 +201,8 @@ jupyterhub = JupyterHub(
         provider=cluster.provider,
         user_bucket=user_data.bucket_name,
         region=settings.region,
-        image_repository=registry.repository_url if settings.jupyterhub.user_servers.image.from_registry else None,
+        user_image_repository=user_image.repository,
+        user_image_tag=user_image.tag,
         lockdown=settings.incident.lockdown,
         release_depends_on=[node_groups.core, node_groups.user, addons],
         tags=tags,

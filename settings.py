@@ -338,7 +338,8 @@ class IncidentSettings(_Model):
 
 class RegistrySettings(_Model):
     repository_name: str = Field("jupyter-user", pattern=r"^[a-z0-9]+([._/-][a-z0-9]+)*$")
-    """ECR repository of the user server image(s)."""
+    """ECR repository of the user server image(s), under the stack's prefix: `jhub-<stack>/<name>`
+    (dev and prod may share an account; each stack owns its own repository)."""
     keep_last_images: int = Field(20, ge=1, le=1000)
     """Tagged images kept; older ones expire."""
     untagged_expire_days: int = Field(7, ge=1, le=365)

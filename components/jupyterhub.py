@@ -11,7 +11,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from components.jupyterhub_values import USER_SERVICE_ACCOUNT, HubSecrets, UserStorage, build_values
+from components.jupyterhub_values import USER_SERVICE_ACCOUNT, HubSecrets, UserImage, UserStorage, build_values
 from settings import JupyterHubSettings
 
 CHART_REPOSITORY = "https://hub.jupyter.org/helm-chart/"
@@ -39,8 +39,10 @@ class JupyterHubArgs:
     user_bucket: pulumi.Input[str] | None = None
     """The user data bucket; user servers get its name and their prefix in the environment."""
     region: str = ""
-    image_repository: pulumi.Input[str] | None = None
-    """Overrides the user image repository (the stack's ECR repository)."""
+    user_image_repository: pulumi.Input[str] | None = None
+    """Run user servers from this repository at `user_image_tag` instead of the configured image (the
+    stack's ECR repository, or the fallback image while the configured tag is not pushed)."""
+    user_image_tag: str | None = None
     lockdown: bool = False
     """Incident switch: deny all traffic in the namespace and scale the hub and proxy to zero."""
     release_depends_on: list[pulumi.Resource] | None = None
@@ -104,14 +106,18 @@ class JupyterHub(pulumi.ComponentResource):
         if hub.https.mode == "acm" and not certificate_arn and hub.dns.hosted_zone_id:
             certificate_arn = self._certificate(name, hub, tags)
 
-        values = pulumi.Output.all(args.storage_class, certificate_arn, args.user_bucket, args.image_repository).apply(
+        values = pulumi.Output.all(
+            args.storage_class, certificate_arn, args.user_bucket, args.user_image_repository
+        ).apply(
             lambda resolved: build_values(
                 hub,
                 storage_class=resolved[0],
                 secrets=secrets,
                 certificate_arn=resolved[1],
                 user_storage=UserStorage(bucket=resolved[2], region=args.region) if resolved[2] else None,
-                image_name=resolved[3],
+                user_image=UserImage(resolved[3], args.user_image_tag or hub.user_servers.image.tag)
+                if resolved[3]
+                else None,
                 lockdown=args.lockdown,
             )
         )

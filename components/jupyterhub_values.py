@@ -11,7 +11,7 @@ import copy
 from dataclasses import dataclass
 from typing import Any
 
-from settings import JupyterHubSettings
+from settings import ImageSettings, JupyterHubSettings
 
 HUB_SLIM_IMAGE = "quay.io/jupyterhub/k8s-hub-slim"
 # One pod per user, named by the hub from the user name (users cannot choose it). The S3 isolation
@@ -43,6 +43,46 @@ USER_POD_SECURITY_CONTEXT: dict[str, Any] = {
     "fsGroup": USER_GID,
     "seccompProfile": {"type": "RuntimeDefault"},
 }
+
+
+@dataclass(frozen=True)
+class UserImage:
+    name: str
+    tag: str
+
+
+def fallback_user_image(chart_version: str) -> UserImage:
+    """The chart's own sample user image at the chart's version: public and always pullable, so user
+    servers start while the stack's own image is not pushed yet."""
+    return UserImage("quay.io/jupyterhub/k8s-singleuser-sample", chart_version)
+
+
+@dataclass(frozen=True)
+class UserImageChoice:
+    """Which image user servers run: `repository` None means the configured `image.name`."""
+
+    repository: Any
+    tag: str | None
+    warning: str | None = None
+
+
+def choose_user_image(
+    image: ImageSettings, *, chart_version: str, registry_url: Any, tag_pushed: bool
+) -> UserImageChoice:
+    """The stack's registry image once its tag is pushed; until then the fallback, with a warning
+    (a pod that cannot pull its image never starts, and the release would wait on it)."""
+    if not image.from_registry:
+        return UserImageChoice(None, None)
+    if tag_pushed:
+        return UserImageChoice(registry_url, image.tag)
+    fallback = fallback_user_image(chart_version)
+    return UserImageChoice(
+        fallback.name,
+        fallback.tag,
+        f"user image tag {image.tag!r} is not in this stack's ECR repository yet: user servers run "
+        f"{fallback.name}:{fallback.tag} until it is pushed; push it (`pulumi stack output user_image_push`) "
+        "and run `pulumi up` again",
+    )
 
 
 @dataclass(frozen=True)
@@ -139,12 +179,13 @@ def build_values(
     secrets: HubSecrets,
     certificate_arn: str | None = None,
     user_storage: UserStorage | None = None,
-    image_name: str | None = None,
+    user_image: UserImage | None = None,
     lockdown: bool = False,
 ) -> dict[str, Any]:
     """All Helm values of the release; `hub.values_overrides` merged last.
 
-    `image_name` replaces the configured image repository (the stack's ECR repository)."""
+    `user_image` replaces the configured image (the stack's ECR repository and tag, or the fallback
+    while that tag is not pushed yet)."""
     https, service = _https(hub, certificate_arn)
     user = hub.user_servers
     user_ports = [(80, "TCP"), (443, "TCP")] + [(p.port, p.protocol) for p in user.extra_egress_ports]
@@ -205,7 +246,10 @@ def build_values(
             "traefik": {"networkPolicy": _network_policy(private_ips=True, egress=[public_egress([(443, "TCP")])])},
         },
         "singleuser": {
-            "image": {"name": image_name or user.image.name, "tag": user.image.tag},
+            "image": {
+                "name": user_image.name if user_image else user.image.name,
+                "tag": user_image.tag if user_image else user.image.tag,
+            },
             "podNameTemplate": USER_POD_NAME_TEMPLATE,
             "serviceAccountName": USER_SERVICE_ACCOUNT,
             "extraEnv": user_env,
@@ -230,6 +274,11 @@ def build_values(
             "userPods": {"nodeAffinity": {"matchNodePurpose": "require"}},
             "corePods": {"nodeAffinity": {"matchNodePurpose": "require"}},
         },
+        # No pre-install/pre-upgrade hook that pulls the user image: it makes every install wait
+        # for an image pull (and an atomic release roll back when the image cannot be pulled, as on
+        # the first deploy before the image is pushed). The continuous puller still pre-pulls on
+        # each user node, where a failed pull delays spawns instead of failing the release.
+        "prePuller": {"hook": {"enabled": False}, "continuous": {"enabled": True}},
         "cull": {"enabled": True, "timeout": user.idle_timeout_seconds, "every": 300},
         "debug": {"enabled": False},
     }

@@ -25,8 +25,8 @@ def key_arn(plan: Inventory, purpose: str) -> str:
     return plan.one("aws:kms/key:Key", purpose).arn
 
 
-def run_plan(stack: str, out: Path, stack_file: Path | None = None) -> subprocess.CompletedProcess[str]:
-    command = [sys.executable, "-m", "tools.plan", stack, "--out", str(out), "--quiet"]
+def run_plan(stack: str, out: Path, stack_file: Path | None = None, *extra: str) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "tools.plan", stack, "--out", str(out), "--quiet", *extra]
     if stack_file is not None:
         command += ["--stack-file", str(stack_file)]
     return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300, check=False)

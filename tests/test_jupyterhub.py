@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+from pathlib import Path
 from typing import Any
 
 import jsonschema
@@ -20,6 +21,7 @@ from components.jupyterhub_values import (
     redacted_secrets,
 )
 from settings import JupyterHubSettings
+from tests.conftest import run_plan
 from tests.pod_security import restricted_violations
 from tools.harness import REDACTED, ROOT, STACKS, Inventory
 
@@ -287,3 +289,48 @@ def test_release_installs_after_nodes_and_addons(plan: Inventory) -> None:
     release = next(r for r in plan.of_type(RELEASE) if r.inputs["chart"] == "jupyterhub")
     for group in plan.of_type("aws:eks/nodeGroup:NodeGroup"):
         assert group.urn in release.dependencies, group.name
+
+
+# ---- The first deploy does not wait on an image that cannot exist yet ----------------------------
+
+PROD_REPOSITORY = "jhub-prod/jupyter-user"
+
+
+def _prod_values(tmp_path: Path, *pushed: str) -> tuple[dict[str, Any], str]:
+    out = tmp_path / "prod.json"
+    result = run_plan("prod", out, None, *(arg for image in pushed for arg in ("--pushed-image", image)))
+    assert result.returncode == 0, result.stderr
+    plan = Inventory.from_json(json.loads(out.read_text()))
+    return hub_values(plan), result.stdout + result.stderr
+
+
+def test_first_prod_deploy_runs_user_servers_from_a_pullable_image_and_no_install_hook_pulls(tmp_path: Path) -> None:
+    # The first `up` creates the ECR repository empty (the mock fails DescribeImages with
+    # RepositoryNotFoundException, as AWS does): nothing in the release may pull from it.
+    values, output = _prod_values(tmp_path)
+    image = values["singleuser"]["image"]
+    assert (image["name"], image["tag"]) == ("quay.io/jupyterhub/k8s-singleuser-sample", CHART_VERSION)
+    assert ".dkr.ecr." not in json.dumps(values)
+    # The chart's pre-install/pre-upgrade hook would hold an atomic release on an image pull.
+    assert values["prePuller"]["hook"]["enabled"] is False
+    assert "is not in this stack's ECR repository yet" in output
+    assert schema_errors(values) == []
+
+
+def test_prod_switches_to_its_registry_image_once_the_tag_is_pushed(tmp_path: Path) -> None:
+    values, output = _prod_values(tmp_path, f"{PROD_REPOSITORY}:2026.11.1")
+    image = values["singleuser"]["image"]
+    assert image["name"].endswith(f".dkr.ecr.eu-west-1.amazonaws.com/{PROD_REPOSITORY}")
+    assert image["tag"] == "2026.11.1"
+    assert "not in this stack's ECR repository" not in output
+
+
+def test_another_pushed_tag_does_not_count(tmp_path: Path) -> None:
+    values, _ = _prod_values(tmp_path, f"{PROD_REPOSITORY}:2026.10.1")
+    assert ".dkr.ecr." not in values["singleuser"]["image"]["name"]
+
+
+def test_repositories_are_per_stack(plan: Inventory) -> None:
+    # dev and prod may share an account: one repository name each, so destroying dev keeps prod's.
+    (repository,) = plan.of_type("aws:ecr/repository:Repository")
+    assert repository.inputs["name"] == f"jhub-{plan.stack}/jupyter-user"

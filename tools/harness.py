@@ -237,9 +237,15 @@ def run(
     config_override: dict[str, str] | None = None,
     program: Path = ROOT / "__main__.py",
     project: str = PROJECT,
+    ecr_images: dict[str, list[str]] | None = None,
 ) -> Inventory:
     """Run a Pulumi program (the platform's ``__main__.py`` by default) for a stack under mocks;
-    raise what the program raises."""
+    raise what the program raises.
+
+    `ecr_images` models the account: repository name -> tags pushed. A repository not listed does
+    not exist, and ecr:DescribeImages fails on it as AWS does (RepositoryNotFoundException), which is
+    the state of the first deploy."""
+    existing_images = ecr_images or {}
     import pulumi
     from google.protobuf import json_format
     from pulumi.runtime import mocks
@@ -267,6 +273,13 @@ def run(
                     "arn": f"arn:aws:iam::{ACCOUNT_ID}:user/offline",
                     "userId": "OFFLINE",
                 }, []
+            if args.token == "aws:ecr/getImages:getImages":
+                repository = str(args.args.get("repositoryName"))
+                if repository not in existing_images:
+                    return {}, [("repositoryName", f"RepositoryNotFoundException: {repository} does not exist")]
+                tags = existing_images[repository]
+                ids = [{"imageDigest": f"sha256:{i:064x}", "imageTag": t} for i, t in enumerate(tags)]
+                return {"id": repository, "repositoryName": repository, "imageIds": ids}, []
             if args.token == "aws:index/getPartition:getPartition":
                 return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"}, []
             return {}, []

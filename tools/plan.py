@@ -186,10 +186,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stack-file", type=Path, help="stack file to use instead of stacks/Pulumi.<stack>.yaml")
     parser.add_argument("--out", type=Path, help="inventory JSON path (default build/plan-<stack>.json)")
     parser.add_argument("--quiet", action="store_true", help="print only the summary line")
+    parser.add_argument(
+        "--pushed-image",
+        action="append",
+        default=[],
+        metavar="REPOSITORY:TAG",
+        help="plan as if this image were in ECR (default: the first deploy, no repository exists yet)",
+    )
     args = parser.parse_args(argv)
+    ecr_images: dict[str, list[str]] = {}
+    for image in args.pushed_image:
+        repository, _, tag = image.rpartition(":")
+        ecr_images.setdefault(repository, []).append(tag)
 
     try:
-        inventory = run(args.stack, args.stack_file)
+        inventory = run(args.stack, args.stack_file, ecr_images=ecr_images)
     except PlanError as error:
         print(f"error: {error}\n({error.declared} resources were declared before the error)", file=sys.stderr)
         return 2
