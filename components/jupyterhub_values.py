@@ -167,6 +167,41 @@ def _https(hub: JupyterHubSettings, certificate_arn: str | None) -> tuple[dict[s
     return {"enabled": True, "type": "offload"}, service
 
 
+# Cookies behind TLS that ends before the hub (JupyterHub 5.5.0, chart 4.4.0). The NLB (`acm`) or
+# traefik hands CHP plain HTTP, and CHP's own X-Forwarded-Proto then says `http`, so the hub would
+# decide every cookie is for plain HTTP (handlers/base.py `_set_cookie`: Secure only when
+# `public_url` is https or `request.protocol == 'https'`). Hence:
+# - `public_url`: the hub's login/session/OAuth-state cookies are Secure, and user servers receive
+#   it as JUPYTERHUB_PUBLIC_URL;
+# - `tornado_settings.cookie_options.secure`: merged into every hub cookie, becomes the hub's
+#   `_xsrf` cookie kwargs, and reaches user servers as JUPYTERHUB_COOKIE_OPTIONS (HubOAuth's token
+#   cookie); setting `tornado_settings` replaces the chart's dict, so its `slow_spawn_timeout: 0`
+#   is kept;
+# - HSTS from the hub covers the whole host;
+# - the user server's own `_xsrf` cookie takes jupyter-server's `xsrf_cookie_kwargs` only (below).
+HSTS = "max-age=31536000"
+
+
+def secure_session_config(domain: str) -> dict[str, Any]:
+    """`hub.config.JupyterHub` entries that make sessions behave as under HTTPS."""
+    return {
+        "public_url": f"https://{domain}/",
+        "tornado_settings": {
+            "slow_spawn_timeout": 0,
+            "cookie_options": {"secure": True},
+            "headers": {"Strict-Transport-Security": HSTS},
+        },
+    }
+
+
+# jupyter-server reads every jupyter_server_config.json on its config path; /usr/local/etc/jupyter
+# is on it and, unlike /etc/jupyter, is not where the docker-stacks images keep their own config.
+SINGLE_USER_SECURE_XSRF: dict[str, Any] = {
+    "mountPath": "/usr/local/etc/jupyter/jupyter_server_config.json",
+    "data": {"ServerApp": {"tornado_settings": {"xsrf_cookie_kwargs": {"secure": True}}}},
+}
+
+
 def oauth_callback_url(hub: JupyterHubSettings) -> str:
     scheme = "http" if hub.https.mode == "none" else "https"
     return f"{scheme}://{hub.domain}/hub/oauth_callback"
@@ -217,6 +252,10 @@ def build_values(
     jupyterhub_config: dict[str, Any] = {"authenticator_class": "github", "cookie_secret": secrets.cookie_secret}
     if hub.subdomain_host:
         jupyterhub_config["subdomain_host"] = f"https://{hub.domain}"
+    single_user_files: dict[str, Any] = {}
+    if hub.https.mode != "none":
+        jupyterhub_config.update(secure_session_config(hub.domain))
+        single_user_files["jupyter-server-secure-xsrf"] = SINGLE_USER_SECURE_XSRF
 
     values: dict[str, Any] = {
         "hub": {
@@ -253,6 +292,7 @@ def build_values(
             "podNameTemplate": USER_POD_NAME_TEMPLATE,
             "serviceAccountName": USER_SERVICE_ACCOUNT,
             "extraEnv": user_env,
+            "extraFiles": single_user_files,
             "uid": USER_UID,
             "fsGid": USER_GID,
             "allowPrivilegeEscalation": False,

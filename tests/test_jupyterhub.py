@@ -334,3 +334,40 @@ def test_repositories_are_per_stack(plan: Inventory) -> None:
     # dev and prod may share an account: one repository name each, so destroying dev keeps prod's.
     (repository,) = plan.of_type("aws:ecr/repository:Repository")
     assert repository.inputs["name"] == f"jhub-{plan.stack}/jupyter-user"
+
+
+# ---- Sessions behave as under HTTPS although TLS ends before the hub ------------------------------
+
+
+@pytest.mark.parametrize("mode", ["letsencrypt", "secret", "acm"])
+def test_cookies_are_secure_and_hsts_is_sent_when_tls_ends_before_the_hub(mode: str) -> None:
+    # The hub sees plain HTTP from CHP (X-Forwarded-Proto: http), so without these JupyterHub 5.5
+    # sets no cookie Secure: public_url (hub cookies), cookie_options (every hub cookie, the hub's
+    # _xsrf, and user servers' HubOAuth cookies), and the user server's own _xsrf kwargs.
+    https = {
+        "letsencrypt": {"mode": "letsencrypt", "contactEmail": "ops@example.org"},
+        "secret": {"mode": "secret", "secretName": "hub-tls"},
+        "acm": {"mode": "acm", "acmCertificateArn": "arn:aws:acm:eu-west-1:123456789012:certificate/abc"},
+    }[mode]
+    hub = JupyterHubSettings.model_validate({"domain": "hub.example.org", "https": https})
+    values = build_values(hub, storage_class="gp3", secrets=redacted_secrets(), certificate_arn="arn:cert")
+    jupyterhub = values["hub"]["config"]["JupyterHub"]
+    assert jupyterhub["public_url"] == "https://hub.example.org/"
+    tornado = jupyterhub["tornado_settings"]
+    assert tornado["cookie_options"] == {"secure": True}
+    assert tornado["headers"]["Strict-Transport-Security"].startswith("max-age=")
+    assert tornado["slow_spawn_timeout"] == 0  # the chart's own setting, replaced with the dict
+    (user_xsrf,) = values["singleuser"]["extraFiles"].values()
+    assert user_xsrf["mountPath"].endswith("/jupyter_server_config.json")
+    assert user_xsrf["data"]["ServerApp"]["tornado_settings"]["xsrf_cookie_kwargs"] == {"secure": True}
+    # Secure cookies are never sent over plain HTTP: a port-80 login would loop. Only Let's Encrypt
+    # keeps port 80 (ACME and the redirect, served by traefik).
+    assert values["proxy"]["service"]["disableHttpPort"] is (mode != "letsencrypt")
+    assert schema_errors(values) == []
+
+
+def test_plain_http_dev_hub_does_not_claim_secure_cookies() -> None:
+    hub = JupyterHubSettings.model_validate({"domain": "hub.example.org", "https": {"mode": "none"}})
+    values = build_values(hub, storage_class="gp3", secrets=redacted_secrets())
+    assert "public_url" not in values["hub"]["config"]["JupyterHub"]
+    assert values["singleuser"]["extraFiles"] == {}
