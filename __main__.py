@@ -99,6 +99,7 @@ node_groups = NodeGroups(
         cluster_name=cluster.cluster_name,
         kubernetes_version=settings.cluster.kubernetes_version,
         partition=settings.partition,
+        availability_zones=settings.network.availability_zones,
         private_subnet_ids=network.private_subnet_ids,
         volume_key_arn=encryption.user_data_key_arn,
         core=node_group_spec(settings.node_groups.core),
@@ -123,7 +124,7 @@ addons = ClusterAddons(
         retain_volumes=settings.data.retain_on_destroy,
         autoscaler_chart_version=settings.cluster.autoscaler.chart_version,
         autoscaler_image_tag=settings.cluster.autoscaler.image_tag,
-        wait_for=[node_groups.core],
+        wait_for=node_groups.core,
         tags=tags,
     ),
 )
@@ -204,7 +205,7 @@ jupyterhub = JupyterHub(
         user_image_repository=user_image.repository,
         user_image_tag=user_image.tag,
         lockdown=settings.incident.lockdown,
-        release_depends_on=[node_groups.core, node_groups.user, addons],
+        release_depends_on=[*node_groups.core, *node_groups.user, addons],
         tags=tags,
     ),
 )
@@ -255,7 +256,7 @@ container_logs = ContainerLogs(
         oidc_issuer=cluster.oidc_issuer,
         logs_key_arn=encryption.logs_key_arn,
         retention_days=detection.container_log_retention_days,
-        wait_for=[node_groups.core],
+        wait_for=node_groups.core,
         tags=tags,
     ),
 )

