@@ -141,9 +141,13 @@ class JupyterHub(pulumi.ComponentResource):
         if args.lockdown:
             self._lockdown(name, hub, release, args.provider)
 
+        # The id comes from the release's status: unknown in a preview of a release not installed yet
+        # (a first preview, or one after a failed first `up`), and the engine skips a read with an
+        # unknown id. A fixed "ns/proxy-public" would be read during that preview and fail with
+        # "not found" (depends_on does not delay a read whose id is known).
         proxy_service = k8s.core.v1.Service.get(
             f"{name}-{PROXY_SERVICE}",
-            pulumi.Output.concat(hub.namespace, "/", PROXY_SERVICE),
+            pulumi.Output.concat(release.status.namespace, "/", PROXY_SERVICE),
             opts=pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=[release]),
         )
         self.load_balancer_hostname = proxy_service.status.apply(_load_balancer_hostname)

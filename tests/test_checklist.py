@@ -17,6 +17,7 @@ from tools.harness import Inventory
 from tools.plan import checklist_view
 
 Mutation = Callable[[list[Resource]], None]
+EKS = "aws:eks/cluster:Cluster"  # pulumi-eks's child: what a stack policy sees of the cluster
 
 
 def _props(resources: list[Resource], type_: str, name_part: str = "") -> list[dict[str, Any]]:
@@ -59,17 +60,17 @@ BREAKS: dict[str, Mutation] = {
         "user-servers",
         lambda d: d["Statement"].append({"Effect": "Allow", "Action": "s3:*", "Resource": "*"}),
     ),
-    "control-plane-audit-logging": lambda rs: _props(rs, "eks:index:Cluster")[0].update(enabledClusterLogTypes=["api"]),
+    "control-plane-audit-logging": lambda rs: _props(rs, EKS)[0].update(enabledClusterLogTypes=["api"]),
     "alarms-present": lambda rs: _remove_from(rs, lambda r: "guardduty-findings" in r.name),
     "image-scanning": lambda rs: _props(rs, "aws:ecr/repository:Repository")[0].update(
         imageScanningConfiguration={"scanOnPush": False}
     ),
-    "supported-kubernetes": lambda rs: _props(rs, "eks:index:Cluster")[0].update(version="1.27"),
+    "supported-kubernetes": lambda rs: _props(rs, EKS)[0].update(version="1.27"),
     "imds-hop-limit-1": lambda rs: _props(rs, "aws:ec2/launchTemplate:LaunchTemplate", "user")[0][
         "metadataOptions"
     ].update(httpPutResponseHopLimit=2),
     "kms-rotation": lambda rs: _props(rs, "aws:kms/key:Key", "logs")[0].update(enableKeyRotation=False),
-    "api-not-open-to-world": lambda rs: _props(rs, "eks:index:Cluster")[0].update(
+    "api-not-open-to-world": lambda rs: _props(rs, EKS)[0]["vpcConfig"].update(
         endpointPublicAccess=True, publicAccessCidrs=["0.0.0.0/0"]
     ),
 }
@@ -135,3 +136,82 @@ def test_plan_prints_the_checklist_and_fails_on_a_broken_stack(tmp_path: Path) -
     assert "[FAIL] Network policies enabled (network-policies-enforced)" in result.stdout
     assert "singleuser.networkPolicy is off" in result.stdout
     assert "security checklist failed" in result.stderr
+
+
+# ---- The rules read what the engine passes to a stack policy --------------------------------------
+
+
+def _analyze_stack(plan: Inventory) -> Any:
+    """Run the pack through pulumi_policy's own analyzer servicer, with the request the engine sends
+    after a preview or update: every resource's outputs (unknowns as the engine's sentinels), its
+    parent and dependencies as URNs."""
+    from google.protobuf import struct_pb2
+    from pulumi.runtime.proto import analyzer_pb2
+    from pulumi_policy import EnforcementLevel
+    from pulumi_policy.policy import _PolicyAnalyzerServicer
+    from pulumi_policy.proxy import UNKNOWN_STRING_VALUE
+
+    from policies.checklist import UNKNOWN
+    from policies.pack import POLICIES
+
+    def wire(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: wire(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [wire(v) for v in value]
+        return UNKNOWN_STRING_VALUE if value == UNKNOWN else value
+
+    resources = []
+    for r in plan.resources:
+        properties = struct_pb2.Struct()
+        properties.update(wire(r.outputs))
+        resources.append(
+            analyzer_pb2.AnalyzerResource(
+                type=r.type,
+                name=r.name,
+                urn=r.urn,
+                properties=properties,
+                parent=r.parent,
+                dependencies=r.dependencies,
+            )
+        )
+    servicer = _PolicyAnalyzerServicer("jhub-eks-security", "0.0.1", POLICIES, EnforcementLevel.MANDATORY)
+    return servicer.AnalyzeStack(analyzer_pb2.AnalyzeStackRequest(resources=resources), None)
+
+
+def test_the_pack_passes_an_update_through_the_real_analyzer(plan: Inventory) -> None:
+    response = _analyze_stack(plan)
+    assert [(d.policyName, d.message) for d in response.diagnostics] == []
+
+
+def test_the_pack_passes_and_runs_in_a_first_preview(tmp_path: Path) -> None:
+    # In a preview of a new stack most outputs are unknown. No rule may fail on them, and none may be
+    # skipped as "can't run during preview" (the SDK's proxy raises on any unknown it is asked for).
+    out = tmp_path / "preview.json"
+    result = run_plan("prod", out, None, "--preview")
+    assert result.returncode == 0, result.stdout + result.stderr
+    response = _analyze_stack(Inventory.from_json(json.loads(out.read_text())))
+    assert [(d.policyName, d.message) for d in response.diagnostics] == []
+
+
+def test_the_engine_shows_pulumi_eks_component_without_cluster_settings(plan: Inventory) -> None:
+    # The bug this guards against: the rules read the component's inputs, which no stack policy
+    # receives. The component's registered outputs carry none of the settings.
+    component = plan.one("eks:index:Cluster")
+    assert "enabledClusterLogTypes" not in component.outputs
+    assert "endpointPublicAccess" not in component.outputs
+    cluster = plan.one("aws:eks/cluster:Cluster")
+    assert cluster.parent == component.urn
+    assert set(cluster.outputs["enabledClusterLogTypes"]) == {
+        "api",
+        "audit",
+        "authenticator",
+        "controllerManager",
+        "scheduler",
+    }
+
+
+def test_audit_rule_on_the_component_alone_finds_no_cluster(plan: Inventory) -> None:
+    # Without the child resource there is nothing the engine shows that proves logging is on.
+    resources = [r for r in view(plan) if r.type != EKS]
+    assert [v.message for v in evaluate(resources)["control-plane-audit-logging"]] == ["no EKS cluster found to check"]

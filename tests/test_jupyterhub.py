@@ -23,7 +23,7 @@ from components.jupyterhub_values import (
 from settings import JupyterHubSettings
 from tests.conftest import run_plan
 from tests.pod_security import restricted_violations
-from tools.harness import REDACTED, ROOT, STACKS, Inventory
+from tools.harness import REDACTED, ROOT, STACKS, UNKNOWN, Inventory
 
 # The chart's schema and defaults travel with the repository (data/charts/, with their source).
 CHART_VERSION = JupyterHubSettings.model_fields["chart_version"].default
@@ -372,3 +372,27 @@ def test_plain_http_dev_hub_does_not_claim_secure_cookies() -> None:
     values = build_values(hub, storage_class="gp3", secrets=redacted_secrets())
     assert "public_url" not in values["hub"]["config"]["JupyterHub"]
     assert values["singleuser"]["extraFiles"] == {}
+
+
+# ---- The load balancer's name is read only once the release exists -------------------------------
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_preview_before_the_release_exists_does_not_read_the_proxy_service(tmp_path: Path, stack: str) -> None:
+    # A preview of a stack whose release is not installed (the first one, or after a failed first
+    # `up`): the engine reads a `.get` whose id is known, and fails with "not found"; it skips the
+    # read while the id is unknown. The id must therefore come from the release's own status.
+    out = tmp_path / "preview.json"
+    result = run_plan(stack, out, None, "--preview")
+    assert result.returncode == 0, result.stderr
+    preview = Inventory.from_json(json.loads(out.read_text()))
+    (read,) = [r for r in preview.reads if r.type == "kubernetes:core/v1:Service"]
+    assert read.id == UNKNOWN
+
+
+def test_after_install_the_proxy_service_is_read_in_the_release_namespace(plan: Inventory) -> None:
+    (read,) = [r for r in plan.reads if r.type == "kubernetes:core/v1:Service"]
+    namespace = plan.one("kubernetes:core/v1:Namespace").inputs["metadata"]["name"]
+    assert read.id == f"{namespace}/proxy-public"
+    release = next(r for r in plan.of_type(RELEASE) if r.inputs["chart"] == "jupyterhub")
+    assert release.urn in read.dependencies

@@ -17,6 +17,7 @@ from tools.harness import Inventory
 # everything else counts 0.1. Only used to rank chains for a reviewer, never to assert timings.
 ESTIMATED_MINUTES = {
     "eks:index:Cluster": 10.0,
+    "aws:eks/cluster:Cluster": 10.0,
     "aws:eks/nodeGroup:NodeGroup": 4.0,
     "aws:eks/addon:Addon": 1.5,
     "aws:ec2/natGateway:NatGateway": 2.0,

@@ -56,6 +56,29 @@ class Recorded:
     retain_on_delete: bool = False
     protect: bool = False
     additional_secret_outputs: list[str] = field(default_factory=list)
+    outputs: dict[str, Any] = field(default_factory=dict)
+    """What the engine shows of the resource after the step, and so what a stack policy receives as
+    its properties: a custom resource's state (its inputs and what the provider computed, which is
+    unknown in a preview of a create); a component's registered outputs only."""
+    synthesized: bool = False
+    """Registered by a packaged component's own provider (pulumi-eks), modelled here: mocks do not
+    run a remote component's code."""
+
+
+from policies.checklist import UNKNOWN  # a value the engine does not know yet (preview)  # noqa: E402
+
+_UNKNOWN_SENTINEL = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"  # how the SDK sends an unknown value
+
+
+@dataclass
+class Read:
+    """A `Resource.get` the program makes: the engine reads the object by `id`, or skips the read
+    in a preview while the id is unknown."""
+
+    type: str
+    name: str
+    id: str
+    dependencies: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -64,6 +87,7 @@ class Inventory:
     resources: list[Recorded]
     outputs: dict[str, Any]
     secret_outputs: list[str]
+    reads: list[Read] = field(default_factory=list)
 
     def of_type(self, type_: str) -> list[Recorded]:
         return [r for r in self.resources if r.type == type_]
@@ -80,6 +104,7 @@ class Inventory:
             "resources": [asdict(r) for r in self.resources],
             "outputs": self.outputs,
             "secretOutputs": self.secret_outputs,
+            "reads": [asdict(r) for r in self.reads],
         }
 
     @classmethod
@@ -89,6 +114,7 @@ class Inventory:
             resources=[Recorded(**r) for r in data["resources"]],
             outputs=data["outputs"],
             secret_outputs=data["secretOutputs"],
+            reads=[Read(**r) for r in data.get("reads", [])],
         )
 
 
@@ -140,6 +166,8 @@ def _redact(value: Any, path: str, secrets: list[str]) -> Any:
         return {k: _redact(v, f"{path}.{k}" if path else k, secrets) for k, v in value.items()}
     if isinstance(value, list):
         return [_redact(v, f"{path}[{i}]", secrets) for i, v in enumerate(value)]
+    if value == _UNKNOWN_SENTINEL:
+        return UNKNOWN
     if isinstance(value, float) and value.is_integer():
         return int(value)  # protobuf Struct carries every number as a double
     return value
@@ -226,9 +254,73 @@ def _outputs_for(type_: str, name: str, inputs: dict[str, Any], region: str) -> 
     elif type_ == "kubernetes:core/v1:Service":
         outputs.pop("arn")
         outputs["status"] = {"loadBalancer": {"ingress": [{"hostname": f"{digest}.elb.{region}.amazonaws.com"}]}}
+    elif type_ == "kubernetes:helm.sh/v3:Release":
+        outputs.pop("arn")
+        outputs["status"] = {
+            "name": inputs.get("name", name),
+            "namespace": inputs.get("namespace"),
+            "status": "deployed",
+        }
     elif type_.startswith("kubernetes:"):
         outputs.pop("arn")
     return outputs
+
+
+def _pulumi_eks_children(component: Recorded, region: str, preview: bool) -> list[Recorded]:
+    """The `aws:eks/cluster:Cluster` that pulumi-eks 4.4.0's `Cluster` component registers as its
+    child `<name>-eksCluster` (nodejs/eks/cluster.ts `createCore`), with its inputs mapped as that
+    code maps them. A stack policy sees this resource's state; the component itself shows only its
+    registered outputs, which carry no log types, endpoint or encryption settings."""
+    inputs = component.inputs
+    vpc_config: dict[str, Any] = {
+        "subnetIds": inputs.get("privateSubnetIds", UNKNOWN),
+        "endpointPrivateAccess": inputs.get("endpointPrivateAccess", False),
+        "endpointPublicAccess": inputs.get("endpointPublicAccess", True),
+    }
+    if "publicAccessCidrs" in inputs:
+        vpc_config["publicAccessCidrs"] = inputs["publicAccessCidrs"]
+    cluster_inputs: dict[str, Any] = {
+        "name": inputs.get("name", UNKNOWN),
+        "version": inputs.get("version", UNKNOWN),
+        "roleArn": UNKNOWN if preview else f"arn:aws:iam::{ACCOUNT_ID}:role/{component.name}-eksRole",
+        "vpcConfig": vpc_config,
+        "enabledClusterLogTypes": inputs.get("enabledClusterLogTypes", []),
+        "accessConfig": {
+            "authenticationMode": inputs.get("authenticationMode", "CONFIG_MAP"),
+            # pulumi-eks does not expose it: EKS's default, the creator becomes cluster admin.
+            "bootstrapClusterCreatorAdminPermissions": True,
+        },
+        "tags": inputs.get("tags", {}),
+    }
+    if "encryptionConfigKeyArn" in inputs:
+        cluster_inputs["encryptionConfig"] = {
+            "provider": {"keyArn": inputs["encryptionConfigKeyArn"]},
+            "resources": ["secrets"],
+        }
+    if "deletionProtection" in inputs:
+        cluster_inputs["deletionProtection"] = inputs["deletionProtection"]
+    name = f"{component.name}-eksCluster"
+    outputs = dict(cluster_inputs)
+    if not preview:
+        computed = _outputs_for("aws:eks/cluster:Cluster", name, cluster_inputs, region)
+        outputs.update(arn=computed["arn"], id=str(cluster_inputs["name"]))
+    parent_type = component.urn.split("::")[2]
+    urn = component.urn.rsplit("::", 2)[0] + f"::{parent_type}$aws:eks/cluster:Cluster::{name}"
+    return [
+        Recorded(
+            type="aws:eks/cluster:Cluster",
+            name=name,
+            urn=urn,
+            parent=component.urn,
+            custom=True,
+            inputs=cluster_inputs,
+            outputs=outputs,
+            id="" if preview else str(cluster_inputs["name"]),
+            # It waits for what its inputs come from (subnets, keys, log group), as the component does.
+            dependencies=list(component.dependencies),
+            synthesized=True,
+        )
+    ]
 
 
 def run(
@@ -238,18 +330,23 @@ def run(
     program: Path = ROOT / "__main__.py",
     project: str = PROJECT,
     ecr_images: dict[str, list[str]] | None = None,
+    preview: bool = False,
 ) -> Inventory:
     """Run a Pulumi program (the platform's ``__main__.py`` by default) for a stack under mocks;
     raise what the program raises.
 
     `ecr_images` models the account: repository name -> tags pushed. A repository not listed does
     not exist, and ecr:DescribeImages fails on it as AWS does (RepositoryNotFoundException), which is
-    the state of the first deploy."""
+    the state of the first deploy.
+
+    `preview` models the first `pulumi preview` of a new stack: a resource to be created has only
+    its inputs; everything the provider computes (ids, ARNs, statuses) is unknown."""
     existing_images = ecr_images or {}
     import pulumi
     from google.protobuf import json_format
     from pulumi.runtime import mocks
     from pulumi.runtime import settings as runtime_settings
+    from pulumi.runtime.proto import resource_pb2
     from pulumi.runtime.stack import run_pulumi_func
     from pulumi.runtime.sync_await import _sync_await
 
@@ -262,6 +359,8 @@ def run(
 
     class Mocks(pulumi.runtime.Mocks):
         def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
+            if preview:
+                return "", dict(args.inputs)  # absent from the state = unknown in a preview
             outputs = _outputs_for(args.typ, args.name, args.inputs, region)
             state = {**args.inputs, **{k: v for k, v in outputs.items() if k != "id"}}
             return outputs["id"], state
@@ -292,6 +391,18 @@ def run(
             response = super().RegisterResource(request)
             secrets: list[str] = []
             raw = json_format.MessageToDict(request.object)
+            inputs = _redact(raw, "", secrets)
+            if request.custom:
+                # The provider's state echoes the inputs (kept in their redacted form here: the
+                # engine marks a whole property secret, the policy SDK unwraps it) plus what it computed.
+                state = _redact(json_format.MessageToDict(response.object), "", [])
+                engine_view = {**state, **inputs}
+            elif request.remote and not preview:
+                # A packaged component's outputs are what its provider registers, not its inputs.
+                computed = _outputs_for(request.type, request.name, raw, region)
+                engine_view = {k: v for k, v in computed.items() if k not in ("id", "arn")}
+            else:
+                engine_view = {}  # a component shows what it registers (RegisterResourceOutputs)
             recorded.append(
                 Recorded(
                     type=request.type,
@@ -299,7 +410,7 @@ def run(
                     urn=response.urn,
                     parent=request.parent,
                     custom=request.custom,
-                    inputs=_redact(raw, "", secrets),
+                    inputs=inputs,
                     secret_inputs=secrets,
                     dependencies=sorted(set(request.dependencies)),
                     provider=request.provider,
@@ -308,12 +419,37 @@ def run(
                     retain_on_delete=bool(request.retainOnDelete),
                     protect=bool(request.protect),
                     additional_secret_outputs=sorted(request.additionalSecretOutputs),
+                    outputs=engine_view,
                 )
             )
+            if request.type == "eks:index:Cluster":
+                recorded.extend(_pulumi_eks_children(recorded[-1], region, preview))
             return response
 
+        def RegisterResourceOutputs(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
+            _references_to_urns(request.outputs)
+            for resource in recorded:
+                if resource.urn == request.urn:
+                    resource.outputs = _redact(json_format.MessageToDict(request.outputs), "", [])
+            return super().RegisterResourceOutputs(request)
+
+        def ReadResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
+            reads.append(
+                Read(
+                    type=request.type,
+                    name=request.name,
+                    id=UNKNOWN if request.id == _UNKNOWN_SENTINEL else request.id,
+                    dependencies=sorted(set(request.dependencies)),
+                )
+            )
+            if request.id == _UNKNOWN_SENTINEL:
+                # The engine skips a read whose id is unknown; the object's outputs stay unknown.
+                return resource_pb2.ReadResourceResponse(urn=self.make_urn(request.parent, request.type, request.name))
+            return super().ReadResource(request)
+
+    reads: list[Read] = []
     monitor = RecordingMonitor(Mocks())
-    mocks.set_mocks(Mocks(), project=project, stack=stack, preview=False, monitor=monitor)
+    mocks.set_mocks(Mocks(), project=project, stack=stack, preview=preview, monitor=monitor)
     pulumi.runtime.set_all_config(config, secret_keys)
 
     try:
@@ -328,7 +464,7 @@ def run(
 
     stack_resource = runtime_settings.get_root_resource()
     outputs, secret_outputs = _stack_outputs(stack_resource)
-    return Inventory(stack=stack, resources=recorded, outputs=outputs, secret_outputs=secret_outputs)
+    return Inventory(stack=stack, resources=recorded, outputs=outputs, secret_outputs=secret_outputs, reads=reads)
 
 
 def _stack_outputs(stack_resource: Any) -> tuple[dict[str, Any], list[str]]:

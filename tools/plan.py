@@ -152,7 +152,9 @@ def render(inventory: Inventory) -> str:
 
 
 def checklist_view(inventory: Inventory) -> list[Resource]:
-    return [Resource(r.type, r.name, r.urn, r.inputs, r.parent, r.dependencies) for r in inventory.resources]
+    """The stack as the engine hands it to a stack policy: each resource's outputs (a component's
+    registered outputs only; unknowns in a preview), its parent and direct dependencies."""
+    return [Resource(r.type, r.name, r.urn, r.outputs, r.parent, r.dependencies) for r in inventory.resources]
 
 
 def render_checklist(inventory: Inventory) -> tuple[str, bool]:
@@ -193,6 +195,11 @@ def main(argv: list[str] | None = None) -> int:
         metavar="REPOSITORY:TAG",
         help="plan as if this image were in ECR (default: the first deploy, no repository exists yet)",
     )
+    parser.add_argument(
+        "--preview",
+        action="store_true",
+        help="model the first `pulumi preview` of a new stack: provider-computed values unknown",
+    )
     args = parser.parse_args(argv)
     ecr_images: dict[str, list[str]] = {}
     for image in args.pushed_image:
@@ -200,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
         ecr_images.setdefault(repository, []).append(tag)
 
     try:
-        inventory = run(args.stack, args.stack_file, ecr_images=ecr_images)
+        inventory = run(args.stack, args.stack_file, ecr_images=ecr_images, preview=args.preview)
     except PlanError as error:
         print(f"error: {error}\n({error.declared} resources were declared before the error)", file=sys.stderr)
         return 2
