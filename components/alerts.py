@@ -12,17 +12,27 @@ import pulumi_aws as aws
 
 
 def topic_policy(topic_arn: str, account_id: str) -> dict[str, Any]:
-    """CloudWatch alarms and EventBridge rules of this account may publish; nothing without TLS."""
+    """CloudWatch alarms of this account and EventBridge rules may publish; nothing without TLS.
+
+    EventBridge's statement has no condition: "You can't use Condition blocks in Amazon SNS topic
+    policies for EventBridge" (EventBridge user guide, Amazon SNS permissions)."""
     return {
         "Version": "2012-10-17",
         "Statement": [
             {
-                "Sid": "AlarmsAndRulesOfThisAccountPublish",
+                "Sid": "AlarmsOfThisAccountPublish",
                 "Effect": "Allow",
-                "Principal": {"Service": ["cloudwatch.amazonaws.com", "events.amazonaws.com"]},
+                "Principal": {"Service": "cloudwatch.amazonaws.com"},
                 "Action": "sns:Publish",
                 "Resource": topic_arn,
                 "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
+            },
+            {
+                "Sid": "EventBridgeRulesPublish",
+                "Effect": "Allow",
+                "Principal": {"Service": "events.amazonaws.com"},
+                "Action": "sns:Publish",
+                "Resource": topic_arn,
             },
             {
                 "Sid": "DenyWithoutTLS",

@@ -93,18 +93,32 @@ def cloudtrail_statements(partition: str, region: str, account_id: str) -> list[
 
 
 def alerts_key_policy(partition: str, account_id: str) -> dict[str, Any]:
-    """The alert topic's key: CloudWatch alarms and EventBridge rules of this account publish to it."""
+    """The alert topic's key: CloudWatch alarms and EventBridge rules of this account publish to it.
+
+    One statement per service. SNS documents `aws:SourceAccount`/`aws:SourceArn` for CloudWatch, but
+    "adding aws:SourceAccount, aws:SourceArn and aws:SourceOrgID to a KMS key policy is not supported
+    for EventBridge-to-encrypted topics" (SNS developer guide, compatibility with encrypted topics):
+    the data-key request SNS makes for an EventBridge publish carries neither key, so a condition on
+    them denies every alert. EventBridge's statement is therefore unconditioned; this key encrypts
+    the alert topic and nothing else, which is what bounds it."""
     return {
         "Version": "2012-10-17",
         "Statement": [
             _account_admin_statement(partition, account_id),
             {
-                "Sid": "AlarmsAndRulesPublishEncrypted",
+                "Sid": "AlarmsPublishEncrypted",
                 "Effect": "Allow",
-                "Principal": {"Service": ["cloudwatch.amazonaws.com", "events.amazonaws.com"]},
+                "Principal": {"Service": "cloudwatch.amazonaws.com"},
                 "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
                 "Resource": "*",
                 "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
+            },
+            {
+                "Sid": "EventBridgeRulesPublishEncrypted",
+                "Effect": "Allow",
+                "Principal": {"Service": "events.amazonaws.com"},
+                "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+                "Resource": "*",
             },
         ],
     }

@@ -28,14 +28,57 @@ def topic_arn(plan: Inventory) -> str:
 def test_alert_topic_is_encrypted_and_reaches_people(plan: Inventory) -> None:
     topic = plan.one(TOPIC)
     assert topic.inputs["kmsMasterKeyId"] == key_arn(plan, "alerts")
-    key_policy = json.loads(plan.one("aws:kms/key:Key", "alerts").inputs["policy"])
-    services = next(s for s in key_policy["Statement"] if s.get("Sid") == "AlarmsAndRulesPublishEncrypted")
-    assert set(services["Principal"]["Service"]) == {"cloudwatch.amazonaws.com", "events.amazonaws.com"}
     subscriptions = plan.of_type("aws:sns/topicSubscription:TopicSubscription")
     assert subscriptions and all(s.inputs["topic"] == topic_arn(plan) for s in subscriptions)
-    topic_policy = json.loads(plan.one("aws:sns/topicPolicy:TopicPolicy").inputs["policy"])
-    publish = next(s for s in topic_policy["Statement"] if s["Effect"] == "Allow")
-    assert publish["Condition"] == {"StringEquals": {"aws:SourceAccount": ACCOUNT_ID}}
+
+
+# What AWS puts in the request context when each service publishes to an encrypted topic. SNS: the
+# KMS request made for an EventBridge publish carries no aws:SourceAccount / aws:SourceArn (a key
+# policy conditioned on them "is not supported for EventBridge-to-encrypted topics"), and an SNS topic
+# policy statement for EventBridge cannot use a Condition block (EventBridge user guide).
+PUBLISH_CONTEXT = {
+    "cloudwatch.amazonaws.com": {"aws:SourceAccount": ACCOUNT_ID},
+    "events.amazonaws.com": {},
+}
+
+
+def _allows(statements: list[dict[str, Any]], service: str, action: str, context: dict[str, str]) -> bool:
+    """Allow statements for `service` whose every condition key is present and equal in `context`
+    (the policies use StringEquals only; a missing key never matches)."""
+    for statement in statements:
+        principal = statement.get("Principal")
+        principals = principal.get("Service", []) if isinstance(principal, dict) else []
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        if statement["Effect"] != "Allow" or service not in (
+            principals if isinstance(principals, list) else [principals]
+        ):
+            continue
+        if not any(a == action or (a.endswith("*") and action.startswith(a[:-1])) for a in actions):
+            continue
+        conditions = statement.get("Condition", {})
+        assert set(conditions) <= {"StringEquals"}, conditions
+        if all(context.get(k) == v for k, v in conditions.get("StringEquals", {}).items()):
+            return True
+    return False
+
+
+@pytest.mark.parametrize("service", sorted(PUBLISH_CONTEXT))
+def test_alarms_and_rules_can_publish_to_the_encrypted_topic(plan: Inventory, service: str) -> None:
+    context = PUBLISH_CONTEXT[service]
+    key_policy = json.loads(plan.one("aws:kms/key:Key", "alerts").inputs["policy"])["Statement"]
+    topic_policy = json.loads(plan.one("aws:sns/topicPolicy:TopicPolicy").inputs["policy"])["Statement"]
+    assert _allows(key_policy, service, "kms:GenerateDataKey", context)
+    assert _allows(key_policy, service, "kms:Decrypt", context)
+    assert _allows(topic_policy, service, "sns:Publish", context)
+    if service == "events.amazonaws.com":
+        # No condition at all on EventBridge's statements (neither policy supports one for it).
+        for statement in key_policy + topic_policy:
+            if service in str(statement.get("Principal")):
+                assert "Condition" not in statement
+    else:
+        # CloudWatch stays confined to this account's alarms.
+        assert not _allows(key_policy, service, "kms:GenerateDataKey", {"aws:SourceAccount": "999999999999"})
+        assert not _allows(topic_policy, service, "sns:Publish", {"aws:SourceAccount": "999999999999"})
 
 
 def test_every_alarm_and_rule_notifies_the_topic(plan: Inventory) -> None:
