@@ -115,9 +115,7 @@ class JupyterHub(pulumi.ComponentResource):
                 secrets=secrets,
                 certificate_arn=resolved[1],
                 user_storage=UserStorage(bucket=resolved[2], region=args.region) if resolved[2] else None,
-                user_image=UserImage(resolved[3], args.user_image_tag or hub.user_servers.image.tag)
-                if resolved[3]
-                else None,
+                user_image=UserImage(resolved[3], args.user_image_tag) if resolved[3] and args.user_image_tag else None,
                 lockdown=args.lockdown,
             )
         )

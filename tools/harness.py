@@ -16,6 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from pulumi.runtime.rpc import UNKNOWN as _UNKNOWN_SENTINEL  # how the SDK sends an unknown value
+
+from policies.checklist import UNKNOWN  # the rules' marker for a value the engine does not know yet
 
 ROOT = Path(__file__).resolve().parent.parent
 STACKS = ROOT / "stacks"
@@ -63,11 +66,6 @@ class Recorded:
     synthesized: bool = False
     """Registered by a packaged component's own provider (pulumi-eks), modelled here: mocks do not
     run a remote component's code."""
-
-
-from policies.checklist import UNKNOWN  # a value the engine does not know yet (preview)  # noqa: E402
-
-_UNKNOWN_SENTINEL = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"  # how the SDK sends an unknown value
 
 
 @dataclass
@@ -266,7 +264,7 @@ def _outputs_for(type_: str, name: str, inputs: dict[str, Any], region: str) -> 
     return outputs
 
 
-def _pulumi_eks_children(component: Recorded, region: str, preview: bool) -> list[Recorded]:
+def _pulumi_eks_children(component: Recorded, region: str, preview: bool, make_urn: Any) -> list[Recorded]:
     """The `aws:eks/cluster:Cluster` that pulumi-eks 4.4.0's `Cluster` component registers as its
     child `<name>-eksCluster` (nodejs/eks/cluster.ts `createCore`), with its inputs mapped as that
     code maps them. A stack policy sees this resource's state; the component itself shows only its
@@ -304,8 +302,7 @@ def _pulumi_eks_children(component: Recorded, region: str, preview: bool) -> lis
     if not preview:
         computed = _outputs_for("aws:eks/cluster:Cluster", name, cluster_inputs, region)
         outputs.update(arn=computed["arn"], id=str(cluster_inputs["name"]))
-    parent_type = component.urn.split("::")[2]
-    urn = component.urn.rsplit("::", 2)[0] + f"::{parent_type}$aws:eks/cluster:Cluster::{name}"
+    urn = make_urn(component.urn, "aws:eks/cluster:Cluster", name)
     return [
         Recorded(
             type="aws:eks/cluster:Cluster",
@@ -423,7 +420,7 @@ def run(
                 )
             )
             if request.type == "eks:index:Cluster":
-                recorded.extend(_pulumi_eks_children(recorded[-1], region, preview))
+                recorded.extend(_pulumi_eks_children(recorded[-1], region, preview, self.make_urn))
             return response
 
         def RegisterResourceOutputs(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
