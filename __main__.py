@@ -123,7 +123,7 @@ addons = ClusterAddons(
         provider=cluster.provider,
         retain_volumes=settings.data.retain_on_destroy,
         autoscaler_chart_version=settings.cluster.autoscaler.chart_version,
-        autoscaler_image_tag=settings.cluster.autoscaler.image_tag,
+        autoscaler_image_tag=settings.cluster.autoscaler.image,
         wait_for=node_groups.core,
         tags=tags,
     ),

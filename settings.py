@@ -29,6 +29,7 @@ import ipaddress
 import json
 import re
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import pydantic
@@ -162,11 +163,65 @@ class NetworkSettings(_Model):
         return self
 
 
+# Versions of the cluster-autoscaler chart whose image and ClusterRole were read from the chart's
+# source (data/charts/cluster-autoscaler/versions.json): a chart is accepted only when its RBAC is
+# known to cover what its autoscaler watches.
+AUTOSCALER_CHARTS: dict[str, Any] = json.loads(
+    (Path(__file__).parent / "data" / "charts" / "cluster-autoscaler" / "versions.json").read_text()
+)
+
+
+def _minor(version: str) -> str:
+    return ".".join(version.removeprefix("v").split(".")[:2])
+
+
 class AutoscalerSettings(_Model):
-    chart_version: str = Field("9.38.0", pattern=r"^\d+\.\d+\.\d+$")
-    """Version of the kubernetes/autoscaler `cluster-autoscaler` Helm chart."""
-    image_tag: str = Field("v1.33.0", pattern=r"^v1\.\d{2}\.\d+$")
-    """cluster-autoscaler image tag; its minor version must match `kubernetesVersion`."""
+    chart_version: str = Field("9.51.0", pattern=r"^\d+\.\d+\.\d+$")
+    """Version of the kubernetes/autoscaler `cluster-autoscaler` Helm chart (one listed in
+    `data/charts/cluster-autoscaler/versions.json`, whose ClusterRole was checked)."""
+    image_tag: str | None = Field(None, pattern=r"^v1\.\d{2}\.\d+$")
+    """cluster-autoscaler image tag; default: the chart's own `image.tag`. Its minor version must
+    match `kubernetesVersion` (cluster-autoscaler supports only its own minor)."""
+
+    @property
+    def image(self) -> str:
+        """The image tag that runs: the setting, or the chart's default `image.tag`."""
+        return self.image_tag or str(AUTOSCALER_CHARTS["charts"][self.chart_version]["imageTag"])
+
+    def problem(self, kubernetes_version: str) -> tuple[str, str] | None:
+        """(key, message) when this chart or image cannot scale a `kubernetes_version` cluster."""
+        chart = AUTOSCALER_CHARTS["charts"].get(self.chart_version)
+        if chart is None:
+            known = ", ".join(AUTOSCALER_CHARTS["charts"])
+            return (
+                "autoscaler.chartVersion",
+                f"{self.chart_version} is not a chart whose RBAC was checked ({known}); use one of those, or add "
+                "it to data/charts/cluster-autoscaler/versions.json after reading its templates/clusterrole.yaml",
+            )
+        if _minor(chart["appVersion"]) != kubernetes_version:
+            return (
+                "autoscaler.chartVersion",
+                f"chart {self.chart_version} ships cluster-autoscaler {chart['appVersion']}, not "
+                f"{kubernetes_version}; use a chart whose appVersion is {kubernetes_version}.x "
+                "(cluster-autoscaler supports only its own Kubernetes minor)",
+            )
+        watched = set(AUTOSCALER_CHARTS["watchedByAutoscaler"]["storage.k8s.io"])
+        if int(kubernetes_version.split(".")[1]) < 32:
+            watched.discard("volumeattachments")  # watched from 1.32 (kubernetes/kubernetes#127757)
+        missing = sorted(watched - set(chart["storageResources"]))
+        if missing:
+            return (
+                "autoscaler.chartVersion",
+                f"chart {self.chart_version}'s ClusterRole cannot list/watch {missing}, which cluster-autoscaler "
+                f"{kubernetes_version} waits for at start: it would never scale; use chart 9.46.3 or later",
+            )
+        if _minor(self.image) != kubernetes_version:
+            return (
+                "autoscaler.imageTag",
+                f"{self.image} does not match kubernetesVersion {kubernetes_version}; use a "
+                f"v{kubernetes_version}.x tag (cluster-autoscaler supports only its own minor)",
+            )
+        return None
 
 
 class ClusterSettings(_Model):
@@ -201,13 +256,9 @@ class ClusterSettings(_Model):
                 "is empty while endpointPublicAccess is true, which would open the API to 0.0.0.0/0; "
                 "list your office/VPN CIDRs or set endpointPublicAccess: false",
             )
-        autoscaler_minor = ".".join(self.autoscaler.image_tag.removeprefix("v").split(".")[:2])
-        if autoscaler_minor != self.kubernetes_version:
-            raise _field_error(
-                "autoscaler.imageTag",
-                f"{self.autoscaler.image_tag} does not match kubernetesVersion {self.kubernetes_version}; "
-                f"use a v{self.kubernetes_version}.x tag (cluster-autoscaler supports only its own minor)",
-            )
+        autoscaler_problem = self.autoscaler.problem(self.kubernetes_version)
+        if autoscaler_problem:
+            raise _field_error(*autoscaler_problem)
         if not self.endpoint_public_access and self.public_access_cidrs:
             raise _field_error(
                 "publicAccessCidrs",

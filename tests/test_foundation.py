@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from components.cluster import CONTROL_PLANE_LOG_TYPES
+from settings import AUTOSCALER_CHARTS
 from tests.conftest import key_arn
 from tools.harness import STACKS, Inventory, Recorded
 
@@ -256,6 +257,22 @@ def test_user_group_can_scale_through_cluster_autoscaler(plan: Inventory) -> Non
     # May resize only the groups EKS tagged as owned by this cluster.
     assert resize["Condition"]["StringEquals"] == {f"aws:ResourceTag/k8s.io/cluster-autoscaler/{cluster_name}": "owned"}
     assert any(s["Action"] == "eks:DescribeNodegroup" for s in statements), "needed to scale the user group from 0"
+
+
+def test_autoscaler_chart_rbac_lets_its_image_start_on_this_kubernetes(plan: Inventory) -> None:
+    """cluster-autoscaler 1.33 blocks at start until every informer cache syncs, and from 1.32 it informs
+    on VolumeAttachments: a chart whose ClusterRole cannot list/watch one of them never scales. The
+    ClusterRole and image of each chart version are data read from the chart's source."""
+    release = plan.one("kubernetes:helm.sh/v3:Release", "cluster-autoscaler")
+    chart = AUTOSCALER_CHARTS["charts"][release.inputs["version"]]
+    kubernetes_minor = plan.one(CLUSTER).inputs["version"]
+    assert chart["appVersion"].rsplit(".", 1)[0] == kubernetes_minor
+    image_tag = release.inputs["values"]["image"]["tag"]
+    assert image_tag.removeprefix("v").rsplit(".", 1)[0] == kubernetes_minor
+    watched = AUTOSCALER_CHARTS["watchedByAutoscaler"]["storage.k8s.io"]
+    assert "volumeattachments" in watched
+    assert set(watched) <= set(chart["storageResources"])
+    assert release.inputs["values"]["awsRegion"], "chart 9.46.4+ defaults awsRegion to empty: AWS_REGION unset"
 
 
 # ---- Storage -------------------------------------------------------------------------------------

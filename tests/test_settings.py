@@ -82,6 +82,7 @@ def test_every_validated_setting_has_an_error_fixture() -> None:
         "cluster.adminRoleArns",
         "cluster.logRetentionDays",
         "cluster.autoscaler.imageTag",
+        "cluster.autoscaler.chartVersion",
         "nodeGroups.user.desiredSize",
         "nodeGroups.core.minSize",
         "encryption.keyDeletionWindowDays",
