@@ -1,12 +1,14 @@
 """Pulumi program: read and validate the stack settings, then compose the components."""
 
+import re
+
 import pulumi
 import pulumi_aws as aws
 
 from components.alarms import SecurityAlarms, SecurityAlarmsArgs, Threshold
 from components.alerts import AlertTopic, AlertTopicArgs
 from components.audit_trail import AuditTrail, AuditTrailArgs
-from components.cluster import Cluster, ClusterArgs
+from components.cluster import CREATOR_TAG, Cluster, ClusterArgs, cluster_creator, principal_of, same_principal
 from components.cluster_addons import ClusterAddons, ClusterAddonsArgs
 from components.encryption import Encryption, EncryptionArgs
 from components.guardduty import ThreatDetection, ThreatDetectionArgs
@@ -62,6 +64,27 @@ network = Network(
     ),
 )
 
+# EKS makes the identity that creates the cluster an admin through an access entry of its own, and
+# refuses a second entry for it: the creator (this run's role on the first deploy, the cluster's tag
+# afterwards) gets no entry from the program, whoever runs later.
+caller = principal_of(aws.get_caller_identity().arn)
+creator = cluster_creator(settings.cluster.name, caller)
+if creator is None:
+    pulumi.log.warn(
+        f"cluster {settings.cluster.name} exists without the {CREATOR_TAG} tag: if one of cluster.adminRoleArns "
+        "created it, EKS already has its access entry and `up` fails with ResourceInUseException; tag the cluster "
+        f"with that role's ARN (aws eks tag-resource --resource-arn <cluster arn> --tags {CREATOR_TAG}=<role arn>)"
+    )
+elif not re.fullmatch(r"[\w.:/=+@ -]{1,256}", creator):
+    raise pulumi.RunError(
+        f"the creating principal {creator} cannot be recorded as an EKS tag value; deploy with a role"
+    )
+if not any(same_principal(caller, p) for p in [*settings.cluster.admin_role_arns, *([creator] if creator else [])]):
+    pulumi.log.warn(
+        f"{caller} (running this) has no access entry on cluster {settings.cluster.name}: it can neither preview nor "
+        "update the Kubernetes resources; add it to cluster.adminRoleArns, or run with an admin role"
+    )
+
 cluster = Cluster(
     name,
     ClusterArgs(
@@ -74,8 +97,11 @@ cluster = Cluster(
         logs_key_arn=encryption.logs_key_arn,
         log_retention_days=settings.cluster.log_retention_days,
         admin_role_arns=settings.cluster.admin_role_arns,
+        creator_arn=creator,
         endpoint_public_access=settings.cluster.endpoint_public_access,
         public_access_cidrs=settings.cluster.public_access_cidrs,
+        private_endpoint_security_group_ids=settings.cluster.private_endpoint_access.security_group_ids,
+        private_endpoint_cidrs=settings.cluster.private_endpoint_access.cidrs,
         deletion_protection=settings.cluster.deletion_protection,
         tags=tags,
     ),

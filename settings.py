@@ -224,6 +224,17 @@ class AutoscalerSettings(_Model):
         return None
 
 
+SecurityGroupId = Annotated[str, Field(pattern=r"^sg-[0-9a-f]{8,17}$")]
+
+
+class PrivateEndpointAccessSettings(_Model):
+    security_group_ids: list[SecurityGroupId] = Field(default_factory=list)
+    """Security groups whose members may reach the private API endpoint on 443: the self-hosted CI
+    runner or bastion that runs `pulumi up` / kubectl (in this VPC, or a peered VPC of this region)."""
+    cidrs: list[Cidr] = Field(default_factory=list)
+    """Networks that may reach the private API endpoint on 443 (VPN, peered or transit-attached VPCs)."""
+
+
 class ClusterSettings(_Model):
     name: str = Field(
         pattern=r"^[a-zA-Z][a-zA-Z0-9-]{0,62}$",
@@ -241,6 +252,10 @@ class ClusterSettings(_Model):
         min_length=1,
         description="IAM role ARNs granted cluster-admin through EKS access entries (authentication mode API).",
     )
+    private_endpoint_access: PrivateEndpointAccessSettings = PrivateEndpointAccessSettings()
+    """Who may reach the private API endpoint. Its network interfaces carry only the security group
+    EKS creates, which admits the cluster's own nodes and nothing else; list here whatever runs
+    `pulumi up` and kubectl from inside the network. Required when `endpointPublicAccess` is false."""
     log_retention_days: RetentionDays = 90
     """Days the control-plane log group keeps api, audit, authenticator, controllerManager and scheduler logs."""
     deletion_protection: bool = False
@@ -255,6 +270,20 @@ class ClusterSettings(_Model):
                 "publicAccessCidrs",
                 "is empty while endpointPublicAccess is true, which would open the API to 0.0.0.0/0; "
                 "list your office/VPN CIDRs or set endpointPublicAccess: false",
+            )
+        private_access = self.private_endpoint_access
+        if not self.endpoint_public_access and not (private_access.security_group_ids or private_access.cidrs):
+            raise _field_error(
+                "privateEndpointAccess",
+                "is empty while endpointPublicAccess is false: the API would be reachable only from the cluster's "
+                "own nodes, so `pulumi up` (which installs the Helm releases through it) and kubectl could not reach "
+                "it; list the deploying runner's security group in securityGroupIds or its network (VPN, peered VPC) "
+                "in cidrs",
+            )
+        if "0.0.0.0/0" in private_access.cidrs:
+            raise _field_error(
+                "privateEndpointAccess.cidrs",
+                "contains 0.0.0.0/0; list the networks that deploy and administer the cluster",
             )
         autoscaler_problem = self.autoscaler.problem(self.kubernetes_version)
         if autoscaler_problem:

@@ -4,6 +4,7 @@ private endpoint, OIDC provider for IRSA, access entries, and the VPC CNI with n
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -18,6 +19,54 @@ from components.irsa import irsa_role
 CONTROL_PLANE_LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
 
 CLUSTER_ADMIN_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
+
+# Tag on the EKS cluster naming the principal EKS made cluster admin when it created the cluster.
+CREATOR_TAG = "jhub-eks/cluster-creator"
+
+# How a failed eks:DescribeCluster invoke reads when the cluster does not exist: the provider's
+# finder maps ResourceNotFoundException (or "No cluster found for name:") to "couldn't find resource".
+_CLUSTER_NOT_FOUND = ("couldn't find resource", "ResourceNotFoundException", "No cluster found for name")
+
+
+def principal_of(caller_arn: str) -> str:
+    """The IAM principal behind an STS caller ARN: an assumed-role session's role, else the ARN.
+
+    An STS ARN carries the role's name but not its path; principals are compared by account and
+    name (`same_principal`), so no iam:GetRole is needed to find the path."""
+    session = re.match(r"^arn:([\w-]+):sts::(\d{12}):assumed-role/([^/]+)/.+$", caller_arn)
+    if session:
+        partition, account, role = session.groups()
+        return f"arn:{partition}:iam::{account}:role/{role}"
+    return caller_arn
+
+
+def same_principal(first: str, second: str) -> bool:
+    """Whether two IAM ARNs name the same user or role: names are unique per account whatever the
+    path, and case-insensitive (IAM refuses two roles whose names differ only in case)."""
+
+    def identity(arn: str) -> tuple[str, str, str]:
+        parts = arn.split(":", 5)
+        if len(parts) < 6:
+            return (arn, "", "")
+        kind, _, rest = parts[5].partition("/")
+        return (parts[4], kind, rest.rsplit("/", 1)[-1].lower())
+
+    return identity(first) == identity(second)
+
+
+def cluster_creator(cluster_name: str, caller_arn: str) -> str | None:
+    """The principal EKS made cluster admin through its own access entry (pulumi-eks creates every
+    cluster with bootstrapClusterCreatorAdminPermissions, pulumi-eks#2373): for a cluster that does
+    not exist yet, the caller of this run; for an existing one, what its `CREATOR_TAG` recorded when
+    it was created (so a later run by another admin keeps the same entries). None when an existing
+    cluster has no such tag."""
+    try:
+        existing = aws.eks.get_cluster(name=cluster_name)
+    except Exception as error:
+        if any(text in str(error) for text in _CLUSTER_NOT_FOUND):
+            return principal_of(caller_arn)
+        raise
+    return (existing.tags or {}).get(CREATOR_TAG)
 
 
 def control_plane_log_group_name(cluster_name: str) -> str:
@@ -44,8 +93,14 @@ class ClusterArgs:
     logs_key_arn: pulumi.Input[str]
     log_retention_days: int
     admin_role_arns: list[str]
+    # The principal EKS grants cluster-admin at creation (`cluster_creator`); no entry is declared for
+    # it, since EKS refuses a second entry for a principal (ResourceInUseException).
+    creator_arn: str | None = None
     endpoint_public_access: bool = False
     public_access_cidrs: list[str] = field(default_factory=list)
+    # Sources admitted to the private endpoint on 443 (the runner that deploys, VPN networks).
+    private_endpoint_security_group_ids: list[str] = field(default_factory=list)
+    private_endpoint_cidrs: list[str] = field(default_factory=list)
     deletion_protection: bool = False
     tags: dict[str, str] | None = None
 
@@ -139,7 +194,10 @@ class Cluster(pulumi.ComponentResource):
                 },
             )
             for index, arn in enumerate(args.admin_role_arns)
+            if not (args.creator_arn and same_principal(arn, args.creator_arn))
         }
+        # Recorded on the cluster, so every later run, by whoever, leaves out the same principal.
+        creator_tags = {CREATOR_TAG: args.creator_arn} if args.creator_arn else {}
 
         cluster = eks.Cluster(
             f"{name}-eks",
@@ -159,6 +217,7 @@ class Cluster(pulumi.ComponentResource):
             encryption_config_key_arn=args.secrets_key_arn,
             create_oidc_provider=True,
             deletion_protection=args.deletion_protection,
+            cluster_tags=creator_tags,
             # Node groups are managed here (components/node_groups.py) through our own launch template.
             skip_default_node_group=True,
             skip_default_security_groups=True,
@@ -168,6 +227,26 @@ class Cluster(pulumi.ComponentResource):
             tags=tags,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[log_group, cluster_policy, secrets_key_use]),
         )
+
+        # With the default security groups skipped, the control plane's network interfaces carry only
+        # the security group EKS creates, which admits its own members (the nodes). Whatever deploys
+        # or administers the cluster through the private endpoint is admitted here, on 443 only.
+        api_sources: list[tuple[str, dict[str, str]]] = [
+            (f"sg-{group}", {"referenced_security_group_id": group})
+            for group in args.private_endpoint_security_group_ids
+        ] + [(f"cidr-{cidr}", {"cidr_ipv4": cidr}) for cidr in args.private_endpoint_cidrs]
+        for key, source in api_sources:
+            aws.vpc.SecurityGroupIngressRule(
+                f"{name}-api-from-{key.replace('/', '-')}",
+                security_group_id=cluster.cluster_security_group_id,
+                description="Kubernetes API (private endpoint) from a deploy/admin source",
+                ip_protocol="tcp",
+                from_port=443,
+                to_port=443,
+                tags=tags,
+                opts=pulumi.ResourceOptions(parent=self),
+                **source,
+            )
 
         # Everything that needs the running control plane depends on the cluster component.
         after_cluster = pulumi.ResourceOptions(parent=self, depends_on=[cluster])

@@ -114,6 +114,48 @@ def test_api_endpoint_is_private_and_never_open_to_the_world(plan: Inventory) ->
         assert cluster.inputs["endpointPublicAccess"] is False or cidrs
 
 
+def _ingress_admits(rule: dict[str, Any], port: int, source_group: str | None, source_ip: str | None) -> bool:
+    """EC2 semantics of one ingress rule (aws.vpc.SecurityGroupIngressRule) for a TCP connection."""
+    if rule["ipProtocol"] not in ("tcp", "-1"):
+        return False
+    if rule["ipProtocol"] == "tcp" and not rule["fromPort"] <= port <= rule["toPort"]:
+        return False
+    if "referencedSecurityGroupId" in rule:
+        return rule["referencedSecurityGroupId"] == source_group
+    if "cidrIpv4" in rule and source_ip is not None:
+        return ipaddress.IPv4Address(source_ip) in ipaddress.IPv4Network(rule["cidrIpv4"])
+    return False
+
+
+def _api_reachable(plan: Inventory, source_group: str | None = None, source_ip: str | None = None) -> bool:
+    """Can a host reach the private API endpoint on 443? Its ENIs carry the security groups of the
+    control plane's vpcConfig: the ones passed in (none, with pulumi-eks's defaults skipped) and the
+    one EKS creates, which admits its own members only unless rules are added to it."""
+    eks_cluster = plan.one("aws:eks/cluster:Cluster")
+    vpc_config = eks_cluster.outputs["vpcConfig"]
+    assert not vpc_config.get("securityGroupIds"), "the test models only EKS's own group on the ENIs"
+    eni_groups = {vpc_config["clusterSecurityGroupId"]}
+    rules = [r.inputs for r in plan.of_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")]
+    return any(
+        _ingress_admits(rule, 443, source_group, source_ip) for rule in rules if rule["securityGroupId"] in eni_groups
+    )
+
+
+def test_private_endpoint_admits_exactly_the_configured_deployers(plan: Inventory) -> None:
+    access = stack_config(plan)["jhub-eks:cluster"].get("privateEndpointAccess", {})
+    if plan.stack == "prod":
+        assert not plan.one(CLUSTER).inputs["endpointPublicAccess"]
+        assert access.get("securityGroupIds") or access.get("cidrs"), "a private-only API must admit its deployer"
+    for group in access.get("securityGroupIds", []):
+        assert _api_reachable(plan, source_group=group), f"runner group {group} cannot reach the API"
+    for cidr in access.get("cidrs", []):
+        host = str(next(ipaddress.IPv4Network(cidr).hosts()))
+        assert _api_reachable(plan, source_ip=host), f"{cidr} cannot reach the API"
+    # Nothing else: another group, or an address outside the listed networks, is not admitted.
+    assert not _api_reachable(plan, source_group="sg-0ffffffffffffffff")
+    assert not _api_reachable(plan, source_ip="192.0.2.10")
+
+
 def test_access_entries_only_and_admins_from_settings(plan: Inventory) -> None:
     cluster = plan.one(CLUSTER)
     assert cluster.inputs["authenticationMode"] == "API"

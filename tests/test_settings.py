@@ -83,6 +83,8 @@ def test_every_validated_setting_has_an_error_fixture() -> None:
         "cluster.logRetentionDays",
         "cluster.autoscaler.imageTag",
         "cluster.autoscaler.chartVersion",
+        "cluster.privateEndpointAccess",
+        "cluster.privateEndpointAccess.cidrs",
         "nodeGroups.user.desiredSize",
         "nodeGroups.core.minSize",
         "encryption.keyDeletionWindowDays",

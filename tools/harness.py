@@ -24,6 +24,8 @@ ROOT = Path(__file__).resolve().parent.parent
 STACKS = ROOT / "stacks"
 PROJECT = "jhub-eks"
 ACCOUNT_ID = "123456789012"
+# Who runs the program by default: the CI deploy role of bootstrap/ (github_oidc.CI_ROLE_PREFIX).
+DEFAULT_CALLER = f"arn:aws:sts::{ACCOUNT_ID}:assumed-role/ci-jhub-eks-deploy/GitHubActions"
 SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"  # Pulumi's wire signature of a secret value
 SIG_KEY = "4dabf18193072939515e22adb298388d"
 RESOURCE_REF_SIG = "5cf8f73096256a8f31e491e813e4eb8e"
@@ -271,6 +273,8 @@ def _pulumi_eks_children(component: Recorded, region: str, preview: bool, make_u
     registered outputs, which carry no log types, endpoint or encryption settings."""
     inputs = component.inputs
     vpc_config: dict[str, Any] = {
+        # With skipDefaultSecurityGroups pulumi-eks passes none: the ENIs get only EKS's own group.
+        "securityGroupIds": None if inputs.get("skipDefaultSecurityGroups") else UNKNOWN,
         "subnetIds": inputs.get("privateSubnetIds", UNKNOWN),
         "endpointPrivateAccess": inputs.get("endpointPrivateAccess", False),
         "endpointPublicAccess": inputs.get("endpointPublicAccess", True),
@@ -288,7 +292,8 @@ def _pulumi_eks_children(component: Recorded, region: str, preview: bool, make_u
             # pulumi-eks does not expose it: EKS's default, the creator becomes cluster admin.
             "bootstrapClusterCreatorAdminPermissions": True,
         },
-        "tags": inputs.get("tags", {}),
+        # pulumi-eks tags the cluster with `tags` and `clusterTags` merged.
+        "tags": {**inputs.get("tags", {}), **inputs.get("clusterTags", {})},
     }
     if "encryptionConfigKeyArn" in inputs:
         cluster_inputs["encryptionConfig"] = {
@@ -302,6 +307,11 @@ def _pulumi_eks_children(component: Recorded, region: str, preview: bool, make_u
     if not preview:
         computed = _outputs_for("aws:eks/cluster:Cluster", name, cluster_inputs, region)
         outputs.update(arn=computed["arn"], id=str(cluster_inputs["name"]))
+        # The security group EKS creates and attaches to the control plane's ENIs (computed).
+        outputs["vpcConfig"] = {
+            **vpc_config,
+            "clusterSecurityGroupId": component.outputs.get("clusterSecurityGroupId", UNKNOWN),
+        }
     urn = make_urn(component.urn, "aws:eks/cluster:Cluster", name)
     return [
         Recorded(
@@ -328,6 +338,8 @@ def run(
     project: str = PROJECT,
     ecr_images: dict[str, list[str]] | None = None,
     preview: bool = False,
+    caller_arn: str = DEFAULT_CALLER,
+    clusters: dict[str, dict[str, str]] | None = None,
 ) -> Inventory:
     """Run a Pulumi program (the platform's ``__main__.py`` by default) for a stack under mocks;
     raise what the program raises.
@@ -336,9 +348,14 @@ def run(
     not exist, and ecr:DescribeImages fails on it as AWS does (RepositoryNotFoundException), which is
     the state of the first deploy.
 
+    `caller_arn` is who runs `pulumi up` (sts:GetCallerIdentity's ARN; by default the CI deploy role).
+    `clusters` models the EKS clusters that exist: name -> tags. A cluster not listed does not
+    exist, and eks:DescribeCluster fails on it as the provider reports it ("couldn't find resource").
+
     `preview` models the first `pulumi preview` of a new stack: a resource to be created has only
     its inputs; everything the provider computes (ids, ARNs, statuses) is unknown."""
     existing_images = ecr_images or {}
+    existing_clusters = clusters or {}
     import pulumi
     from google.protobuf import json_format
     from pulumi.runtime import mocks
@@ -364,11 +381,12 @@ def run(
 
         def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]]]:
             if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
-                return {
-                    "accountId": ACCOUNT_ID,
-                    "arn": f"arn:aws:iam::{ACCOUNT_ID}:user/offline",
-                    "userId": "OFFLINE",
-                }, []
+                return {"accountId": ACCOUNT_ID, "arn": caller_arn, "userId": "AROAOFFLINE:session"}, []
+            if args.token == "aws:eks/getCluster:getCluster":
+                cluster_name = str(args.args.get("name"))
+                if cluster_name not in existing_clusters:
+                    return {}, [("name", f"reading EKS Cluster ({cluster_name}): couldn't find resource")]
+                return {"name": cluster_name, "tags": existing_clusters[cluster_name]}, []
             if args.token == "aws:ecr/getImages:getImages":
                 repository = str(args.args.get("repositoryName"))
                 if repository not in existing_images:

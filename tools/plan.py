@@ -19,9 +19,10 @@ from typing import Any
 
 import yaml
 
+from components.cluster import CREATOR_TAG
 from policies.checklist import RULES, Resource, evaluate
 from tools.deploy_graph import render_longest_chain
-from tools.harness import ROOT, Inventory, PlanError, Recorded, run
+from tools.harness import DEFAULT_CALLER, ROOT, Inventory, PlanError, Recorded, run
 
 Summary = Callable[[dict[str, Any]], str]
 
@@ -200,14 +201,38 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="model the first `pulumi preview` of a new stack: provider-computed values unknown",
     )
+    parser.add_argument(
+        "--caller",
+        default=DEFAULT_CALLER,
+        metavar="ARN",
+        help="who runs `pulumi up` (sts:GetCallerIdentity ARN; default: the CI deploy role)",
+    )
+    parser.add_argument(
+        "--existing-cluster",
+        action="append",
+        default=[],
+        metavar="NAME[=CREATOR_ARN]",
+        help="plan as if this EKS cluster existed, created by CREATOR_ARN (default: the first deploy)",
+    )
     args = parser.parse_args(argv)
+    clusters = {
+        name: ({CREATOR_TAG: creator} if creator else {})
+        for name, _, creator in (entry.partition("=") for entry in args.existing_cluster)
+    }
     ecr_images: dict[str, list[str]] = {}
     for image in args.pushed_image:
         repository, _, tag = image.rpartition(":")
         ecr_images.setdefault(repository, []).append(tag)
 
     try:
-        inventory = run(args.stack, args.stack_file, ecr_images=ecr_images, preview=args.preview)
+        inventory = run(
+            args.stack,
+            args.stack_file,
+            ecr_images=ecr_images,
+            preview=args.preview,
+            caller_arn=args.caller,
+            clusters=clusters,
+        )
     except PlanError as error:
         print(f"error: {error}\n({error.declared} resources were declared before the error)", file=sys.stderr)
         return 2
