@@ -41,7 +41,6 @@ encryption = Encryption(
         account_id=account_id,
         deletion_window_days=settings.encryption.key_deletion_window_days,
         retain_on_destroy=settings.data.retain_on_destroy,
-        create_auto_scaling_service_linked_role=settings.encryption.create_auto_scaling_service_linked_role,
         tags=tags,
     ),
 )

@@ -339,9 +339,6 @@ class NodeGroupsSettings(_Model):
 class EncryptionSettings(_Model):
     key_deletion_window_days: int = Field(30, ge=7, le=30)
     """Waiting period before a deleted KMS key is gone for good (7-30 days)."""
-    create_auto_scaling_service_linked_role: bool = False
-    """Create AWSServiceRoleForAutoScaling. Only for a fresh account where it does not exist yet: the
-    volume key's policy names that role, and a key policy naming a missing role fails to create."""
 
 
 class BucketSettings(_Model):

@@ -1,4 +1,5 @@
-"""Bootstrap (once per AWS account): GitHub's OIDC provider and the two roles of docs/ci-cd.md.
+"""Bootstrap (once per AWS account): GitHub's OIDC provider, the two roles of docs/ci-cd.md, and the
+account-wide prerequisites of the environment stacks (account_prerequisites.py).
 
 Kept out of the main program on purpose: the roles that deploy the stacks must exist before them,
 and a stack should not be able to widen the rights it is deployed with.
@@ -13,6 +14,7 @@ import pulumi_aws as aws
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from account_prerequisites import AccountPrerequisites
 from github_oidc import (
     CI_ROLE_PREFIX,
     GITHUB_OIDC_HOST,
@@ -79,6 +81,8 @@ aws.iam.RolePolicy(
     role=deploy.id,
     policy=pulumi.Output.all(partition, account_id).apply(lambda v: json.dumps(deploy_iam_policy(v[0], v[1], prefix))),
 )
+
+prerequisites = AccountPrerequisites("account")
 
 pulumi.export("preview_role_arn", preview.arn)
 pulumi.export("deploy_role_arn", deploy.arn)

@@ -113,7 +113,7 @@ def deploy_iam_policy(partition: str, account_id: str, prefix: str) -> dict[str,
                 "Condition": {
                     "StringEquals": {
                         "iam:AWSServiceName": [
-                            "autoscaling.amazonaws.com",
+                            # Not autoscaling.amazonaws.com: the bootstrap stack owns that one.
                             "eks.amazonaws.com",
                             "eks-nodegroup.amazonaws.com",
                             "guardduty.amazonaws.com",

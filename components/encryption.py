@@ -22,7 +22,6 @@ class EncryptionArgs:
     deletion_window_days: int = 30
     retain_on_destroy: bool = True
     """Keep the keys (and so the data they protect) when the stack is destroyed."""
-    create_auto_scaling_service_linked_role: bool = False
     tags: dict[str, str] | None = None
 
 
@@ -203,13 +202,6 @@ class Encryption(pulumi.ComponentResource):
         keep = pulumi.ResourceOptions(parent=self, retain_on_delete=args.retain_on_destroy)
         tags = args.tags or {}
 
-        asg_role_opts = keep
-        if args.create_auto_scaling_service_linked_role:
-            slr = aws.iam.ServiceLinkedRole(
-                f"{name}-autoscaling-slr", aws_service_name="autoscaling.amazonaws.com", opts=keep
-            )
-            asg_role_opts = pulumi.ResourceOptions.merge(keep, pulumi.ResourceOptions(depends_on=[slr]))
-
         def key(
             purpose: str, description: str, policy: pulumi.Input[str], key_opts: pulumi.ResourceOptions
         ) -> aws.kms.Key:
@@ -248,7 +240,7 @@ class Encryption(pulumi.ComponentResource):
             "user-data",
             "User data: node and home volumes (EBS), user bucket (S3)",
             account.apply(lambda a: json.dumps(user_data_key_policy(args.partition, args.region, a))),
-            asg_role_opts,
+            keep,
         )
 
         alerts = key(

@@ -10,26 +10,34 @@ from typing import Any
 
 import pytest
 
+from bootstrap.account_prerequisites import AUTO_SCALING_ROLE, AUTO_SCALING_SERVICE, OWNER_TAG
 from tests.conftest import ROOT
 from tools.harness import ACCOUNT_ID, Inventory
 from tools.iam_eval import IamRequest, evaluate
 
 REPO = "example-org/jhub-eks"
-SCRIPT = f"""
+SCRIPT = """
 import json, sys
-sys.path.insert(0, {str(ROOT)!r})
+sys.path.insert(0, {root!r})
 from tools import harness
 inventory = harness.run("ci", harness.ROOT / "bootstrap" / "Pulumi.ci.yaml",
-                        program=harness.ROOT / "bootstrap" / "__main__.py", project="jhub-eks-bootstrap")
+                        program=harness.ROOT / "bootstrap" / "__main__.py", project="jhub-eks-bootstrap",
+                        iam_roles={iam_roles!r})
 print(json.dumps(inventory.to_json()))
 """
 
 
-@pytest.fixture(scope="module")
-def bootstrap() -> Inventory:
-    result = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True, timeout=120, check=False)
+def run_bootstrap(iam_roles: dict[str, dict[str, str]] | None = None) -> Inventory:
+    """The bootstrap program in an account that has `iam_roles` (name -> tags; default: a fresh account)."""
+    script = SCRIPT.format(root=str(ROOT), iam_roles=iam_roles or {})
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False)
     assert result.returncode == 0, result.stderr
     return Inventory.from_json(json.loads(result.stdout.splitlines()[-1]))
+
+
+@pytest.fixture(scope="module")
+def bootstrap() -> Inventory:
+    return run_bootstrap()
 
 
 def trust(bootstrap: Inventory, role: str) -> dict[str, Any]:
@@ -95,3 +103,73 @@ def test_deploy_role_manages_only_the_programs_roles(bootstrap: Inventory) -> No
         IamRequest("iam:PassRole", f"{role}/some-admin-role", [policy], deployer),
     ]
     assert evaluate(requests) == ["Allowed"] * 3 + ["ImplicitlyDenied"] * 4
+
+
+# ---- Account-wide prerequisites ------------------------------------------------------------------
+
+SLR = "aws:iam/serviceLinkedRole:ServiceLinkedRole"
+
+
+def test_fresh_account_gets_the_auto_scaling_role_from_bootstrap(bootstrap: Inventory) -> None:
+    role = bootstrap.one(SLR, "autoscaling")
+    assert role.inputs["awsServiceName"] == AUTO_SCALING_SERVICE
+    assert role.inputs["tags"] == dict([OWNER_TAG])
+    assert not role.retain_on_delete, "a retained, tagged role would be created twice by the next up"
+
+
+def test_an_auto_scaling_role_the_account_had_is_left_alone() -> None:
+    assert not run_bootstrap({AUTO_SCALING_ROLE: {}}).of_type(SLR)
+    # The one bootstrap created stays declared (else the next `up` would delete it).
+    assert run_bootstrap({AUTO_SCALING_ROLE: dict([OWNER_TAG])}).of_type(SLR)
+
+
+def _aws_principals(statement: dict[str, Any]) -> list[str]:
+    principal = statement.get("Principal", {})
+    if not isinstance(principal, dict):
+        return []
+    found = principal.get("AWS", [])
+    return [found] if isinstance(found, str) else list(found)
+
+
+def test_every_principal_a_key_policy_names_exists_before_the_key(plan: Inventory, bootstrap: Inventory) -> None:
+    """KMS refuses a key policy that names an IAM principal that does not exist (MalformedPolicyDocument).
+    Each principal must be: the account, a role of this stack the key waits for, or an account-wide
+    prerequisite the bootstrap stack creates in a fresh account (bootstrap runs first)."""
+    stack_roles = {r.outputs.get("arn", r.arn): r.urn for r in plan.of_type("aws:iam/role:Role")}
+    bootstrap_roles = {
+        f"role/aws-service-role/{r.inputs['awsServiceName']}/{AUTO_SCALING_ROLE}"
+        for r in bootstrap.of_type(SLR)
+        if r.inputs["awsServiceName"] == AUTO_SCALING_SERVICE
+    }
+    named = 0
+    for key in plan.of_type("aws:kms/key:Key"):
+        for statement in json.loads(key.inputs["policy"])["Statement"]:
+            for principal in _aws_principals(statement):
+                named += 1
+                if principal == "*" or principal.endswith(":root"):  # "*" is conditioned, names no one
+                    continue
+                if principal in stack_roles:
+                    assert stack_roles[principal] in key.dependencies, f"{key.name} does not wait for {principal}"
+                    continue
+                resource = principal.split(":", 5)[5]
+                assert resource in bootstrap_roles, f"{key.name} names {principal}, which nothing creates"
+    assert named, "no key policy names a principal: the check would be vacuous"
+
+
+def test_deploy_role_cannot_create_the_auto_scaling_role_it_needs_not(bootstrap: Inventory) -> None:
+    policy = json.loads(bootstrap.one("aws:iam/rolePolicy:RolePolicy", "deploy-iam").inputs["policy"])
+    deployer = f"arn:aws:sts::{ACCOUNT_ID}:assumed-role/ci-jhub-eks-deploy/gha"
+
+    def create(service: str) -> IamRequest:
+        return IamRequest(
+            "iam:CreateServiceLinkedRole",
+            f"arn:aws:iam::{ACCOUNT_ID}:role/aws-service-role/{service}/x",
+            [policy],
+            deployer,
+            context={"iam:AWSServiceName": service},
+        )
+
+    assert evaluate([create("eks-nodegroup.amazonaws.com"), create(AUTO_SCALING_SERVICE)]) == [
+        "Allowed",
+        "ImplicitlyDenied",
+    ]

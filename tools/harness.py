@@ -340,6 +340,7 @@ def run(
     preview: bool = False,
     caller_arn: str = DEFAULT_CALLER,
     clusters: dict[str, dict[str, str]] | None = None,
+    iam_roles: dict[str, dict[str, str]] | None = None,
 ) -> Inventory:
     """Run a Pulumi program (the platform's ``__main__.py`` by default) for a stack under mocks;
     raise what the program raises.
@@ -352,10 +353,14 @@ def run(
     `clusters` models the EKS clusters that exist: name -> tags. A cluster not listed does not
     exist, and eks:DescribeCluster fails on it as the provider reports it ("couldn't find resource").
 
+    `iam_roles` models the IAM roles the account has: name -> tags (iam:GetRole of another fails as
+    the provider reports NoSuchEntity, "couldn't find resource"): by default a fresh account.
+
     `preview` models the first `pulumi preview` of a new stack: a resource to be created has only
     its inputs; everything the provider computes (ids, ARNs, statuses) is unknown."""
     existing_images = ecr_images or {}
     existing_clusters = clusters or {}
+    existing_roles = iam_roles or {}
     import pulumi
     from google.protobuf import json_format
     from pulumi.runtime import mocks
@@ -387,6 +392,15 @@ def run(
                 if cluster_name not in existing_clusters:
                     return {}, [("name", f"reading EKS Cluster ({cluster_name}): couldn't find resource")]
                 return {"name": cluster_name, "tags": existing_clusters[cluster_name]}, []
+            if args.token == "aws:iam/getRole:getRole":
+                role_name = str(args.args.get("name"))
+                if role_name not in existing_roles:
+                    return {}, [("name", f"reading IAM Role ({role_name}): couldn't find resource")]
+                return {
+                    "name": role_name,
+                    "arn": f"arn:aws:iam::{ACCOUNT_ID}:role/{role_name}",
+                    "tags": existing_roles[role_name],
+                }, []
             if args.token == "aws:ecr/getImages:getImages":
                 repository = str(args.args.get("repositoryName"))
                 if repository not in existing_images:
