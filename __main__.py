@@ -84,6 +84,17 @@ if not any(same_principal(caller, p) for p in [*settings.cluster.admin_role_arns
         "update the Kubernetes resources; add it to cluster.adminRoleArns, or run with an admin role"
     )
 
+bucket_managers = [
+    *settings.cluster.admin_role_arns,
+    *settings.data.bucket.manager_role_arns,
+    *settings.data.bucket.break_glass_role_arns,
+]
+if settings.data.bucket.require_vpc_endpoint and not any(same_principal(caller, r) for r in bucket_managers):
+    pulumi.log.warn(
+        f"{caller} (running this) is not among the user bucket's managers: outside the VPC, S3 refuses it "
+        "HeadBucket, so `pulumi refresh` and bucket updates fail with 403; add it to data.bucket.managerRoleArns"
+    )
+
 cluster = Cluster(
     name,
     ClusterArgs(
@@ -165,6 +176,7 @@ user_data = UserDataBucket(
         abort_multipart_days=bucket_settings.abort_multipart_days,
         vpc_endpoint_id=network.s3_endpoint_id if bucket_settings.require_vpc_endpoint else None,
         break_glass_role_arns=bucket_settings.break_glass_role_arns,
+        manager_role_arns=[*settings.cluster.admin_role_arns, *bucket_settings.manager_role_arns],
         tags=tags,
     ),
 )

@@ -350,6 +350,10 @@ class BucketSettings(_Model):
     """Deny object reads, writes and listings that do not come through this VPC's S3 endpoint."""
     break_glass_role_arns: list[IamRoleArn] = Field(default_factory=list)
     """Roles exempt from `requireVpcEndpoint` (incident response from outside the VPC)."""
+    manager_role_arns: list[IamRoleArn] = Field(default_factory=list)
+    """Roles that deploy and refresh the stack from outside the VPC (the CI deploy role of bootstrap/),
+    besides `cluster.adminRoleArns`: with `requireVpcEndpoint` they keep s3:ListBucket (HeadBucket) on
+    the bucket, and nothing of its data. Exact ARNs, path included (compared to aws:PrincipalArn)."""
 
 
 class DataSettings(_Model):

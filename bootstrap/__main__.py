@@ -50,6 +50,7 @@ else:
 
 preview = aws.iam.Role(
     f"{CI_ROLE_PREFIX}preview",
+    name=f"{CI_ROLE_PREFIX}preview",
     description=f"GitHub Actions pull-request previews of {repository}: read-only",
     assume_role_policy=pulumi.Output.from_input(provider_arn).apply(
         lambda arn: json.dumps(github_trust_policy(arn, preview_subjects(repository)))
@@ -64,6 +65,8 @@ aws.iam.RolePolicyAttachment(
 
 deploy = aws.iam.Role(
     f"{CI_ROLE_PREFIX}deploy",
+    # A fixed name: the environment stacks name this role (data.bucket.managerRoleArns, admins).
+    name=f"{CI_ROLE_PREFIX}deploy",
     description=f"GitHub Actions deploys of {repository} (main branch, prod environment)",
     assume_role_policy=pulumi.Output.from_input(provider_arn).apply(
         lambda arn: json.dumps(github_trust_policy(arn, deploy_subjects(repository)))

@@ -15,7 +15,18 @@ USER_HOME_PREFIX = "home/"
 
 # Object and listing actions: what the VPC-endpoint rule restricts. Bucket administration (policy,
 # lifecycle, encryption) stays reachable for the deployer from anywhere.
-DATA_ACTIONS = ["s3:GetObject*", "s3:PutObject*", "s3:DeleteObject*", "s3:ListBucket*", "s3:RestoreObject"]
+# Reads and writes of user data, and the listings that show what users stored.
+DATA_ACTIONS = [
+    "s3:GetObject*",
+    "s3:PutObject*",
+    "s3:DeleteObject*",
+    "s3:RestoreObject",
+    "s3:ListBucketVersions",
+    "s3:ListBucketMultipartUploads",
+]
+# HeadBucket is authorized as s3:ListBucket: the provider's read of the bucket (refresh, every
+# update of its configuration) needs it, so the identities that manage the bucket keep it.
+LISTING_ACTION = "s3:ListBucket"
 
 
 def deny_without_tls(bucket_arn: str) -> dict[str, Any]:
@@ -79,23 +90,40 @@ def bucket_policy(
     *,
     vpc_endpoint_id: str | None = None,
     break_glass_role_arns: Sequence[str] = (),
+    manager_role_arns: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """Deny every request without TLS; with a VPC endpoint, deny data access from anywhere else."""
+    """Deny every request without TLS; with a VPC endpoint, deny data access from anywhere else.
+
+    Outside the endpoint, break-glass roles keep everything; the roles that manage the bucket (the
+    deployer, cluster admins) keep only s3:ListBucket, which HeadBucket needs: without it `pulumi
+    refresh` and any update of the bucket fail with 403 from outside the VPC."""
     statements: list[dict[str, Any]] = [deny_without_tls(bucket_arn)]
     if vpc_endpoint_id:
-        condition: dict[str, Any] = {"StringNotEquals": {"aws:SourceVpce": vpc_endpoint_id}}
-        if break_glass_role_arns:
-            condition["ArnNotEquals"] = {"aws:PrincipalArn": list(break_glass_role_arns)}
-        statements.append(
+
+        def outside_the_endpoint(exempt: Sequence[str]) -> dict[str, Any]:
+            condition: dict[str, Any] = {"StringNotEquals": {"aws:SourceVpce": vpc_endpoint_id}}
+            if exempt:
+                condition["ArnNotEquals"] = {"aws:PrincipalArn": list(dict.fromkeys(exempt))}
+            return condition
+
+        statements += [
             {
                 "Sid": "DenyDataAccessOutsideTheVpcEndpoint",
                 "Effect": "Deny",
                 "Principal": "*",
                 "Action": DATA_ACTIONS,
                 "Resource": [bucket_arn, f"{bucket_arn}/*"],
-                "Condition": condition,
-            }
-        )
+                "Condition": outside_the_endpoint(break_glass_role_arns),
+            },
+            {
+                "Sid": "DenyListingOutsideTheVpcEndpointButToManagers",
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": LISTING_ACTION,
+                "Resource": bucket_arn,
+                "Condition": outside_the_endpoint([*break_glass_role_arns, *manager_role_arns]),
+            },
+        ]
     return {"Version": "2012-10-17", "Statement": statements}
 
 
@@ -109,6 +137,8 @@ class UserDataBucketArgs:
     vpc_endpoint_id: pulumi.Input[str] | None = None
     """With it, data access from outside this S3 gateway endpoint is denied."""
     break_glass_role_arns: list[str] = field(default_factory=list)
+    manager_role_arns: list[str] = field(default_factory=list)
+    """Roles that manage the bucket (deployer, admins): may still HeadBucket from outside the endpoint."""
     tags: dict[str, str] | None = None
 
 
@@ -158,7 +188,12 @@ class UserDataBucket(pulumi.ComponentResource):
             bucket=bucket.id,
             policy=pulumi.Output.all(bucket.arn, args.vpc_endpoint_id).apply(
                 lambda v: json.dumps(
-                    bucket_policy(v[0], vpc_endpoint_id=v[1], break_glass_role_arns=args.break_glass_role_arns)
+                    bucket_policy(
+                        v[0],
+                        vpc_endpoint_id=v[1],
+                        break_glass_role_arns=args.break_glass_role_arns,
+                        manager_role_arns=args.manager_role_arns,
+                    )
                 )
             ),
             # S3 refuses a policy while the public-access block is still being applied.

@@ -16,7 +16,7 @@ import yaml
 
 from components.cluster import CREATOR_TAG, principal_of, same_principal
 from tests.conftest import ROOT, run_plan
-from tools.harness import DEFAULT_CALLER, Inventory
+from tools.harness import DEFAULT_CALLER_ROLE, Inventory
 
 
 class ResourceInUseError(Exception):
@@ -73,18 +73,20 @@ def _session(role_arn: str, session: str = "alice") -> str:
 
 def test_first_up_by_the_ci_role_declares_every_admin(plan: Inventory) -> None:
     """The stack plans run as the CI deploy role (the default caller), which is no admin."""
-    _CALLERS[plan.stack] = DEFAULT_CALLER
+    ci_role = _settings(plan.stack)["adminRoleArns"][0].split(":role/")[0] + f":role/{DEFAULT_CALLER_ROLE}"
+    _CALLERS[plan.stack] = _session(ci_role, "GitHubActions")
     entries = eks_entries_after_up(plan, None)
     admins = _settings(plan.stack)["adminRoleArns"]
     assert all(any(same_principal(a, e) for e in entries) for a in admins)
     tags = plan.one("aws:eks/cluster:Cluster").inputs["tags"]  # recorded for the runs after this one
-    assert tags[CREATOR_TAG] == principal_of(DEFAULT_CALLER)
+    assert tags[CREATOR_TAG] == ci_role
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
 def test_first_up_by_an_admin_leaves_its_entry_to_eks(tmp_path: Path, stack: str) -> None:
     admin = _settings(stack)["adminRoleArns"][0]
-    plan, _ = _plan(tmp_path, stack, _session(admin))
+    plan, output = _plan(tmp_path, stack, _session(admin))
+    assert "(running this)" not in output, "an admin is warned about its own access"
     entries = eks_entries_after_up(plan, None)  # no ResourceInUseException
     assert sorted(entries) == sorted(_settings(stack)["adminRoleArns"])
     assert plan.one("aws:eks/cluster:Cluster").inputs["tags"][CREATOR_TAG] == admin
@@ -121,3 +123,5 @@ def test_a_caller_without_cluster_access_is_warned(tmp_path: Path) -> None:
     creator = _settings("prod")["adminRoleArns"][0]
     _, output = _plan(tmp_path, "prod", preview_role, {"jhub-prod": creator})
     assert "has no access entry on cluster jhub-prod" in output
+    # prod's bucket answers only through the VPC endpoint: this caller could not even HeadBucket.
+    assert "is not among the user bucket's managers" in output

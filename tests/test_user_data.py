@@ -209,6 +209,36 @@ def test_prod_bucket_data_only_through_the_vpc_endpoint_except_break_glass(plans
     assert decisions == [ALLOWED, EXPLICIT, EXPLICIT, ALLOWED, ALLOWED]
 
 
+def test_prod_deployer_keeps_head_bucket_outside_the_vpc_but_no_data(plans: dict[str, Inventory]) -> None:
+    """HeadBucket (the provider's read on refresh and before each bucket update) is authorized as
+    s3:ListBucket. The deployer and admins keep exactly that from outside the endpoint; a user
+    pod's credentials used outside the endpoint get neither listing nor data."""
+    prod = plans["prod"]
+    name = bucket(prod).id
+    everything = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}
+    deployer = "arn:aws:sts::444455556666:assumed-role/ci-jhub-eks-deploy/GitHubActions"
+    admin = "arn:aws:sts::444455556666:assumed-role/PlatformAdmin/alice"
+    pod = f"arn:aws:sts::{ACCOUNT_ID}:assumed-role/{user_role(prod).name}/eks-jhub-prod-jupyter-al"
+    outside = {"aws:SecureTransport": "true"}  # from a runner or laptop: no aws:SourceVpce
+
+    def request(who: str, action: str, context: dict[str, str]) -> IamRequest:
+        resource = f"arn:aws:s3:::{name}/home/x" if action == "s3:GetObject" else f"arn:aws:s3:::{name}"
+        return IamRequest(action, resource, [everything], who, context=context, resource_policy=bucket_policy(prod))
+
+    decisions = evaluate(
+        [
+            request(deployer, "s3:ListBucket", outside),
+            request(admin, "s3:ListBucket", outside),
+            request(deployer, "s3:GetObject", outside),
+            request(deployer, "s3:ListBucketVersions", outside),
+            request(pod, "s3:ListBucket", outside),
+            request(pod, "s3:GetObject", outside),
+            request(pod, "s3:ListBucket", through_the_vpc(prod)),
+        ]
+    )
+    assert decisions == [ALLOWED, ALLOWED, EXPLICIT, EXPLICIT, EXPLICIT, EXPLICIT, ALLOWED]
+
+
 def test_user_role_may_use_the_data_key_only_through_s3(plan: Inventory) -> None:
     statement = next(s for s in user_policy(plan)["Statement"] if s["Sid"] == "UserDataKeyThroughS3Only")
     assert set(statement["Action"]) == {"kms:Decrypt", "kms:GenerateDataKey"}

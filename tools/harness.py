@@ -24,8 +24,18 @@ ROOT = Path(__file__).resolve().parent.parent
 STACKS = ROOT / "stacks"
 PROJECT = "jhub-eks"
 ACCOUNT_ID = "123456789012"
-# Who runs the program by default: the CI deploy role of bootstrap/ (github_oidc.CI_ROLE_PREFIX).
-DEFAULT_CALLER = f"arn:aws:sts::{ACCOUNT_ID}:assumed-role/ci-jhub-eks-deploy/GitHubActions"
+# Who runs the program by default: the CI deploy role of bootstrap/ (github_oidc.CI_ROLE_PREFIX), in
+# the stack's account (the account of its admin roles).
+DEFAULT_CALLER_ROLE = "ci-jhub-eks-deploy"
+
+
+def default_caller(config: dict[str, Any]) -> str:
+    """The CI deploy role's session ARN in the account the stack's admin roles belong to."""
+    admins = json.loads(config.get(f"{PROJECT}:cluster", "{}")).get("adminRoleArns") or []
+    account = admins[0].split(":")[4] if admins else ACCOUNT_ID
+    return f"arn:aws:sts::{account}:assumed-role/{DEFAULT_CALLER_ROLE}/GitHubActions"
+
+
 SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"  # Pulumi's wire signature of a secret value
 SIG_KEY = "4dabf18193072939515e22adb298388d"
 RESOURCE_REF_SIG = "5cf8f73096256a8f31e491e813e4eb8e"
@@ -338,7 +348,7 @@ def run(
     project: str = PROJECT,
     ecr_images: dict[str, list[str]] | None = None,
     preview: bool = False,
-    caller_arn: str = DEFAULT_CALLER,
+    caller_arn: str | None = None,
     clusters: dict[str, dict[str, str]] | None = None,
     iam_roles: dict[str, dict[str, str]] | None = None,
 ) -> Inventory:
@@ -349,7 +359,8 @@ def run(
     not exist, and ecr:DescribeImages fails on it as AWS does (RepositoryNotFoundException), which is
     the state of the first deploy.
 
-    `caller_arn` is who runs `pulumi up` (sts:GetCallerIdentity's ARN; by default the CI deploy role).
+    `caller_arn` is who runs `pulumi up` (sts:GetCallerIdentity's ARN; by default the CI deploy role,
+    `default_caller`).
     `clusters` models the EKS clusters that exist: name -> tags. A cluster not listed does not
     exist, and eks:DescribeCluster fails on it as the provider reports it ("couldn't find resource").
 
@@ -373,6 +384,7 @@ def run(
         sys.path.insert(0, str(ROOT))
     config, secret_keys = load_stack_config(stack, stack_file, project)
     config.update(config_override or {})
+    caller = caller_arn or default_caller(config)
     region = config.get("aws:region", "us-east-1")
     recorded: list[Recorded] = []
 
@@ -386,7 +398,7 @@ def run(
 
         def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]]]:
             if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
-                return {"accountId": ACCOUNT_ID, "arn": caller_arn, "userId": "AROAOFFLINE:session"}, []
+                return {"accountId": ACCOUNT_ID, "arn": caller, "userId": "AROAOFFLINE:session"}, []
             if args.token == "aws:eks/getCluster:getCluster":
                 cluster_name = str(args.args.get("name"))
                 if cluster_name not in existing_clusters:

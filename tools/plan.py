@@ -22,7 +22,7 @@ import yaml
 from components.cluster import CREATOR_TAG
 from policies.checklist import RULES, Resource, evaluate
 from tools.deploy_graph import render_longest_chain
-from tools.harness import DEFAULT_CALLER, ROOT, Inventory, PlanError, Recorded, run
+from tools.harness import ROOT, Inventory, PlanError, Recorded, run
 
 Summary = Callable[[dict[str, Any]], str]
 
@@ -203,9 +203,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--caller",
-        default=DEFAULT_CALLER,
         metavar="ARN",
-        help="who runs `pulumi up` (sts:GetCallerIdentity ARN; default: the CI deploy role)",
+        help="who runs `pulumi up` (sts:GetCallerIdentity ARN; default: the CI deploy role of the stack's account)",
     )
     parser.add_argument(
         "--existing-cluster",
