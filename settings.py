@@ -48,6 +48,10 @@ LOG_RETENTION_DAYS = (
 # IRSA / Pod Identity credentials (sts), log shipping (logs) and node bootstrap (ec2).
 REQUIRED_INTERFACE_ENDPOINTS = ("ecr.api", "ecr.dkr", "sts", "logs", "ec2")
 
+# The cluster's Service range (fixed, so NetworkPolicies can name the API's ClusterIP); the VPC must
+# not overlap it (EKS refuses a service range that overlaps the VPC).
+KUBERNETES_SERVICE_CIDR = "172.20.0.0/16"
+
 # Settings keys that are Pulumi secrets, read from `pulumi config set --secret`.
 SECRET_KEYS: dict[str, str] = {
     "oauthClientId": "Client ID of the GitHub OAuth app that JupyterHub logs users in with.",
@@ -146,6 +150,11 @@ class NetworkSettings(_Model):
         prefix = int(self.vpc_cidr.split("/")[1])
         if not 16 <= prefix <= 20:
             raise _field_error("vpcCidr", f"/{prefix} is outside /16../20; the subnets need room, e.g. 10.40.0.0/16")
+        if ipaddress.IPv4Network(self.vpc_cidr).overlaps(ipaddress.IPv4Network(KUBERNETES_SERVICE_CIDR)):
+            raise _field_error(
+                "vpcCidr",
+                f"overlaps the cluster's Service range {KUBERNETES_SERVICE_CIDR}; use another, e.g. 10.40.0.0/16",
+            )
         if len(self.availability_zones) < 2:
             raise _field_error(
                 "availabilityZones",

@@ -14,6 +14,7 @@ import pulumi_eks as eks
 import pulumi_kubernetes as k8s
 
 from components.irsa import irsa_role
+from components.network_policies import KUBERNETES_SERVICE_CIDR
 
 # Every control-plane log type EKS offers; the audit log is what an incident review needs.
 CONTROL_PLANE_LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
@@ -78,8 +79,16 @@ def vpc_cni_configuration() -> dict[str, object]:
     """VPC CNI add-on values: the network policy agent enforces every Kubernetes NetworkPolicy.
 
     Without it, the NetworkPolicies the JupyterHub chart creates are accepted and silently ignored.
+    `strict`: a new pod starts denied until its policies are programmed (`standard`, the default,
+    starts it open). The add-on schema has the key under `env` with enum [standard, strict] (schema of
+    v1.18.x quoted in amazon-vpc-cni-k8s#3059); every pod not on the host network then needs a policy
+    (components/network_policies.py).
     """
-    return {"enableNetworkPolicy": "true", "nodeAgent": {"enablePolicyEventLogs": "true"}}
+    return {
+        "enableNetworkPolicy": "true",
+        "env": {"NETWORK_POLICY_ENFORCING_MODE": "strict"},
+        "nodeAgent": {"enablePolicyEventLogs": "true"},
+    }
 
 
 @dataclass(frozen=True)
@@ -215,6 +224,8 @@ class Cluster(pulumi.ComponentResource):
             public_access_cidrs=args.public_access_cidrs if args.endpoint_public_access else None,
             enabled_cluster_log_types=list(CONTROL_PLANE_LOG_TYPES),
             encryption_config_key_arn=args.secrets_key_arn,
+            # Fixed, so NetworkPolicies can name the API's ClusterIP (components/network_policies.py).
+            kubernetes_service_ip_address_range=KUBERNETES_SERVICE_CIDR,
             create_oidc_provider=True,
             deletion_protection=args.deletion_protection,
             cluster_tags=creator_tags,

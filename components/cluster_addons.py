@@ -13,6 +13,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from components.irsa import irsa_role
+from components.network_policies import allow_all_in_namespace, declare
 
 AUTOSCALER_NAMESPACE = "kube-system"
 AUTOSCALER_SERVICE_ACCOUNT = "cluster-autoscaler"
@@ -137,8 +138,18 @@ class ClusterAddons(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: ClusterAddonsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("jhub:aws:ClusterAddons", name, None, opts)
-        after_nodes = pulumi.ResourceOptions(parent=self, depends_on=list(args.wait_for))
-        k8s_child = pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=list(args.wait_for))
+        # Strict policy enforcement denies a pod no policy selects: kube-system's pods (CoreDNS, the
+        # EBS CSI controller and node pods, cluster-autoscaler, the self-managed CoreDNS EKS installs)
+        # are covered before any node can run them. Needs only the API server, not nodes.
+        system_policy = declare(
+            f"{name}-kube-system-pods",
+            allow_all_in_namespace("kube-system"),
+            pulumi.ResourceOptions(parent=self, provider=args.provider),
+        )
+        self.system_policy = system_policy
+        waits = [*args.wait_for, system_policy]
+        after_nodes = pulumi.ResourceOptions(parent=self, depends_on=waits)
+        k8s_child = pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=waits)
         tags = args.tags or {}
         cluster_name = pulumi.Output.from_input(args.cluster_name)
 
@@ -188,7 +199,7 @@ class ClusterAddons(pulumi.ComponentResource):
             reclaim_policy="Retain" if args.retain_volumes else "Delete",
             volume_binding_mode="WaitForFirstConsumer",
             allow_volume_expansion=True,
-            opts=pulumi.ResourceOptions.merge(k8s_child, pulumi.ResourceOptions(depends_on=[ebs_csi, *args.wait_for])),
+            opts=pulumi.ResourceOptions.merge(k8s_child, pulumi.ResourceOptions(depends_on=[ebs_csi, *waits])),
         )
 
         autoscaler_role = irsa_role(

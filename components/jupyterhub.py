@@ -12,9 +12,11 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 
 from components.jupyterhub_values import USER_SERVICE_ACCOUNT, HubSecrets, UserImage, UserStorage, build_values
+from components.network_policies import declare, user_scheduler_policy
 from settings import JupyterHubSettings
 
 CHART_REPOSITORY = "https://hub.jupyter.org/helm-chart/"
+RELEASE_NAME = "jupyterhub"
 PROXY_SERVICE = "proxy-public"
 
 # Pod Security Admission: enforce baseline (the chart's pods pass it; a privileged or NET_ADMIN pod
@@ -45,6 +47,8 @@ class JupyterHubArgs:
     user_image_tag: str | None = None
     lockdown: bool = False
     """Incident switch: deny all traffic in the namespace and scale the hub and proxy to zero."""
+    vpc_cidr: str = "10.0.0.0/16"
+    """The VPC's range: the control plane's ENIs, which the user-scheduler reaches after DNAT."""
     release_depends_on: list[pulumi.Resource] | None = None
     """What must run before the release installs (nodes, CNI, CoreDNS, storage); nothing else waits."""
     tags: dict[str, str] | None = None
@@ -119,9 +123,16 @@ class JupyterHub(pulumi.ComponentResource):
                 lockdown=args.lockdown,
             )
         )
+        # Under strict enforcement a pod no policy selects is denied for good; the chart has none for
+        # its user-scheduler (without which no user pod is placed). Declared before the release.
+        scheduler_policy = declare(
+            f"{name}-user-scheduler",
+            user_scheduler_policy(hub.namespace, RELEASE_NAME, args.vpc_cidr),
+            pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=[namespace]),
+        )
         release = k8s.helm.v3.Release(
             f"{name}-release",
-            name="jupyterhub",
+            name=RELEASE_NAME,
             chart="jupyterhub",
             version=hub.chart_version,
             repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=CHART_REPOSITORY),
@@ -132,7 +143,10 @@ class JupyterHub(pulumi.ComponentResource):
             timeout=900,  # first user image pulls on fresh nodes take minutes
             max_history=10,
             opts=pulumi.ResourceOptions.merge(
-                k8s_child, pulumi.ResourceOptions(depends_on=[service_account, *(args.release_depends_on or [])])
+                k8s_child,
+                pulumi.ResourceOptions(
+                    depends_on=[service_account, scheduler_policy, *(args.release_depends_on or [])]
+                ),
             ),
         )
 

@@ -10,8 +10,10 @@ from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
+import pulumi_kubernetes as k8s
 
 from components.irsa import irsa_role
+from components.network_policies import allow_all_in_namespace, declare
 
 NAMESPACE = "amazon-cloudwatch"
 SERVICE_ACCOUNT = "cloudwatch-agent"
@@ -31,6 +33,8 @@ class ContainerLogsArgs:
     oidc_issuer: pulumi.Input[str]
     logs_key_arn: pulumi.Input[str]
     retention_days: int
+    provider: k8s.Provider | None = None
+    """With it, the add-on's namespace and its NetworkPolicy are declared before the add-on."""
     wait_for: Sequence[pulumi.Resource] = ()
     tags: dict[str, str] | None = None
 
@@ -64,6 +68,23 @@ class ContainerLogs(pulumi.ComponentResource):
             tags=tags,
             parent=self,
         )
+        covered: list[pulumi.Resource] = []
+        if args.provider is not None:
+            # The add-on's controller (its webhook) is no host-network pod: under strict enforcement it
+            # needs a policy before it starts. The namespace is created first to hold it; the add-on
+            # installs into an existing namespace (as with AWS's IRSA setup for it).
+            k8s_child = pulumi.ResourceOptions(parent=self, provider=args.provider)
+            namespace = k8s.core.v1.Namespace(
+                f"{name}-cloudwatch-ns", metadata=k8s.meta.v1.ObjectMetaArgs(name=NAMESPACE), opts=k8s_child
+            )
+            covered = [
+                namespace,
+                declare(
+                    f"{name}-cloudwatch-pods",
+                    allow_all_in_namespace(NAMESPACE),
+                    pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=[namespace]),
+                ),
+            ]
         aws.eks.Addon(
             f"{name}-cloudwatch-observability",
             cluster_name=args.cluster_ready,
@@ -73,7 +94,7 @@ class ContainerLogs(pulumi.ComponentResource):
             resolve_conflicts_on_create="OVERWRITE",
             resolve_conflicts_on_update="OVERWRITE",
             tags=tags,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[*groups.values(), *args.wait_for]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[*groups.values(), *covered, *args.wait_for]),
         )
         self.application_log_group_name = groups["application"].name
         self.register_outputs({"application_log_group_name": self.application_log_group_name})

@@ -157,13 +157,23 @@ def https_enabled(resources: Sequence[Resource]) -> list[Violation]:
     ]
 
 
+def _denies_all_in(resource: Resource, namespace: Any) -> bool:
+    """The incident lockdown: a NetworkPolicy selecting every pod of the namespace and allowing
+    nothing (a system namespace's allow-all policy also selects every pod, and is no lockdown). The
+    namespace may be unknown in a first preview; then any namespace may be it."""
+    return (
+        resource.type == "kubernetes:networking.k8s.io/v1:NetworkPolicy"
+        and (_get(resource.props, "metadata.namespace") == namespace or not _known(namespace))
+        and _get(resource.props, "spec.podSelector") == {}
+        and not _get(resource.props, "spec.ingress")
+        and not _get(resource.props, "spec.egress")
+    )
+
+
 def network_policies_enforced(resources: Sequence[Resource]) -> list[Violation]:
     violations = []
-    lockdown = any(
-        r.type == "kubernetes:networking.k8s.io/v1:NetworkPolicy" and _get(r.props, "spec.podSelector") == {}
-        for r in resources
-    )
     for release, values in _hub_values(resources):
+        lockdown = any(_denies_all_in(r, release.props.get("namespace")) for r in resources)
         for path in ("hub", "proxy.chp", "proxy.traefik", "singleuser"):
             if _get(values, f"{path}.networkPolicy.enabled") is not True and not lockdown:
                 violations.append(
@@ -178,12 +188,21 @@ def network_policies_enforced(resources: Sequence[Resource]) -> list[Violation]:
                     )
                 )
     cni = [r for r in _of_type(resources, "aws:eks/addon:Addon") if r.props.get("addonName") == "vpc-cni"]
-    enforcing = any((_json(r.props.get("configurationValues")) or {}).get("enableNetworkPolicy") == "true" for r in cni)
+    configurations = [_json(r.props.get("configurationValues")) or {} for r in cni]
+    enforcing = any(c.get("enableNetworkPolicy") == "true" for c in configurations)
+    strict = any(_get(c, "env.NETWORK_POLICY_ENFORCING_MODE") == "strict" for c in configurations)
     if _hub_values(resources) and not enforcing:
         violations.append(
             Violation(
                 "no VPC CNI add-on with enableNetworkPolicy: every NetworkPolicy would be ignored "
                 "(components/cluster.py)"
+            )
+        )
+    elif _hub_values(resources) and not strict:
+        violations.append(
+            Violation(
+                "the VPC CNI enforces in `standard` mode: a new pod is open until its policies are programmed; "
+                "set env.NETWORK_POLICY_ENFORCING_MODE strict (components/cluster.py)"
             )
         )
     return violations
@@ -380,7 +399,8 @@ RULES: list[Rule] = [
     Rule(
         "network-policies-enforced",
         "Network policies enabled",
-        "The chart's four policies are on, without an open internet rule, and the VPC CNI enforces them.",
+        "The chart's four policies are on, without an open internet rule, and the VPC CNI enforces them "
+        "in strict mode.",
         network_policies_enforced,
     ),
     Rule(

@@ -252,7 +252,13 @@ def test_lockdown_denies_all_traffic_and_scales_the_hub_down(lockdown_plan: tupl
 
 
 def test_no_lockdown_objects_in_normal_operation(plan: Inventory) -> None:
-    assert plan.of_type("kubernetes:networking.k8s.io/v1:NetworkPolicy") == []
+    hub_namespace = plan.one("kubernetes:core/v1:Namespace", "-namespace").inputs["metadata"]["name"]
+    deny_all = [
+        p
+        for p in plan.of_type("kubernetes:networking.k8s.io/v1:NetworkPolicy")
+        if p.inputs["metadata"].get("namespace") == hub_namespace and p.inputs["spec"]["podSelector"] == {}
+    ]
+    assert deny_all == []
     assert plan.of_type("kubernetes:apps/v1:DeploymentPatch") == []
 
 

@@ -277,7 +277,7 @@ def test_slim_hub_image_pinned_to_the_chart(plan: Inventory) -> None:
 
 
 def test_namespace_enforces_baseline_and_warns_on_restricted(plan: Inventory) -> None:
-    namespace = plan.one("kubernetes:core/v1:Namespace")
+    namespace = plan.one("kubernetes:core/v1:Namespace", "-namespace")
     labels = namespace.inputs["metadata"]["labels"]
     assert labels["pod-security.kubernetes.io/enforce"] in ("baseline", "restricted")
     assert labels["pod-security.kubernetes.io/warn"] == "restricted"
@@ -392,7 +392,7 @@ def test_preview_before_the_release_exists_does_not_read_the_proxy_service(tmp_p
 
 def test_after_install_the_proxy_service_is_read_in_the_release_namespace(plan: Inventory) -> None:
     (read,) = [r for r in plan.reads if r.type == "kubernetes:core/v1:Service"]
-    namespace = plan.one("kubernetes:core/v1:Namespace").inputs["metadata"]["name"]
+    namespace = plan.one("kubernetes:core/v1:Namespace", "-namespace").inputs["metadata"]["name"]
     assert read.id == f"{namespace}/proxy-public"
     release = next(r for r in plan.of_type(RELEASE) if r.inputs["chart"] == "jupyterhub")
     assert release.urn in read.dependencies

@@ -121,7 +121,7 @@ def cases(bucket_name: str, me: str, other: str) -> list[tuple[str, str, str, di
 @pytest.mark.parametrize(("me", "other"), [("alice", "bob"), ("bob", "alice")])
 def test_each_user_reaches_only_their_own_prefix(plan: Inventory, me: str, other: str) -> None:
     pod, other_pod = USER_POD_NAME_TEMPLATE.format(username=me), USER_POD_NAME_TEMPLATE.format(username=other)
-    namespace = hub_values(plan) and plan.one("kubernetes:core/v1:Namespace").inputs["metadata"]["name"]
+    namespace = hub_values(plan) and plan.one("kubernetes:core/v1:Namespace", "-namespace").inputs["metadata"]["name"]
     session = f"arn:aws:sts::{ACCOUNT_ID}:assumed-role/{user_role(plan).name}/eks-{pod}"
     tags = {
         "kubernetes-pod-name": pod,
@@ -264,7 +264,8 @@ def test_pod_identity_maps_the_user_service_account_the_hub_uses(plan: Inventory
     association = plan.one("aws:eks/podIdentityAssociation:PodIdentityAssociation")
     values = hub_values(plan)
     assert association.inputs["serviceAccount"] == values["singleuser"]["serviceAccountName"] == USER_SERVICE_ACCOUNT
-    assert association.inputs["namespace"] == plan.one("kubernetes:core/v1:Namespace").inputs["metadata"]["name"]
+    hub_namespace = plan.one("kubernetes:core/v1:Namespace", "-namespace").inputs["metadata"]["name"]
+    assert association.inputs["namespace"] == hub_namespace
     assert association.inputs["roleArn"] == f"arn:aws:iam::{ACCOUNT_ID}:role/{user_role(plan).name}"
     assert association.inputs.get("disableSessionTags", False) is False, "isolation needs the session tags"
     service_account = plan.one("kubernetes:core/v1:ServiceAccount")

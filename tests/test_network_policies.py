@@ -1,0 +1,181 @@
+"""Strict NetworkPolicy enforcement (VPC CNI): every pod that needs the network is selected by a
+policy, and that policy exists before whatever installs the pod.
+
+Modelled from the agent's behaviour (aws-network-policy-agent: a pod in strict mode starts
+DEFAULT_DENY and stays so while no policy selects it, kubelet probes included; hostNetwork pods are
+never attached), over the pods of data/pods/contract.yaml."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import yaml
+
+from components.cluster import vpc_cni_configuration
+from components.jupyterhub import RELEASE_NAME
+from components.network_policies import KUBERNETES_API_CLUSTER_IP, KUBERNETES_SERVICE_CIDR
+from tests.conftest import ROOT
+from tools.harness import Inventory, Recorded
+
+CONTRACT = yaml.safe_load((ROOT / "data" / "pods" / "contract.yaml").read_text())["pods"]
+NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
+
+# The chart's own policies (z2jh 4.4.0 templates/*/netpol.yaml), by the values that enable them.
+CHART_POLICIES = {
+    "hub": ("hub", "networkPolicy"),
+    "proxy": ("proxy", "chp", "networkPolicy"),
+    "autohttps": ("proxy", "traefik", "networkPolicy"),
+    "singleuser-server": ("singleuser", "networkPolicy"),
+}
+
+
+def _hub(plan: Inventory) -> tuple[str, dict[str, Any]]:
+    (release,) = [r for r in plan.of_type("kubernetes:helm.sh/v3:Release") if r.inputs.get("name") == RELEASE_NAME]
+    return release.inputs["namespace"], release.inputs["values"]
+
+
+def pods(plan: Inventory) -> list[dict[str, Any]]:
+    """The contract's pods as this stack runs them."""
+    namespace, values = _hub(plan)
+    https_type = values.get("proxy", {}).get("https", {}).get("type")
+    letsencrypt = values.get("proxy", {}).get("https", {}).get("enabled") and https_type == "letsencrypt"
+    result = []
+    for pod in CONTRACT:
+        if pod.get("when") == "letsencrypt" and not letsencrypt:
+            continue
+        pod = dict(pod, namespace=pod["namespace"].replace("{hub}", namespace))
+        pod["labels"] = {k: str(v).replace("{release}", RELEASE_NAME) for k, v in pod["labels"].items()}
+        result.append(pod)
+    return result
+
+
+def _selects(selector: dict[str, Any], labels: dict[str, str]) -> bool:
+    assert set(selector) <= {"matchLabels"}, f"model handles matchLabels only: {selector}"
+    return all(labels.get(k) == v for k, v in (selector.get("matchLabels") or {}).items())
+
+
+def covering_policies(plan: Inventory, pod: dict[str, Any]) -> list[str]:
+    """URNs (or `chart:<component>`) of the policies that select the pod."""
+    found = [
+        policy.urn
+        for policy in plan.of_type(NETWORK_POLICY)
+        if policy.inputs["metadata"].get("namespace") == pod["namespace"]
+        and _selects(policy.inputs["spec"]["podSelector"], pod["labels"])
+    ]
+    namespace, values = _hub(plan)
+    component = pod["labels"].get("component")
+    if pod["namespace"] == namespace and component in CHART_POLICIES:
+        setting: Any = values
+        for key in CHART_POLICIES[component]:
+            setting = setting.get(key, {})
+        if setting.get("enabled", True):  # the chart's default is true
+            found.append(f"chart:{component}")
+    return found
+
+
+def test_vpc_cni_enforces_in_strict_mode() -> None:
+    configuration = vpc_cni_configuration()
+    assert configuration["enableNetworkPolicy"] == "true"
+    assert configuration["env"] == {"NETWORK_POLICY_ENFORCING_MODE": "strict"}  # type: ignore[comparison-overlap]
+
+
+def test_every_pod_that_needs_the_network_is_selected_by_a_policy(plan: Inventory) -> None:
+    uncovered = [
+        f"{pod['namespace']}/{pod['name']}"
+        for pod in pods(plan)
+        if not pod["hostNetwork"] and pod.get("needsNetwork", True) and not covering_policies(plan, pod)
+    ]
+    assert not uncovered, f"denied for good under strict enforcement: {uncovered}"
+
+
+def _installer(plan: Inventory, installed_by: str) -> Recorded:
+    for resource in plan.of_type("aws:eks/addon:Addon"):
+        if resource.inputs["addonName"] == installed_by:
+            return resource
+    for resource in plan.of_type("kubernetes:helm.sh/v3:Release"):
+        if resource.inputs.get("name") == installed_by:
+            return resource
+    raise LookupError(installed_by)
+
+
+def _depends_on(plan: Inventory, resource: Recorded, urn: str) -> bool:
+    by_urn = {r.urn: r for r in plan.resources}
+    seen: set[str] = set()
+    stack = list(resource.dependencies)
+    while stack:
+        current = stack.pop()
+        if current == urn:
+            return True
+        if current in seen or current not in by_urn:
+            continue
+        seen.add(current)
+        node = by_urn[current]
+        stack.extend(node.dependencies)
+        stack.extend(child.urn for child in plan.resources if child.parent == current)  # a component dependency
+    return False
+
+
+def test_each_policy_is_in_place_before_its_pods_can_start(plan: Inventory) -> None:
+    for pod in pods(plan):
+        if pod["hostNetwork"] or not pod.get("needsNetwork", True) or "installedBy" not in pod:
+            continue
+        policies = covering_policies(plan, pod)
+        if any(p.startswith("chart:") for p in policies):
+            continue  # installed with the pods, by the same release
+        installer = _installer(plan, pod["installedBy"])
+        assert any(_depends_on(plan, installer, urn) for urn in policies), (
+            f"{installer.name} may start {pod['name']} before its policy exists"
+        )
+
+
+def test_user_scheduler_reaches_only_the_api_and_dns(plan: Inventory) -> None:
+    (policy,) = [p for p in plan.of_type(NETWORK_POLICY) if p.inputs["metadata"]["name"] == "user-scheduler"]
+    spec = policy.inputs["spec"]
+    assert spec["ingress"] == [] and set(spec["policyTypes"]) == {"Ingress", "Egress"}
+    api, dns = spec["egress"]
+    assert {"ipBlock": {"cidr": f"{KUBERNETES_API_CLUSTER_IP}/32"}} in api["to"]
+    assert api["ports"] == [{"protocol": "TCP", "port": 443}]
+    assert all("ipBlock" not in peer for peer in dns["to"])
+    cluster = plan.one("eks:index:Cluster")
+    assert cluster.inputs["kubernetesServiceIpAddressRange"] == KUBERNETES_SERVICE_CIDR
+
+
+@pytest.mark.parametrize("component", ["hub", "singleuser-server"])
+def test_the_model_sees_a_chart_policy_turned_off(plans: dict[str, Inventory], component: str) -> None:
+    """The check bites: with the chart's policy for a component off, its pods are uncovered."""
+    plan = plans["dev"]
+    _, values = _hub(plan)
+    path = CHART_POLICIES[component]
+    setting: Any = values
+    for key in path:
+        setting = setting.setdefault(key, {})
+    original = dict(setting)
+    setting["enabled"] = False
+    try:
+        pod = next(p for p in pods(plan) if p["labels"].get("component") == component)
+        assert not covering_policies(plan, pod)
+    finally:
+        setting.clear()
+        setting.update(original)
+
+
+def test_the_checklist_refuses_standard_enforcement_and_no_system_policy_reads_as_lockdown(plan: Inventory) -> None:
+    import dataclasses
+    import json
+
+    from policies.checklist import network_policies_enforced
+    from tools.plan import checklist_view
+
+    view = checklist_view(plan)
+    assert network_policies_enforced(view) == []  # the allow-all system policies are no lockdown
+    standard = []
+    for resource in view:
+        if resource.type == "aws:eks/addon:Addon" and resource.props.get("addonName") == "vpc-cni":
+            configuration = json.loads(resource.props["configurationValues"])
+            configuration["env"]["NETWORK_POLICY_ENFORCING_MODE"] = "standard"
+            resource = dataclasses.replace(
+                resource, props={**resource.props, "configurationValues": json.dumps(configuration)}
+            )
+        standard.append(resource)
+    assert any("standard" in v.message for v in network_policies_enforced(standard))
