@@ -15,6 +15,7 @@ from components.guardduty import ThreatDetection, ThreatDetectionArgs
 from components.identity import UserIdentity, UserIdentityArgs
 from components.jupyterhub import JupyterHub, JupyterHubArgs
 from components.jupyterhub_values import USER_SERVICE_ACCOUNT, choose_user_image
+from components.log_groups import existing_log_groups
 from components.log_shipping import ContainerLogs, ContainerLogsArgs
 from components.network import Network, NetworkArgs
 from components.node_groups import NodeGroups, NodeGroupsArgs, NodeGroupSpec
@@ -113,6 +114,8 @@ cluster = Cluster(
         private_endpoint_security_group_ids=settings.cluster.private_endpoint_access.security_group_ids,
         private_endpoint_cidrs=settings.cluster.private_endpoint_access.cidrs,
         deletion_protection=settings.cluster.deletion_protection,
+        existing_log_groups=existing_log_groups(f"/aws/eks/{settings.cluster.name}/"),
+        retain_logs_on_destroy=settings.data.retain_on_destroy,
         tags=tags,
     ),
 )
@@ -296,6 +299,7 @@ container_logs = ContainerLogs(
         retention_days=detection.container_log_retention_days,
         provider=cluster.provider,
         wait_for=node_groups.core,
+        existing_log_groups=existing_log_groups(f"/aws/containerinsights/{settings.cluster.name}/"),
         tags=tags,
     ),
 )

@@ -14,6 +14,7 @@ import pulumi_eks as eks
 import pulumi_kubernetes as k8s
 
 from components.irsa import irsa_role
+from components.log_groups import adopt_if_present
 from components.network_policies import KUBERNETES_SERVICE_CIDR
 
 # Every control-plane log type EKS offers; the audit log is what an incident review needs.
@@ -111,6 +112,10 @@ class ClusterArgs:
     private_endpoint_security_group_ids: list[str] = field(default_factory=list)
     private_endpoint_cidrs: list[str] = field(default_factory=list)
     deletion_protection: bool = False
+    existing_log_groups: frozenset[str] = frozenset()
+    """Log groups that exist now (components/log_groups.py): the control-plane group is adopted."""
+    retain_logs_on_destroy: bool = False
+    """Keep the control-plane (audit) log group when the stack is destroyed."""
     tags: dict[str, str] | None = None
 
 
@@ -132,13 +137,17 @@ class Cluster(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         tags = args.tags or {}
 
+        log_group_name = control_plane_log_group_name(args.cluster_name)
         log_group = aws.cloudwatch.LogGroup(
             f"{name}-control-plane-logs",
-            name=control_plane_log_group_name(args.cluster_name),
+            name=log_group_name,
             kms_key_id=args.logs_key_arn,
             retention_in_days=args.log_retention_days,
             tags=tags,
-            opts=child,
+            opts=pulumi.ResourceOptions.merge(
+                pulumi.ResourceOptions(parent=self, retain_on_delete=args.retain_logs_on_destroy),
+                adopt_if_present(log_group_name, args.existing_log_groups),
+            ),
         )
 
         service_role = aws.iam.Role(

@@ -13,6 +13,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from components.irsa import irsa_role
+from components.log_groups import adopt_if_present
 from components.network_policies import allow_all_in_namespace, declare
 
 NAMESPACE = "amazon-cloudwatch"
@@ -36,6 +37,8 @@ class ContainerLogsArgs:
     provider: k8s.Provider | None = None
     """With it, the add-on's namespace and its NetworkPolicy are declared before the add-on."""
     wait_for: Sequence[pulumi.Resource] = ()
+    existing_log_groups: frozenset[str] = frozenset()
+    """Log groups that exist now (components/log_groups.py): ours among them are adopted."""
     tags: dict[str, str] | None = None
 
 
@@ -53,7 +56,10 @@ class ContainerLogs(pulumi.ComponentResource):
                 kms_key_id=args.logs_key_arn,
                 retention_in_days=args.retention_days,
                 tags=tags,
-                opts=child,
+                opts=pulumi.ResourceOptions.merge(
+                    child,
+                    adopt_if_present(container_log_group_name(args.cluster_name, kind), args.existing_log_groups),
+                ),
             )
             for kind in LOG_GROUP_KINDS
         }

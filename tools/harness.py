@@ -70,6 +70,8 @@ class Recorded:
     """ARN the mock provider returned, where the type has one."""
     retain_on_delete: bool = False
     protect: bool = False
+    import_id: str = ""
+    """The `import` option: the id of an existing cloud resource the engine adopts."""
     additional_secret_outputs: list[str] = field(default_factory=list)
     outputs: dict[str, Any] = field(default_factory=dict)
     """What the engine shows of the resource after the step, and so what a stack policy receives as
@@ -351,6 +353,7 @@ def run(
     caller_arn: str | None = None,
     clusters: dict[str, dict[str, str]] | None = None,
     iam_roles: dict[str, dict[str, str]] | None = None,
+    log_groups: list[str] | None = None,
 ) -> Inventory:
     """Run a Pulumi program (the platform's ``__main__.py`` by default) for a stack under mocks;
     raise what the program raises.
@@ -366,6 +369,8 @@ def run(
 
     `iam_roles` models the IAM roles the account has: name -> tags (iam:GetRole of another fails as
     the provider reports NoSuchEntity, "couldn't find resource"): by default a fresh account.
+
+    `log_groups` models the CloudWatch log groups that exist (logs:DescribeLogGroups): by default none.
 
     `preview` models the first `pulumi preview` of a new stack: a resource to be created has only
     its inputs; everything the provider computes (ids, ARNs, statuses) is unknown."""
@@ -404,6 +409,10 @@ def run(
                 if cluster_name not in existing_clusters:
                     return {}, [("name", f"reading EKS Cluster ({cluster_name}): couldn't find resource")]
                 return {"name": cluster_name, "tags": existing_clusters[cluster_name]}, []
+            if args.token == "aws:cloudwatch/getLogGroups:getLogGroups":
+                prefix = str(args.args.get("logGroupNamePrefix", ""))
+                names = [g for g in log_groups or [] if g.startswith(prefix)]
+                return {"logGroupNamePrefix": prefix, "logGroupNames": names, "arns": [], "id": prefix}, []
             if args.token == "aws:iam/getRole:getRole":
                 role_name = str(args.args.get("name"))
                 if role_name not in existing_roles:
@@ -458,6 +467,7 @@ def run(
                     id=response.id,
                     arn=_arn_of(self.resources.get(response.urn)),
                     retain_on_delete=bool(request.retainOnDelete),
+                    import_id=request.importId,
                     protect=bool(request.protect),
                     additional_secret_outputs=sorted(request.additionalSecretOutputs),
                     outputs=engine_view,

@@ -213,6 +213,13 @@ def main(argv: list[str] | None = None) -> int:
         metavar="NAME[=CREATOR_ARN]",
         help="plan as if this EKS cluster existed, created by CREATOR_ARN (default: the first deploy)",
     )
+    parser.add_argument(
+        "--existing-log-group",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="plan as if this log group existed (e.g. re-created by EKS after a destroy)",
+    )
     args = parser.parse_args(argv)
     clusters = {
         name: ({CREATOR_TAG: creator} if creator else {})
@@ -231,6 +238,7 @@ def main(argv: list[str] | None = None) -> int:
             preview=args.preview,
             caller_arn=args.caller,
             clusters=clusters,
+            log_groups=args.existing_log_group,
         )
     except PlanError as error:
         print(f"error: {error}\n({error.declared} resources were declared before the error)", file=sys.stderr)
