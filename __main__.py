@@ -5,7 +5,7 @@ import re
 import pulumi
 import pulumi_aws as aws
 
-from components.alarms import SecurityAlarms, SecurityAlarmsArgs, Threshold
+from components.alarms import SecurityAlarms, SecurityAlarmsArgs, Threshold, platform_role_arns
 from components.alerts import AlertTopic, AlertTopicArgs
 from components.audit_trail import AuditTrail, AuditTrailArgs
 from components.cluster import CREATOR_TAG, Cluster, ClusterArgs, cluster_creator, principal_of, same_principal
@@ -318,6 +318,9 @@ SecurityAlarms(
         bucket_name=user_data.bucket_name,
         security_group_ids=[cluster.cluster_security_group_id, network.endpoint_security_group_id],
         vpc_id=network.vpc_id,
+        platform_role_arns=pulumi.Output.all(account_id, cluster.control_plane_role_arn).apply(
+            lambda v: platform_role_arns(settings.partition, v[0], v[1])
+        ),
         kubernetes_auth_failures=threshold(detection.kubernetes_auth_failures),
         hub_login_failures=threshold(detection.hub_login_failures),
         s3_access_denied=threshold(detection.s3_access_denied),

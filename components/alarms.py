@@ -37,8 +37,40 @@ SECURITY_GROUP_EVENTS = [
 HUB_LOGIN_FAILURE_PATTERNS = ('"Failed login"', '"not allowed"', '"403 GET /hub/"')
 
 
-def security_group_change_pattern(group_ids: Sequence[str]) -> dict[str, Any]:
-    """CloudTrail events (through EventBridge) that change the given security groups."""
+# Changes the platform makes itself, not people: the Kubernetes cloud provider (running in the
+# control plane as the cluster role) adds and removes the NLB's rules on the cluster security group
+# (cloud-provider-aws updateInstanceSecurityGroupsForNLB, rule descriptions kubernetes.io/rule/nlb/);
+# EKS's service-linked role maintains that group's own rules; GuardDuty's service-linked role creates
+# its GuardDutyManagedSecurityGroup in the VPC for runtime monitoring. The node role is not excluded:
+# pods that reached its credentials are exactly what these alarms are for.
+GUARDDUTY_SERVICE = "guardduty.amazonaws.com"
+
+
+def platform_role_arns(partition: str, account_id: str, cluster_role_arn: str) -> list[str]:
+    """The roles whose security-group changes are the platform's own (see above)."""
+    service_role = f"arn:{partition}:iam::{account_id}:role/aws-service-role"
+    return [
+        cluster_role_arn,
+        f"{service_role}/eks.amazonaws.com/AWSServiceRoleForAmazonEKS",
+        f"{service_role}/{GUARDDUTY_SERVICE}/AWSServiceRoleForAmazonGuardDuty",
+    ]
+
+
+def made_by_people(platform_roles: Sequence[str]) -> dict[str, Any]:
+    """`userIdentity` condition: not one of the platform's roles, nor invoked by GuardDuty.
+
+    `anything-but` does not match an absent field (IAM users, root and SSO users have no session
+    issuer, most callers no `invokedBy`), so each exclusion is "another value, or absent"."""
+    return {
+        "sessionContext": {
+            "sessionIssuer": {"$or": [{"arn": [{"anything-but": list(platform_roles)}]}, {"arn": [{"exists": False}]}]}
+        },
+        "$or": [{"invokedBy": [{"anything-but": [GUARDDUTY_SERVICE]}]}, {"invokedBy": [{"exists": False}]}],
+    }
+
+
+def security_group_change_pattern(group_ids: Sequence[str], platform_roles: Sequence[str]) -> dict[str, Any]:
+    """CloudTrail events (through EventBridge) that change the given security groups, made by people."""
     return {
         "source": ["aws.ec2"],
         "detail-type": ["AWS API Call via CloudTrail"],
@@ -50,12 +82,13 @@ def security_group_change_pattern(group_ids: Sequence[str]) -> dict[str, Any]:
                 {"requestParameters": {"groupId": list(group_ids)}},
                 {"requestParameters": {"ModifySecurityGroupRulesRequest": {"GroupId": list(group_ids)}}},
             ],
+            "userIdentity": made_by_people(platform_roles),
         },
     }
 
 
-def security_group_creation_pattern(vpc_id: str) -> dict[str, Any]:
-    """New security groups in the cluster's VPC (a way around the rules above)."""
+def security_group_creation_pattern(vpc_id: str, platform_roles: Sequence[str]) -> dict[str, Any]:
+    """New security groups in the cluster's VPC (a way around the rules above), made by people."""
     return {
         "source": ["aws.ec2"],
         "detail-type": ["AWS API Call via CloudTrail"],
@@ -63,6 +96,7 @@ def security_group_creation_pattern(vpc_id: str) -> dict[str, Any]:
             "eventSource": ["ec2.amazonaws.com"],
             "eventName": ["CreateSecurityGroup"],
             "requestParameters": {"vpcId": [vpc_id]},
+            "userIdentity": made_by_people(platform_roles),
         },
     }
 
@@ -82,6 +116,8 @@ class SecurityAlarmsArgs:
     bucket_name: pulumi.Input[str]
     security_group_ids: Sequence[pulumi.Input[str]]
     vpc_id: pulumi.Input[str]
+    platform_role_arns: pulumi.Input[Sequence[str]]
+    """Roles whose security-group changes are the platform's own (`platform_role_arns`)."""
     kubernetes_auth_failures: Threshold
     hub_login_failures: Threshold
     s3_access_denied: Threshold
@@ -197,15 +233,15 @@ class SecurityAlarms(pulumi.ComponentResource):
             (
                 "security-group-changes",
                 "Rules of the cluster's security groups changed",
-                pulumi.Output.all(*args.security_group_ids).apply(
-                    lambda ids: json.dumps(security_group_change_pattern(ids))
+                pulumi.Output.all(pulumi.Output.from_input(args.platform_role_arns), *args.security_group_ids).apply(
+                    lambda v: json.dumps(security_group_change_pattern(v[1:], v[0]))
                 ),
             ),
             (
                 "security-group-creation",
                 "A security group was created in the cluster's VPC",
-                pulumi.Output.from_input(args.vpc_id).apply(
-                    lambda vpc: json.dumps(security_group_creation_pattern(vpc))
+                pulumi.Output.all(args.vpc_id, args.platform_role_arns).apply(
+                    lambda v: json.dumps(security_group_creation_pattern(v[0], v[1]))
                 ),
             ),
         ):

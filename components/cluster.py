@@ -128,6 +128,7 @@ class Cluster(pulumi.ComponentResource):
     oidc_provider_arn: pulumi.Output[str]
     oidc_issuer: pulumi.Output[str]
     cluster_security_group_id: pulumi.Output[str]
+    control_plane_role_arn: pulumi.Output[str]
     control_plane_log_group_name: pulumi.Output[str]
     provider: k8s.Provider
     pre_node_addons: list[aws.eks.Addon]
@@ -311,6 +312,8 @@ class Cluster(pulumi.ComponentResource):
         self.oidc_issuer = cluster.oidc_issuer
         # The security group EKS attaches to the control plane and to managed nodes.
         self.cluster_security_group_id = cluster.cluster_security_group_id
+        # The Kubernetes cloud provider runs as this role (load balancers and their rules).
+        self.control_plane_role_arn = service_role.arn
         self.control_plane_log_group_name = log_group.name
         self.pre_node_addons = [vpc_cni, pod_identity_agent]
         self.provider = k8s.Provider(

@@ -342,6 +342,70 @@ def test_security_group_rules_match_changes_to_the_cluster_groups_only(plan: Inv
     assert not fires(samples.api_call("DescribeSecurityGroups", {"groupId": watched}, read_only=True))
 
 
+def _as(event: dict[str, Any], identity: dict[str, Any]) -> dict[str, Any]:
+    """The same CloudTrail record, made by another identity."""
+    return {**event, "detail": {**event["detail"], "userIdentity": identity}}
+
+
+def _role_session(role_arn: str, invoked_by: str | None = None) -> dict[str, Any]:
+    account, role_path = role_arn.split(":")[4], role_arn.split(":role/")[1]
+    identity: dict[str, Any] = {
+        "type": "AssumedRole",
+        "principalId": "AROAEXAMPLE:session",
+        "arn": f"arn:aws:sts::{account}:assumed-role/{role_path.rsplit('/', 1)[-1]}/session",
+        "accountId": account,
+        "sessionContext": {
+            "sessionIssuer": {"type": "Role", "arn": role_arn, "accountId": account, "userName": role_path},
+            "attributes": {"creationDate": "2026-03-02T10:00:00Z", "mfaAuthenticated": "false"},
+        },
+    }
+    if invoked_by:
+        identity["invokedBy"] = invoked_by
+    return identity
+
+
+def test_security_group_alarms_ignore_the_platforms_own_changes(plan: Inventory) -> None:
+    """The cloud provider (as the cluster role, invoked by EKS) opens the NLB's ports on the cluster
+    group; EKS's and GuardDuty's service-linked roles manage their rules and groups. People -- IAM
+    users, root, SSO or CI roles, and anyone holding the node role's credentials -- still alarm."""
+    changes = _rule_pattern(plan, "security-group-changes")
+    creation = _rule_pattern(plan, "security-group-creation")
+    cluster_group = plan.one("aws:iam/role:Role", "control-plane")  # the cluster role
+    cluster_role = cluster_group.outputs.get("arn") or cluster_group.arn
+    node_role = plan.one("aws:iam/role:Role", "node").arn
+    account = cluster_role.split(":")[4]
+    service_roles = f"arn:aws:iam::{account}:role/aws-service-role"
+    watched = plan.one("aws:ec2/securityGroup:SecurityGroup", "endpoints").id
+    vpc = plan.one("aws:ec2/vpc:Vpc").id
+
+    def fires(event: dict[str, Any]) -> bool:
+        return event_pattern_matches(changes, event) or event_pattern_matches(creation, event)
+
+    platform = [
+        _role_session(cluster_role, "eks.amazonaws.com"),
+        _role_session(f"{service_roles}/eks.amazonaws.com/AWSServiceRoleForAmazonEKS", "eks.amazonaws.com"),
+        _role_session(
+            f"{service_roles}/guardduty.amazonaws.com/AWSServiceRoleForAmazonGuardDuty", "guardduty.amazonaws.com"
+        ),
+    ]
+    people = [
+        _role_session(f"arn:aws:iam::{account}:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_Admin_0123"),
+        _role_session(f"arn:aws:iam::{account}:role/ci-jhub-eks-deploy"),
+        _role_session(node_role),  # credentials taken from a node
+        {"type": "IAMUser", "principalId": "AIDAEXAMPLE", "arn": f"arn:aws:iam::{account}:user/bob"},
+        {"type": "Root", "principalId": account, "arn": f"arn:aws:iam::{account}:root"},
+    ]
+    for event in (
+        samples.rule_change("AuthorizeSecurityGroupIngress", watched),
+        samples.modify_rules(watched),
+        samples.create_group(vpc),
+    ):
+        for identity in platform:
+            assert not fires(_as(event, identity)), (event["detail"]["eventName"], identity["arn"])
+        for identity in people:
+            assert fires(_as(event, identity)), (event["detail"]["eventName"], identity["arn"])
+
+
 def test_guardduty_rule_forwards_medium_and_above(plan: Inventory) -> None:
     pattern = _rule_pattern(plan, "guardduty-findings")
     assert event_pattern_matches(pattern, samples.guardduty_finding(4.0))
