@@ -11,7 +11,7 @@ from components.audit_trail import AuditTrail, AuditTrailArgs
 from components.cluster import CREATOR_TAG, Cluster, ClusterArgs, cluster_creator, principal_of, same_principal
 from components.cluster_addons import ClusterAddons, ClusterAddonsArgs
 from components.encryption import Encryption, EncryptionArgs
-from components.guardduty import ThreatDetection, ThreatDetectionArgs
+from components.guardduty import ThreatDetection, ThreatDetectionArgs, account_detector
 from components.identity import UserIdentity, UserIdentityArgs
 from components.jupyterhub import JupyterHub, JupyterHubArgs
 from components.jupyterhub_values import USER_SERVICE_ACCOUNT, choose_user_image
@@ -21,7 +21,7 @@ from components.network import Network, NetworkArgs
 from components.node_groups import NodeGroups, NodeGroupsArgs, NodeGroupSpec
 from components.registry import Registry, RegistryArgs, image_tag_pushed
 from components.storage import UserDataBucket, UserDataBucketArgs
-from settings import AlarmSettings, NodeGroupSettings, SettingsError, load_settings
+from settings import PROJECT, AlarmSettings, NodeGroupSettings, SettingsError, load_settings
 
 try:
     settings = load_settings()
@@ -211,7 +211,6 @@ registry = Registry(
         admin_role_arns=settings.cluster.admin_role_arns,
         keep_last_images=settings.registry.keep_last_images,
         untagged_expire_days=settings.registry.untagged_expire_days,
-        enhanced_scanning=settings.registry.enhanced_scanning,
         delete_images_on_destroy=not settings.data.retain_on_destroy,
         tags=tags,
     ),
@@ -263,16 +262,17 @@ alerts = AlertTopic(
         tags=tags,
     ),
 )
-threat_detection = ThreatDetection(
-    name,
-    ThreatDetectionArgs(
-        stack=settings.stack,
-        mode=detection.guard_duty.mode,
-        detector_id=detection.guard_duty.detector_id,
-        alert_topic_arn=alerts.topic_arn,
-        tags=tags,
-    ),
-)
+if detection.guard_duty.mode == "account":
+    detector_id = account_detector()
+    if detector_id is None:
+        raise pulumi.RunError(
+            f"{PROJECT}:detection.guardDuty.mode: GuardDuty has no detector in {settings.region}; run the "
+            "account-level stack first (bootstrap/, guardDuty: true) or enable GuardDuty for the organization"
+        )
+    threat_detection = ThreatDetection(
+        name, ThreatDetectionArgs(detector_id=detector_id, alert_topic_arn=alerts.topic_arn, tags=tags)
+    )
+    pulumi.export("guardduty_detector_id", threat_detection.detector_id)
 audit_trail = AuditTrail(
     name,
     AuditTrailArgs(
@@ -331,8 +331,6 @@ SecurityAlarms(
 
 pulumi.export("alert_topic_arn", alerts.topic_arn)
 pulumi.export("audit_trail", audit_trail.trail_name)
-if threat_detection.detector_id is not None:
-    pulumi.export("guardduty_detector_id", threat_detection.detector_id)
 pulumi.export("vpc_id", network.vpc_id)
 pulumi.export("private_subnet_ids", network.private_subnet_ids)
 pulumi.export("cluster_name", cluster.cluster_name)

@@ -373,17 +373,10 @@ class DataSettings(_Model):
 
 
 class GuardDutySettings(_Model):
-    mode: Literal["auto", "create", "existing", "off"] = "auto"
-    """`auto`: use the account's detector in this region if there is one (GuardDuty allows one),
-    else create it; `create`; `existing` (with `detectorId`); `off` (never in prod)."""
-    detector_id: str | None = Field(None, pattern=r"^[0-9a-f]{32}$")
-    """Id of the existing detector (mode `existing`)."""
-
-    @model_validator(mode="after")
-    def _check(self) -> GuardDutySettings:
-        if self.mode == "existing" and not self.detector_id:
-            raise _field_error("detectorId", "mode `existing` needs the detector's id (aws guardduty list-detectors)")
-        return self
+    mode: Literal["account", "off"] = "account"
+    """`account`: send this region's GuardDuty findings (medium and above) to the alert topic. The
+    detector is account-wide (one per account and region): bootstrap/ creates it, or the organization
+    runs it; never this stack. `off` (never in prod): no GuardDuty rule."""
 
 
 class AlarmSettings(_Model):
@@ -435,8 +428,6 @@ class RegistrySettings(_Model):
     """Tagged images kept; older ones expire."""
     untagged_expire_days: int = Field(7, ge=1, le=365)
     """Days after which untagged images expire."""
-    enhanced_scanning: bool = False
-    """Amazon Inspector continuous scanning for the whole registry (paid); otherwise basic scan on push."""
 
 
 class GitHubAuthSettings(_Model):
@@ -686,7 +677,7 @@ class Settings(_Model):
         if not self.jupyterhub.github.admin_users:
             problems.append(f"{PROJECT}:jupyterhub.github.adminUsers: prod needs at least one JupyterHub admin")
         if self.detection.guard_duty.mode == "off":
-            problems.append(f"{PROJECT}:detection.guardDuty.mode: prod cannot turn GuardDuty off; use auto")
+            problems.append(f"{PROJECT}:detection.guardDuty.mode: prod cannot turn GuardDuty off; use account")
         if not (self.detection.alert_emails or self.detection.alert_https_endpoints):
             problems.append(
                 f"{PROJECT}:detection.alertEmails: prod alarms must reach someone; "

@@ -14,7 +14,7 @@ import pulumi_aws as aws
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from account_prerequisites import AccountPrerequisites
+from account_prerequisites import AccountPrerequisites, AccountPrerequisitesArgs
 from github_oidc import (
     CI_ROLE_PREFIX,
     GITHUB_OIDC_HOST,
@@ -85,7 +85,13 @@ aws.iam.RolePolicy(
     policy=pulumi.Output.all(partition, account_id).apply(lambda v: json.dumps(deploy_iam_policy(v[0], v[1], prefix))),
 )
 
-prerequisites = AccountPrerequisites("account")
+prerequisites = AccountPrerequisites(
+    "account",
+    AccountPrerequisitesArgs(
+        guard_duty=config.get_bool("guardDuty") is not False,
+        enhanced_scanning=bool(config.get_bool("registryEnhancedScanning")),
+    ),
+)
 
 pulumi.export("preview_role_arn", preview.arn)
 pulumi.export("deploy_role_arn", deploy.arn)

@@ -1,7 +1,11 @@
 """Account-wide prerequisites of the environment stacks: things there is one of per account (and
-region), which every environment uses and none may own, since destroying one would break the others."""
+region), which every environment uses and none may own, since destroying one would break the others:
+the Auto Scaling service-linked role, the GuardDuty detector with its protection features, and the
+registry-wide (enhanced) image scanning configuration."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
@@ -18,6 +22,32 @@ OWNER_TAG = ("managed-by", "jhub-eks-bootstrap")
 _ROLE_NOT_FOUND = ("couldn't find resource", "NoSuchEntity")
 
 
+# GuardDuty's current feature names (the detector's `datasources` argument is deprecated).
+# RUNTIME_MONITORING replaces EKS_RUNTIME_MONITORING; GuardDuty manages its EKS agent add-on
+# (EKS_ADDON_MANAGEMENT).
+GUARDDUTY_FEATURES: dict[str, list[str]] = {
+    "EKS_AUDIT_LOGS": [],
+    "RUNTIME_MONITORING": ["EKS_ADDON_MANAGEMENT"],
+    "S3_DATA_EVENTS": [],
+    "EBS_MALWARE_PROTECTION": [],
+}
+
+
+def owns_detector() -> bool:
+    """Whether this stack declares the region's GuardDuty detector: none exists yet, or it carries
+    this stack's tag. One the account already had (an organization's, say) is left to its owner."""
+    try:
+        found = aws.guardduty.get_detector()
+    except Exception as error:
+        # The provider reads "this account's single GuardDuty Detector" and reports none as an
+        # empty result (AssertSingleValueResult).
+        if any(text in str(error) for text in ("empty result", "couldn't find resource")):
+            return True
+        raise
+    key, value = OWNER_TAG
+    return not found.id or (found.tags or {}).get(key) == value
+
+
 def owns_role(role_name: str) -> bool:
     """Whether this stack declares the role: when it does not exist yet (this stack creates it) or
     carries this stack's tag (this stack created it). A role the account already had is left alone,
@@ -32,13 +62,23 @@ def owns_role(role_name: str) -> bool:
     return (role.tags or {}).get(key) == value
 
 
+@dataclass(frozen=True)
+class AccountPrerequisitesArgs:
+    guard_duty: bool = True
+    """Run GuardDuty in this region (when the account has no detector of its own)."""
+    enhanced_scanning: bool = False
+    """Amazon Inspector continuous scanning of every repository of the registry (paid)."""
+
+
 class AccountPrerequisites(pulumi.ComponentResource):
-    """The Auto Scaling service-linked role, when the account does not have it yet."""
+    """The Auto Scaling service-linked role, the GuardDuty detector and the registry's scanning, each
+    only where the account does not already have it from someone else."""
 
     auto_scaling_role_created: bool
 
-    def __init__(self, name: str, opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(self, name: str, args: AccountPrerequisitesArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("jhub:aws:AccountPrerequisites", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
         self.auto_scaling_role_created = owns_role(AUTO_SCALING_ROLE)
         if self.auto_scaling_role_created:
             key, value = OWNER_TAG
@@ -50,5 +90,44 @@ class AccountPrerequisites(pulumi.ComponentResource):
                 # Not retained: a retained, tagged role would read as this stack's on the next `up`
                 # and be created twice. IAM refuses to delete it while any Auto Scaling group uses it.
                 opts=pulumi.ResourceOptions(parent=self),
+            )
+        key, value = OWNER_TAG
+        if args.guard_duty and owns_detector():
+            detector = aws.guardduty.Detector(
+                f"{name}-guardduty",
+                enable=True,
+                finding_publishing_frequency="FIFTEEN_MINUTES",
+                tags={key: value},
+                opts=child,
+            )
+            for feature, additional in GUARDDUTY_FEATURES.items():
+                aws.guardduty.DetectorFeature(
+                    f"{name}-{feature.lower().replace('_', '-')}",
+                    detector_id=detector.id,
+                    name=feature,
+                    status="ENABLED",
+                    additional_configurations=[
+                        aws.guardduty.DetectorFeatureAdditionalConfigurationArgs(name=extra, status="ENABLED")
+                        for extra in additional
+                    ]
+                    or None,
+                    opts=child,
+                )
+        if args.enhanced_scanning:
+            # Registry-wide: one configuration per registry, continuous Amazon Inspector scanning.
+            aws.ecr.RegistryScanningConfiguration(
+                f"{name}-registry-scanning",
+                scan_type="ENHANCED",
+                rules=[
+                    aws.ecr.RegistryScanningConfigurationRuleArgs(
+                        scan_frequency="CONTINUOUS_SCAN",
+                        repository_filters=[
+                            aws.ecr.RegistryScanningConfigurationRuleRepositoryFilterArgs(
+                                filter="*", filter_type="WILDCARD"
+                            )
+                        ],
+                    )
+                ],
+                opts=child,
             )
         self.register_outputs({"auto_scaling_role_created": self.auto_scaling_role_created})

@@ -82,7 +82,6 @@ class RegistryArgs:
     admin_role_arns: Sequence[str]
     keep_last_images: int
     untagged_expire_days: int
-    enhanced_scanning: bool
     delete_images_on_destroy: bool
     tags: dict[str, str] | None = None
 
@@ -120,23 +119,6 @@ class Registry(pulumi.ComponentResource):
             ),
             opts=child,
         )
-        if args.enhanced_scanning:
-            # Registry-wide: continuous Amazon Inspector scanning of every repository.
-            aws.ecr.RegistryScanningConfiguration(
-                f"{name}-scanning",
-                scan_type="ENHANCED",
-                rules=[
-                    aws.ecr.RegistryScanningConfigurationRuleArgs(
-                        scan_frequency="CONTINUOUS_SCAN",
-                        repository_filters=[
-                            aws.ecr.RegistryScanningConfigurationRuleRepositoryFilterArgs(
-                                filter="*", filter_type="WILDCARD"
-                            )
-                        ],
-                    )
-                ],
-                opts=child,
-            )
         self.repository_url = repository.repository_url
         self.repository_arn = repository.arn
         self.register_outputs({"repository_url": self.repository_url, "repository_arn": self.repository_arn})

@@ -22,14 +22,19 @@ sys.path.insert(0, {root!r})
 from tools import harness
 inventory = harness.run("ci", harness.ROOT / "bootstrap" / "Pulumi.ci.yaml",
                         program=harness.ROOT / "bootstrap" / "__main__.py", project="jhub-eks-bootstrap",
-                        iam_roles={iam_roles!r})
+                        iam_roles={iam_roles!r}, detector={detector!r}, config_override={config!r})
 print(json.dumps(inventory.to_json()))
 """
 
 
-def run_bootstrap(iam_roles: dict[str, dict[str, str]] | None = None) -> Inventory:
-    """The bootstrap program in an account that has `iam_roles` (name -> tags; default: a fresh account)."""
-    script = SCRIPT.format(root=str(ROOT), iam_roles=iam_roles or {})
+def run_bootstrap(
+    iam_roles: dict[str, dict[str, str]] | None = None,
+    detector: dict[str, Any] | None = None,
+    config: dict[str, str] | None = None,
+) -> Inventory:
+    """The bootstrap program in an account that has `iam_roles` (name -> tags) and GuardDuty
+    `detector` (id, tags); by default a fresh account."""
+    script = SCRIPT.format(root=str(ROOT), iam_roles=iam_roles or {}, detector=detector, config=config or {})
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False)
     assert result.returncode == 0, result.stderr
     return Inventory.from_json(json.loads(result.stdout.splitlines()[-1]))
@@ -173,3 +178,33 @@ def test_deploy_role_cannot_create_the_auto_scaling_role_it_needs_not(bootstrap:
         "Allowed",
         "ImplicitlyDenied",
     ]
+
+
+DETECTOR = "aws:guardduty/detector:Detector"
+
+
+def test_fresh_region_gets_guardduty_with_every_protection_from_bootstrap(bootstrap: Inventory) -> None:
+    detector = bootstrap.one(DETECTOR)
+    assert detector.inputs["enable"] is True and detector.inputs["tags"] == dict([OWNER_TAG])
+    assert "datasources" not in detector.inputs, "datasources is deprecated: DetectorFeature instead"
+    features = {f.inputs["name"]: f for f in bootstrap.of_type("aws:guardduty/detectorFeature:DetectorFeature")}
+    assert set(features) == {"EKS_AUDIT_LOGS", "RUNTIME_MONITORING", "S3_DATA_EVENTS", "EBS_MALWARE_PROTECTION"}
+    assert all(f.inputs["status"] == "ENABLED" and f.inputs["detectorId"] == detector.id for f in features.values())
+    assert features["RUNTIME_MONITORING"].inputs["additionalConfigurations"] == [
+        {"name": "EKS_ADDON_MANAGEMENT", "status": "ENABLED"}
+    ]
+
+
+def test_guardduty_allows_one_detector_so_an_existing_one_is_never_doubled() -> None:
+    """CreateDetector fails where the region has one (an organization's, say): that one is left to
+    its owner; the one bootstrap created (tagged) stays declared."""
+    assert not run_bootstrap(detector={"id": "f" * 32, "tags": {}}).of_type(DETECTOR)
+    assert run_bootstrap(detector={"id": "f" * 32, "tags": dict([OWNER_TAG])}).of_type(DETECTOR)
+    assert not run_bootstrap(config={"jhub-eks-bootstrap:guardDuty": "false"}).of_type(DETECTOR)
+
+
+def test_registry_wide_enhanced_scanning_only_when_asked(bootstrap: Inventory) -> None:
+    scanning = "aws:ecr/registryScanningConfiguration:RegistryScanningConfiguration"
+    assert not bootstrap.of_type(scanning)
+    (configuration,) = run_bootstrap(config={"jhub-eks-bootstrap:registryEnhancedScanning": "true"}).of_type(scanning)
+    assert configuration.inputs["scanType"] == "ENHANCED"

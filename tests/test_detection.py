@@ -4,15 +4,15 @@ rules wired to the topic, and the incident switches (lockdown, secret rotation).
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import kubernetes_validate
 import pytest
 
-from components import guardduty
 from tests import test_patterns as samples
 from tests.conftest import ROOT, key_arn, run_plan
-from tools.harness import ACCOUNT_ID, Inventory
+from tools.harness import ACCOUNT_ID, BOOTSTRAP_DETECTOR, Inventory
 from tools.patterns import event_pattern_matches, filter_pattern_matches
 
 TOPIC = "aws:sns/topic:Topic"
@@ -96,44 +96,27 @@ def test_every_alarm_and_rule_notifies_the_topic(plan: Inventory) -> None:
 # ---- GuardDuty -----------------------------------------------------------------------------------
 
 
-def test_guardduty_features_use_the_current_api(plan: Inventory) -> None:
-    detector = plan.one("aws:guardduty/detector:Detector")
-    assert "datasources" not in detector.inputs, "datasources is deprecated: DetectorFeature instead"
-    features = {f.inputs["name"]: f for f in plan.of_type("aws:guardduty/detectorFeature:DetectorFeature")}
-    assert set(features) == {"EKS_AUDIT_LOGS", "RUNTIME_MONITORING", "S3_DATA_EVENTS", "EBS_MALWARE_PROTECTION"}
-    assert all(f.inputs["status"] == "ENABLED" and f.inputs["detectorId"] == detector.id for f in features.values())
-    assert features["RUNTIME_MONITORING"].inputs["additionalConfigurations"] == [
-        {"name": "EKS_ADDON_MANAGEMENT", "status": "ENABLED"}
-    ]
-
-
-class _Found:
-    def __init__(self, id_: str | None, tags: dict[str, str] | None = None) -> None:
-        self.id, self.tags = id_, tags
-
-
-@pytest.mark.parametrize(
-    ("mode", "lookup", "expected"),
-    [
-        ("create", None, (True, None)),
-        ("existing", None, (False, "0123456789abcdef0123456789abcdef")),
-        ("off", None, (False, None)),
-        ("auto", RuntimeError("no detector"), (True, None)),  # none in the account: create
-        ("auto", _Found("abc", {}), (False, "abc")),  # someone else's: adopt, never a second
-        ("auto", _Found("abc", {guardduty.OWNER_TAG: "dev"}), (True, None)),  # ours: keep managing it
-    ],
+ACCOUNT_WIDE = (
+    "aws:guardduty/detector:Detector",
+    "aws:guardduty/detectorFeature:DetectorFeature",
+    "aws:ecr/registryScanningConfiguration:RegistryScanningConfiguration",
+    "aws:iam/serviceLinkedRole:ServiceLinkedRole",
 )
-def test_detector_mode_never_creates_a_second_detector(
-    monkeypatch: pytest.MonkeyPatch, mode: Any, lookup: Any, expected: tuple[bool, str | None]
-) -> None:
-    def get_detector() -> Any:
-        if isinstance(lookup, Exception):
-            raise lookup
-        return lookup
 
-    monkeypatch.setattr(guardduty.aws.guardduty, "get_detector", get_detector)
-    detector_id = "0123456789abcdef0123456789abcdef" if mode == "existing" else None
-    assert guardduty.resolve_detector(mode, detector_id, "dev") == expected
+
+def test_environment_stacks_own_no_account_wide_singleton(plan: Inventory) -> None:
+    """One per account and region: dev and prod may share the account, and destroying dev must not
+    switch GuardDuty off for prod. bootstrap/ owns them (tests/test_bootstrap.py)."""
+    assert [r.name for t in ACCOUNT_WIDE for r in plan.of_type(t)] == []
+    assert plan.outputs["guardduty_detector_id"] == BOOTSTRAP_DETECTOR["id"]
+    assert plan.one("aws:cloudwatch/eventRule:EventRule", "guardduty-findings")
+
+
+def test_a_region_without_a_detector_stops_the_plan_with_the_fix(tmp_path: Path) -> None:
+    result = run_plan("prod", tmp_path / "plan.json", None, "--no-guardduty-detector")
+    assert result.returncode != 0
+    assert "jhub-eks:detection.guardDuty.mode: GuardDuty has no detector in eu-west-1" in result.stdout + result.stderr
+    assert "bootstrap/" in result.stdout + result.stderr
 
 
 # ---- CloudTrail and logs -------------------------------------------------------------------------

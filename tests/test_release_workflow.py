@@ -14,8 +14,6 @@ from tools.harness import Inventory
 INDEPENDENT_OF_CLUSTER = [
     ("aws:s3/bucket:Bucket", ""),
     ("aws:ecr/repository:Repository", ""),
-    ("aws:guardduty/detector:Detector", ""),
-    ("aws:guardduty/detectorFeature:DetectorFeature", ""),
     ("aws:cloudtrail/trail:Trail", ""),
     ("aws:sns/topic:Topic", ""),
     ("aws:kms/key:Key", ""),

@@ -24,6 +24,12 @@ ROOT = Path(__file__).resolve().parent.parent
 STACKS = ROOT / "stacks"
 PROJECT = "jhub-eks"
 ACCOUNT_ID = "123456789012"
+# The region's GuardDuty detector as bootstrap/ leaves it (the environment stacks read it).
+BOOTSTRAP_DETECTOR: dict[str, Any] = {
+    "id": "0a1b2c3d4e5f60718293a4b5c6d7e8f9",
+    "tags": {"managed-by": "jhub-eks-bootstrap"},
+}
+
 # Who runs the program by default: the CI deploy role of bootstrap/ (github_oidc.CI_ROLE_PREFIX), in
 # the stack's account (the account of its admin roles).
 DEFAULT_CALLER_ROLE = "ci-jhub-eks-deploy"
@@ -354,6 +360,7 @@ def run(
     clusters: dict[str, dict[str, str]] | None = None,
     iam_roles: dict[str, dict[str, str]] | None = None,
     log_groups: list[str] | None = None,
+    detector: dict[str, Any] | None = BOOTSTRAP_DETECTOR,
 ) -> Inventory:
     """Run a Pulumi program (the platform's ``__main__.py`` by default) for a stack under mocks;
     raise what the program raises.
@@ -369,6 +376,9 @@ def run(
 
     `iam_roles` models the IAM roles the account has: name -> tags (iam:GetRole of another fails as
     the provider reports NoSuchEntity, "couldn't find resource"): by default a fresh account.
+
+    `detector` models the region's GuardDuty detector (id, tags); None: the region has none, and the
+    lookup fails as the provider reports it ("empty result").
 
     `log_groups` models the CloudWatch log groups that exist (logs:DescribeLogGroups): by default none.
 
@@ -409,6 +419,10 @@ def run(
                 if cluster_name not in existing_clusters:
                     return {}, [("name", f"reading EKS Cluster ({cluster_name}): couldn't find resource")]
                 return {"name": cluster_name, "tags": existing_clusters[cluster_name]}, []
+            if args.token == "aws:guardduty/getDetector:getDetector":
+                if detector is None:
+                    return {}, [("id", "reading this account's single GuardDuty Detector: empty result")]
+                return {"id": detector["id"], "status": "ENABLED", "tags": detector.get("tags", {})}, []
             if args.token == "aws:cloudwatch/getLogGroups:getLogGroups":
                 prefix = str(args.args.get("logGroupNamePrefix", ""))
                 names = [g for g in log_groups or [] if g.startswith(prefix)]

@@ -22,7 +22,7 @@ import yaml
 from components.cluster import CREATOR_TAG
 from policies.checklist import RULES, Resource, evaluate
 from tools.deploy_graph import render_longest_chain
-from tools.harness import ROOT, Inventory, PlanError, Recorded, run
+from tools.harness import BOOTSTRAP_DETECTOR, ROOT, Inventory, PlanError, Recorded, run
 
 Summary = Callable[[dict[str, Any]], str]
 
@@ -220,6 +220,11 @@ def main(argv: list[str] | None = None) -> int:
         metavar="NAME",
         help="plan as if this log group existed (e.g. re-created by EKS after a destroy)",
     )
+    parser.add_argument(
+        "--no-guardduty-detector",
+        action="store_true",
+        help="plan as if the region had no GuardDuty detector (bootstrap/ not run)",
+    )
     args = parser.parse_args(argv)
     clusters = {
         name: ({CREATOR_TAG: creator} if creator else {})
@@ -239,6 +244,7 @@ def main(argv: list[str] | None = None) -> int:
             caller_arn=args.caller,
             clusters=clusters,
             log_groups=args.existing_log_group,
+            detector=None if args.no_guardduty_detector else BOOTSTRAP_DETECTOR,
         )
     except PlanError as error:
         print(f"error: {error}\n({error.declared} resources were declared before the error)", file=sys.stderr)
