@@ -270,7 +270,10 @@ if detection.guard_duty.mode == "account":
             "account-level stack first (bootstrap/, guardDuty: true) or enable GuardDuty for the organization"
         )
     threat_detection = ThreatDetection(
-        name, ThreatDetectionArgs(detector_id=detector_id, alert_topic_arn=alerts.topic_arn, tags=tags)
+        name,
+        ThreatDetectionArgs(
+            detector_id=detector_id, alert_topic_arn=alerts.topic_arn, provider=cluster.provider, tags=tags
+        ),
     )
     pulumi.export("guardduty_detector_id", threat_detection.detector_id)
 audit_trail = AuditTrail(

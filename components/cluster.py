@@ -256,8 +256,9 @@ class Cluster(pulumi.ComponentResource):
             (f"sg-{group}", {"referenced_security_group_id": group})
             for group in args.private_endpoint_security_group_ids
         ] + [(f"cidr-{cidr}", {"cidr_ipv4": cidr}) for cidr in args.private_endpoint_cidrs]
+        api_rules = []
         for key, source in api_sources:
-            aws.vpc.SecurityGroupIngressRule(
+            api_rule = aws.vpc.SecurityGroupIngressRule(
                 f"{name}-api-from-{key.replace('/', '-')}",
                 security_group_id=cluster.cluster_security_group_id,
                 description="Kubernetes API (private endpoint) from a deploy/admin source",
@@ -268,6 +269,7 @@ class Cluster(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=self),
                 **source,
             )
+            api_rules.append(api_rule)
 
         # Everything that needs the running control plane depends on the cluster component.
         after_cluster = pulumi.ResourceOptions(parent=self, depends_on=[cluster])
@@ -316,11 +318,13 @@ class Cluster(pulumi.ComponentResource):
         self.control_plane_role_arn = service_role.arn
         self.control_plane_log_group_name = log_group.name
         self.pre_node_addons = [vpc_cni, pod_identity_agent]
+        # The provider connects once and, if the API is unreachable then, gives up on every Kubernetes
+        # resource of the run: with a private-only endpoint it waits for the rules that admit us.
         self.provider = k8s.Provider(
             f"{name}-k8s",
             kubeconfig=self.kubeconfig,
             enable_server_side_apply=True,
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=api_rules),
         )
         self.register_outputs(
             {

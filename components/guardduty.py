@@ -9,6 +9,12 @@ from typing import Any
 
 import pulumi
 import pulumi_aws as aws
+import pulumi_kubernetes as k8s
+
+from components.network_policies import allow_all_in_namespace, declare
+
+# Where GuardDuty's managed EKS add-on (aws-guardduty-agent) runs its runtime agent.
+GUARDDUTY_AGENT_NAMESPACE = "amazon-guardduty"
 
 MEDIUM_SEVERITY = 4  # GuardDuty: low 1-3.9, medium 4-6.9, high 7-8.9, critical 9+
 
@@ -36,6 +42,9 @@ class ThreatDetectionArgs:
     detector_id: str
     """The account's detector (account_detector()); bootstrap/ or the organization owns it."""
     alert_topic_arn: pulumi.Input[str]
+    provider: k8s.Provider | None = None
+    """With it, the namespace of GuardDuty's EKS runtime agent gets the NetworkPolicy strict
+    enforcement needs (GuardDuty installs the agent itself, EKS_ADDON_MANAGEMENT)."""
     tags: dict[str, str] | None = None
 
 
@@ -58,4 +67,18 @@ class ThreatDetection(pulumi.ComponentResource):
             opts=child,
         )
         aws.cloudwatch.EventTarget(f"{name}-guardduty-findings", rule=rule.name, arn=args.alert_topic_arn, opts=child)
+        if args.provider is not None:
+            # The agent's pods are not known to be on the host network; under strict enforcement an
+            # unselected pod never gets traffic, and runtime monitoring would go dark. Patch: creates
+            # the namespace or adopts GuardDuty's, and never deletes it.
+            namespace = k8s.core.v1.NamespacePatch(
+                f"{name}-guardduty-ns",
+                metadata=k8s.meta.v1.ObjectMetaPatchArgs(name=GUARDDUTY_AGENT_NAMESPACE),
+                opts=pulumi.ResourceOptions(parent=self, provider=args.provider),
+            )
+            declare(
+                f"{name}-guardduty-agent-pods",
+                allow_all_in_namespace(GUARDDUTY_AGENT_NAMESPACE),
+                pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=[namespace]),
+            )
         self.register_outputs({"detector_id": self.detector_id})

@@ -77,11 +77,14 @@ class ContainerLogs(pulumi.ComponentResource):
         covered: list[pulumi.Resource] = []
         if args.provider is not None:
             # The add-on's controller (its webhook) is no host-network pod: under strict enforcement it
-            # needs a policy before it starts. The namespace is created first to hold it; the add-on
-            # installs into an existing namespace (as with AWS's IRSA setup for it).
-            k8s_child = pulumi.ResourceOptions(parent=self, provider=args.provider)
-            namespace = k8s.core.v1.Namespace(
-                f"{name}-cloudwatch-ns", metadata=k8s.meta.v1.ObjectMetaArgs(name=NAMESPACE), opts=k8s_child
+            # needs a policy before it starts, so its namespace exists first to hold the policy. A
+            # Patch (server-side apply) creates the namespace or adopts the add-on's, and never
+            # deletes it; a plain Namespace fails with AlreadyExists on a cluster that has it
+            # (pulumi-kubernetes 4.29+, #2926). The add-on installs into an existing namespace.
+            namespace = k8s.core.v1.NamespacePatch(
+                f"{name}-cloudwatch-ns",
+                metadata=k8s.meta.v1.ObjectMetaPatchArgs(name=NAMESPACE),
+                opts=pulumi.ResourceOptions(parent=self, provider=args.provider),
             )
             covered = [
                 namespace,

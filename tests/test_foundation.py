@@ -156,6 +156,17 @@ def test_private_endpoint_admits_exactly_the_configured_deployers(plan: Inventor
     assert not _api_reachable(plan, source_ip="192.0.2.10")
 
 
+def test_the_kubernetes_provider_waits_for_the_rules_that_let_it_reach_the_api(plan: Inventory) -> None:
+    """The provider checks the cluster once per run; unreachable then, it skips every Kubernetes
+    resource of the run. With a private-only endpoint the 443 rules must be in place first."""
+    (provider,) = plan.of_type("pulumi:providers:kubernetes")
+    rules = plan.of_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
+    if plan.stack == "prod":
+        assert rules
+    for rule in rules:
+        assert rule.urn in provider.dependencies, f"the provider may connect before {rule.name}"
+
+
 def test_access_entries_only_and_admins_from_settings(plan: Inventory) -> None:
     cluster = plan.one(CLUSTER)
     assert cluster.inputs["authenticationMode"] == "API"

@@ -179,3 +179,20 @@ def test_the_checklist_refuses_standard_enforcement_and_no_system_policy_reads_a
             )
         standard.append(resource)
     assert any("standard" in v.message for v in network_policies_enforced(standard))
+
+
+# Namespaces an AWS service also creates (the CloudWatch add-on, GuardDuty's agent add-on). Since
+# pulumi-kubernetes 4.29 (#2926) a Namespace resource is created client-side and fails with
+# AlreadyExists when the namespace is there; a Patch resource applies server-side: it creates the
+# namespace or adopts it, and never deletes it.
+SHARED_NAMESPACES = ("amazon-cloudwatch", "amazon-guardduty")
+
+
+def test_namespaces_shared_with_aws_services_are_patched_not_owned(plan: Inventory) -> None:
+    owned = {r.inputs["metadata"]["name"] for r in plan.of_type("kubernetes:core/v1:Namespace")}
+    patched = {r.inputs["metadata"]["name"] for r in plan.of_type("kubernetes:core/v1:NamespacePatch")}
+    assert not owned & set(SHARED_NAMESPACES)
+    assert set(SHARED_NAMESPACES) <= patched
+    for namespace in SHARED_NAMESPACES:
+        pod = next(p for p in pods(plan) if p["namespace"] == namespace and not p["hostNetwork"])
+        assert covering_policies(plan, pod), namespace

@@ -77,3 +77,14 @@ def test_the_project_requires_a_cli_with_eventual_state_import() -> None:
     required = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())["requiredPulumiVersion"]
     match = re.fullmatch(r">=(\d+)\.(\d+)\.(\d+)", required)
     assert match and tuple(map(int, match.groups())) >= (3, 174, 0)
+
+
+def test_ci_runs_a_cli_the_project_accepts() -> None:
+    """Older CLIs ignore requiredPulumiVersion; CI pins its CLI, so the pin is what is checked."""
+    pins = [
+        tuple(map(int, version.split(".")))
+        for workflow in (ROOT / ".github" / "workflows").glob("*.yml")
+        for version in re.findall(r"pulumi-version:\s*([0-9.]+)", workflow.read_text())
+    ]
+    assert pins, "no workflow pins the Pulumi CLI"
+    assert all(pin >= (3, 219, 0) for pin in pins)
