@@ -11,6 +11,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
+from components.hub_network_policies import HubNetworkSpec, hub_network_policies
 from components.jupyterhub_values import USER_SERVICE_ACCOUNT, HubSecrets, UserImage, UserStorage, build_values
 from components.network_policies import declare, user_scheduler_policy
 from settings import JupyterHubSettings
@@ -120,16 +121,34 @@ class JupyterHub(pulumi.ComponentResource):
                 certificate_arn=resolved[1],
                 user_storage=UserStorage(bucket=resolved[2], region=args.region) if resolved[2] else None,
                 user_image=UserImage(resolved[3], args.user_image_tag) if resolved[3] and args.user_image_tag else None,
-                lockdown=args.lockdown,
             )
         )
-        # Under strict enforcement a pod no policy selects is denied for good; the chart has none for
-        # its user-scheduler (without which no user pod is placed). Declared before the release.
-        scheduler_policy = declare(
-            f"{name}-user-scheduler",
-            user_scheduler_policy(hub.namespace, RELEASE_NAME, args.vpc_cidr),
-            pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=[namespace]),
+        # The namespace's NetworkPolicies, before the release starts any pod (strict enforcement
+        # denies a pod no policy selects for good): a default deny, one policy per component; the
+        # chart has none for its user-scheduler (without which no user pod is placed).
+        policy_options = pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=[namespace])
+        user = hub.user_servers
+        network = HubNetworkSpec(
+            namespace=hub.namespace,
+            release=RELEASE_NAME,
+            https_mode=hub.https.mode,
+            vpc_cidr=args.vpc_cidr,
+            user_egress_ports=[(80, "TCP"), (443, "TCP")] + [(p.port, p.protocol) for p in user.extra_egress_ports],
+            pod_identity=args.user_bucket is not None,
+            lockdown=args.lockdown,
         )
+        policies = [
+            declare(f"{name}-{policy['metadata']['name']}", policy, policy_options)
+            for policy in hub_network_policies(network)
+        ]
+        if not args.lockdown:
+            policies.append(
+                declare(
+                    f"{name}-user-scheduler",
+                    user_scheduler_policy(hub.namespace, RELEASE_NAME, args.vpc_cidr),
+                    policy_options,
+                )
+            )
         release = k8s.helm.v3.Release(
             f"{name}-release",
             name=RELEASE_NAME,
@@ -144,9 +163,7 @@ class JupyterHub(pulumi.ComponentResource):
             max_history=10,
             opts=pulumi.ResourceOptions.merge(
                 k8s_child,
-                pulumi.ResourceOptions(
-                    depends_on=[service_account, scheduler_policy, *(args.release_depends_on or [])]
-                ),
+                pulumi.ResourceOptions(depends_on=[service_account, *policies, *(args.release_depends_on or [])]),
             ),
         )
 

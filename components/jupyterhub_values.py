@@ -18,15 +18,8 @@ HUB_SLIM_IMAGE = "quay.io/jupyterhub/k8s-hub-slim"
 # keys on this name (the `kubernetes-pod-name` session tag), so named servers stay off.
 USER_POD_NAME_TEMPLATE = "jupyter-{username}"
 USER_SERVICE_ACCOUNT = "jupyter-user"
-# The EKS Pod Identity agent on every node (host network, link-local).
-POD_IDENTITY_AGENT = "169.254.170.23/32"
 USER_UID = 1000
 USER_GID = 100
-
-# Never reachable from user servers: the VPC and every other private range, link-local (cloud
-# metadata 169.254.169.254, the EKS Pod Identity agent 169.254.170.23 is allowed separately where
-# needed) and carrier-grade NAT space.
-PRIVATE_AND_LINK_LOCAL = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16", "100.64.0.0/10"]
 
 # Pod Security "restricted" for the user server container and pod (KubeSpawner applies these;
 # `singleuser.containerSecurityContext` does not exist in the chart).
@@ -108,30 +101,9 @@ def redacted_secrets() -> HubSecrets:
     return HubSecrets(*(f"[secret:{name}]" for name in HubSecrets.__dataclass_fields__))
 
 
-def public_egress(ports: list[tuple[int, str]]) -> dict[str, Any]:
-    """A NetworkPolicy egress rule: the given ports to public addresses only."""
-    return {
-        "to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": list(PRIVATE_AND_LINK_LOCAL)}}],
-        "ports": [{"port": port, "protocol": protocol} for port, protocol in ports],
-    }
-
-
-def _network_policy(*, private_ips: bool, egress: list[dict[str, Any]]) -> dict[str, Any]:
-    """Chart network policy with the internet rule replaced: `nonPrivateIPs` opens every port to the
-    internet, so it is off and the allowed ports are listed explicitly; the cloud metadata server is
-    never allowed."""
-    return {
-        "enabled": True,
-        "egressAllowRules": {
-            "cloudMetadataServer": False,
-            "dnsPortsCloudMetadataServer": False,
-            "dnsPortsKubeSystemNamespace": True,
-            "dnsPortsPrivateIPs": True,
-            "nonPrivateIPs": False,
-            "privateIPs": private_ips,
-        },
-        "egress": egress,
-    }
+# The chart's four NetworkPolicies are off: the program declares the namespace's policies itself
+# (components/hub_network_policies.py), each a resource of its own that `pulumi preview` shows.
+CHART_POLICIES_OFF = {"enabled": False}
 
 
 def _https(hub: JupyterHubSettings, certificate_arn: str | None) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -215,7 +187,6 @@ def build_values(
     certificate_arn: str | None = None,
     user_storage: UserStorage | None = None,
     user_image: UserImage | None = None,
-    lockdown: bool = False,
 ) -> dict[str, Any]:
     """All Helm values of the release; `hub.values_overrides` merged last.
 
@@ -223,14 +194,8 @@ def build_values(
     while that tag is not pushed yet)."""
     https, service = _https(hub, certificate_arn)
     user = hub.user_servers
-    user_ports = [(80, "TCP"), (443, "TCP")] + [(p.port, p.protocol) for p in user.extra_egress_ports]
-    user_egress = [public_egress(user_ports)]
     user_env: dict[str, str] = {}
     if user_storage is not None:
-        # Credentials come from the Pod Identity agent; its address is link-local, so allow it by name.
-        user_egress.append(
-            {"to": [{"ipBlock": {"cidr": POD_IDENTITY_AGENT}}], "ports": [{"port": 80, "protocol": "TCP"}]}
-        )
         # KubeSpawner expands {username} exactly as in the pod name, so the prefix matches the policy.
         home_prefix = f"home/{USER_POD_NAME_TEMPLATE}/"
         user_env = {
@@ -274,15 +239,13 @@ def build_values(
                     "automount_service_account_token": False,
                 },
             },
-            # The hub talks to the Kubernetes API and proxy (private IPs) and to GitHub (443).
-            "networkPolicy": _network_policy(private_ips=True, egress=[public_egress([(443, "TCP")])]),
+            "networkPolicy": dict(CHART_POLICIES_OFF),
         },
         "proxy": {
             "service": service,
             "https": https,
-            "chp": {"networkPolicy": _network_policy(private_ips=False, egress=[])},
-            # autohttps (Let's Encrypt): ACME over 443, the Kubernetes API to store the certificate.
-            "traefik": {"networkPolicy": _network_policy(private_ips=True, egress=[public_egress([(443, "TCP")])])},
+            "chp": {"networkPolicy": dict(CHART_POLICIES_OFF)},
+            "traefik": {"networkPolicy": dict(CHART_POLICIES_OFF)},
         },
         "singleuser": {
             "image": {
@@ -306,7 +269,7 @@ def build_values(
             # The VPC CNI enforces the network policy below and nodes use IMDS hop limit 1, so no
             # privileged iptables init container is needed in user pods.
             "cloudMetadata": {"blockWithIptables": False},
-            "networkPolicy": _network_policy(private_ips=False, egress=user_egress),
+            "networkPolicy": dict(CHART_POLICIES_OFF),
         },
         "scheduling": {
             "userScheduler": {"enabled": True},
@@ -323,16 +286,6 @@ def build_values(
         "debug": {"enabled": False},
     }
     values = deep_merge(values, hub.values_overrides)
-    if lockdown:
-        # NetworkPolicies only ever add allowed traffic: the chart's allow rules would still apply
-        # next to a deny-all policy. Off, the namespace's deny-all policy isolates every pod.
-        for policy in (
-            values["hub"]["networkPolicy"],
-            values["proxy"]["chp"]["networkPolicy"],
-            values["proxy"]["traefik"]["networkPolicy"],
-            values["singleuser"]["networkPolicy"],
-        ):
-            policy["enabled"] = False
     return values
 
 

@@ -158,33 +158,57 @@ def https_enabled(resources: Sequence[Resource]) -> list[Violation]:
 
 
 def _denies_all_in(resource: Resource, namespace: Any) -> bool:
-    """The incident lockdown: a NetworkPolicy selecting every pod of the namespace and allowing
-    nothing (a system namespace's allow-all policy also selects every pod, and is no lockdown). The
-    namespace may be unknown in a first preview; then any namespace may be it."""
+    """A default deny: a NetworkPolicy selecting every pod of the namespace, isolating both
+    directions and allowing nothing (a system namespace's allow-all policy also selects every pod).
+    The namespace may be unknown in a first preview; then any namespace may be it."""
     return (
         resource.type == "kubernetes:networking.k8s.io/v1:NetworkPolicy"
         and (_get(resource.props, "metadata.namespace") == namespace or not _known(namespace))
         and _get(resource.props, "spec.podSelector") == {}
+        and set(_get(resource.props, "spec.policyTypes") or []) == {"Ingress", "Egress"}
         and not _get(resource.props, "spec.ingress")
         and not _get(resource.props, "spec.egress")
     )
 
 
+def _open_egress(policy: Resource) -> bool:
+    """An egress rule to every address (0.0.0.0/0 with no private or link-local exception, or no
+    `to` at all): the internet and the VPC, the metadata service included."""
+    for rule in _get(policy.props, "spec.egress") or []:
+        peers = rule.get("to") if isinstance(rule, Mapping) else None
+        if not peers:
+            return True
+        for peer in peers:
+            block = peer.get("ipBlock") if isinstance(peer, Mapping) else None
+            if block and block.get("cidr") == "0.0.0.0/0" and not block.get("except"):
+                return True
+    return False
+
+
 def network_policies_enforced(resources: Sequence[Resource]) -> list[Violation]:
     violations = []
     for release, values in _hub_values(resources):
-        lockdown = any(_denies_all_in(r, release.props.get("namespace")) for r in resources)
+        namespace = release.props.get("namespace")
+        if not any(_denies_all_in(r, namespace) for r in resources):
+            violations.append(
+                Violation("no default-deny NetworkPolicy in the hub's namespace (components/hub_network_policies.py)")
+            )
         for path in ("hub", "proxy.chp", "proxy.traefik", "singleuser"):
-            if _get(values, f"{path}.networkPolicy.enabled") is not True and not lockdown:
-                violations.append(
-                    Violation(f"{path}.networkPolicy is off; remove it from jupyterhub.valuesOverrides", release.urn)
-                )
-            if _get(values, f"{path}.networkPolicy.egressAllowRules.nonPrivateIPs") is True:
+            if _get(values, f"{path}.networkPolicy.enabled") is True:
                 violations.append(
                     Violation(
-                        f"{path}.networkPolicy allows every port to the internet (nonPrivateIPs); "
-                        "use jupyterhub.userServers.extraEgressPorts",
+                        f"{path}.networkPolicy is on: the chart's policy would add rules next to the program's, "
+                        "unseen in a preview; remove it from jupyterhub.valuesOverrides",
                         release.urn,
+                    )
+                )
+        for policy in _of_type(resources, "kubernetes:networking.k8s.io/v1:NetworkPolicy"):
+            if _get(policy.props, "metadata.namespace") in (namespace, UNKNOWN) and _open_egress(policy):
+                violations.append(
+                    Violation(
+                        f"NetworkPolicy {policy.name} allows egress to every address (the VPC and the metadata "
+                        "service included); list the destinations",
+                        policy.urn,
                     )
                 )
     cni = [r for r in _of_type(resources, "aws:eks/addon:Addon") if r.props.get("addonName") == "vpc-cni"]
@@ -399,8 +423,8 @@ RULES: list[Rule] = [
     Rule(
         "network-policies-enforced",
         "Network policies enabled",
-        "The chart's four policies are on, without an open internet rule, and the VPC CNI enforces them "
-        "in strict mode.",
+        "The hub namespace has a default deny and the program's own policies (the chart's off), none with an "
+        "egress to every address, and the VPC CNI enforces them in strict mode.",
         network_policies_enforced,
     ),
     Rule(

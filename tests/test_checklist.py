@@ -48,9 +48,7 @@ BREAKS: dict[str, Mutation] = {
     "oauth-allow-rule": lambda rs: _hub(rs)["hub"]["config"]["GitHubOAuthenticator"].update(allowed_organizations=[]),
     "admins-defined": lambda rs: _hub(rs)["hub"]["config"]["Authenticator"].update(admin_users=[]),
     "https-enabled": lambda rs: _hub(rs)["proxy"].update(https={"enabled": False}),
-    "network-policies-enforced": lambda rs: _hub(rs)["singleuser"]["networkPolicy"]["egressAllowRules"].update(
-        nonPrivateIPs=True
-    ),
+    "network-policies-enforced": lambda rs: _hub(rs)["singleuser"]["networkPolicy"].update(enabled=True),
     "s3-encryption-tls-public-block": lambda rs: _set_policy(
         rs, "aws:s3/bucketPolicy:BucketPolicy", "user-data", lambda d: d.update(Statement=d["Statement"][1:])
     ),
@@ -134,7 +132,7 @@ def test_plan_prints_the_checklist_and_fails_on_a_broken_stack(tmp_path: Path) -
     )
     assert result.returncode == 3, result.stdout + result.stderr
     assert "[FAIL] Network policies enabled (network-policies-enforced)" in result.stdout
-    assert "singleuser.networkPolicy is off" in result.stdout
+    assert "singleuser.networkPolicy is on" in result.stdout
     assert "security checklist failed" in result.stderr
 
 

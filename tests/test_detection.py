@@ -228,20 +228,25 @@ def test_lockdown_denies_all_traffic_and_scales_the_hub_down(lockdown_plan: tupl
     values = next(r for r in plan.of_type("kubernetes:helm.sh/v3:Release") if r.inputs["chart"] == "jupyterhub").inputs[
         "values"
     ]
-    # The chart's allow-policies would still let traffic through next to a deny-all policy.
-    assert values["hub"]["networkPolicy"]["enabled"] is False
-    assert values["singleuser"]["networkPolicy"]["enabled"] is False
+    # No allow-policy of the program's, nor of the chart's, next to the deny-all ones.
+    assert all(values[path]["networkPolicy"]["enabled"] is False for path in ("hub", "singleuser"))
+    names = {
+        p.inputs["metadata"]["name"]
+        for p in plan.of_type("kubernetes:networking.k8s.io/v1:NetworkPolicy")
+        if p.inputs["metadata"].get("namespace") == policy.inputs["metadata"]["namespace"]
+    }
+    assert names == {"default-deny", "lockdown-deny-all"}
     assert "LOCKDOWN is on" in output
 
 
 def test_no_lockdown_objects_in_normal_operation(plan: Inventory) -> None:
     hub_namespace = plan.one("kubernetes:core/v1:Namespace", "-namespace").inputs["metadata"]["name"]
-    deny_all = [
+    lockdown = [
         p
         for p in plan.of_type("kubernetes:networking.k8s.io/v1:NetworkPolicy")
-        if p.inputs["metadata"].get("namespace") == hub_namespace and p.inputs["spec"]["podSelector"] == {}
+        if p.inputs["metadata"].get("namespace") == hub_namespace and "lockdown" in p.inputs["metadata"]["name"]
     ]
-    assert deny_all == []
+    assert lockdown == []
     assert plan.of_type("kubernetes:apps/v1:DeploymentPatch") == []
 
 

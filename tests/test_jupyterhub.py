@@ -12,8 +12,8 @@ import jsonschema
 import pytest
 import yaml
 
+from components.hub_network_policies import PRIVATE_AND_LINK_LOCAL
 from components.jupyterhub_values import (
-    PRIVATE_AND_LINK_LOCAL,
     USER_CONTAINER_SECURITY_CONTEXT,
     USER_POD_SECURITY_CONTEXT,
     build_values,
@@ -176,35 +176,35 @@ def test_prod_certificate_and_dns_are_created_in_route53(plans: dict[str, Invent
 # ---- Network policies ----------------------------------------------------------------------------
 
 
-def _policies(values: dict[str, Any]) -> dict[str, dict[str, Any]]:
+def _namespace_policies(plan: Inventory) -> dict[str, dict[str, Any]]:
+    namespace = plan.one("kubernetes:core/v1:Namespace", "-namespace").inputs["metadata"]["name"]
     return {
-        "hub": values["hub"]["networkPolicy"],
-        "proxy.chp": values["proxy"]["chp"]["networkPolicy"],
-        "proxy.traefik": values["proxy"]["traefik"]["networkPolicy"],
-        "singleuser": values["singleuser"]["networkPolicy"],
+        p.inputs["metadata"]["name"]: p.inputs["spec"]
+        for p in plan.of_type("kubernetes:networking.k8s.io/v1:NetworkPolicy")
+        if p.inputs["metadata"].get("namespace") == namespace
     }
 
 
-def test_all_four_network_policies_on_with_no_open_internet_rule(plan: Inventory) -> None:
-    for name, policy in _policies(hub_values(plan)).items():
-        assert policy["enabled"] is True, name
-        rules = policy["egressAllowRules"]
-        assert rules["nonPrivateIPs"] is False, f"{name}: nonPrivateIPs opens every port to the internet"
-        assert rules["cloudMetadataServer"] is False, name
-        for rule in policy["egress"]:
-            assert rule["ports"], f"{name}: an egress rule without ports allows every port"
+def test_the_charts_policies_are_off_and_the_programs_are_declared(plan: Inventory) -> None:
+    values = hub_values(plan)
+    for path in (("hub",), ("proxy", "chp"), ("proxy", "traefik"), ("singleuser",)):
+        node: Any = values
+        for key in path:
+            node = node[key]
+        assert node["networkPolicy"] == {"enabled": False}, path
+    policies = _namespace_policies(plan)
+    assert {"default-deny", "proxy", "hub", "user-servers", "user-scheduler"} <= set(policies)
+    assert policies["default-deny"] == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
+    for name, spec in policies.items():
+        for rule in spec.get("egress", []):
+            assert rule.get("ports"), f"{name}: an egress rule without ports allows every port"
 
 
 def test_user_servers_reach_only_dns_and_web_ports_on_public_addresses(plan: Inventory) -> None:
-    policy = hub_values(plan)["singleuser"]["networkPolicy"]
-    assert policy["egressAllowRules"]["privateIPs"] is False
-    public_rules = [r for r in policy["egress"] if r["to"][0]["ipBlock"]["cidr"] == "0.0.0.0/0"]
-    other_rules = [r for r in policy["egress"] if r not in public_rules]
-    # Besides the internet ports: only the EKS Pod Identity agent, on port 80.
-    assert [r["to"] for r in other_rules] in ([], [[{"ipBlock": {"cidr": "169.254.170.23/32"}}]])
+    egress = _namespace_policies(plan)["user-servers"]["egress"]
+    public_rules = [r for r in egress if r["to"][0].get("ipBlock", {}).get("cidr") == "0.0.0.0/0"]
     (rule,) = public_rules
     (target,) = rule["to"]
-    assert target["ipBlock"]["cidr"] == "0.0.0.0/0"
     excluded = [ipaddress.IPv4Network(c) for c in target["ipBlock"]["except"]]
     for address in ("169.254.169.254", "10.50.3.4", "172.20.0.10", "192.168.1.1"):
         assert any(ipaddress.IPv4Address(address) in net for net in excluded), address
@@ -215,6 +215,10 @@ def test_user_servers_reach_only_dns_and_web_ports_on_public_addresses(plan: Inv
     }
     assert ports == {(80, "TCP"), (443, "TCP")} | extra
     assert set(target["ipBlock"]["except"]) == set(PRIVATE_AND_LINK_LOCAL)
+    # Besides: the hub's port, cluster DNS and the Pod Identity agent; no other address range.
+    others = [r for r in egress if r is not rule]
+    blocks = [peer["ipBlock"]["cidr"] for r in others for peer in r["to"] if "ipBlock" in peer]
+    assert blocks in ([], ["169.254.170.23/32"])
 
 
 def test_no_privileged_iptables_init_container_because_policies_are_enforced(plan: Inventory) -> None:

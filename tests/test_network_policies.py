@@ -56,12 +56,14 @@ def _selects(selector: dict[str, Any], labels: dict[str, str]) -> bool:
 
 
 def covering_policies(plan: Inventory, pod: dict[str, Any]) -> list[str]:
-    """URNs (or `chart:<component>`) of the policies that select the pod."""
+    """URNs (or `chart:<component>`) of the policies that select the pod and allow it some traffic
+    (a default deny selects every pod too, and leaves it none)."""
     found = [
         policy.urn
         for policy in plan.of_type(NETWORK_POLICY)
         if policy.inputs["metadata"].get("namespace") == pod["namespace"]
         and _selects(policy.inputs["spec"]["podSelector"], pod["labels"])
+        and (policy.inputs["spec"].get("ingress") or policy.inputs["spec"].get("egress"))
     ]
     namespace, values = _hub(plan)
     component = pod["labels"].get("component")
@@ -141,23 +143,20 @@ def test_user_scheduler_reaches_only_the_api_and_dns(plan: Inventory) -> None:
     assert cluster.inputs["kubernetesServiceIpAddressRange"] == KUBERNETES_SERVICE_CIDR
 
 
-@pytest.mark.parametrize("component", ["hub", "singleuser-server"])
-def test_the_model_sees_a_chart_policy_turned_off(plans: dict[str, Inventory], component: str) -> None:
-    """The check bites: with the chart's policy for a component off, its pods are uncovered."""
+@pytest.mark.parametrize(("component", "policy"), [("hub", "hub"), ("singleuser-server", "user-servers")])
+def test_the_coverage_check_bites(plans: dict[str, Inventory], component: str, policy: str) -> None:
+    """Without the program's policy for a component (the chart's are off), its pods are uncovered."""
+    import dataclasses
+
     plan = plans["dev"]
-    _, values = _hub(plan)
-    path = CHART_POLICIES[component]
-    setting: Any = values
-    for key in path:
-        setting = setting.setdefault(key, {})
-    original = dict(setting)
-    setting["enabled"] = False
-    try:
-        pod = next(p for p in pods(plan) if p["labels"].get("component") == component)
-        assert not covering_policies(plan, pod)
-    finally:
-        setting.clear()
-        setting.update(original)
+    without = dataclasses.replace(
+        plan,
+        resources=[
+            r for r in plan.resources if not (r.type == NETWORK_POLICY and r.inputs["metadata"]["name"] == policy)
+        ],
+    )
+    pod = next(p for p in pods(without) if p["labels"].get("component") == component)
+    assert covering_policies(plan, pod) and not covering_policies(without, pod)
 
 
 def test_the_checklist_refuses_standard_enforcement_and_no_system_policy_reads_as_lockdown(plan: Inventory) -> None:

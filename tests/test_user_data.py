@@ -10,7 +10,8 @@ import pytest
 from cloudsplaining.scan.policy_document import PolicyDocument
 from parliament import analyze_policy_string
 
-from components.jupyterhub_values import POD_IDENTITY_AGENT, USER_POD_NAME_TEMPLATE, USER_SERVICE_ACCOUNT
+from components.hub_network_policies import POD_IDENTITY_AGENT
+from components.jupyterhub_values import USER_POD_NAME_TEMPLATE, USER_SERVICE_ACCOUNT
 from tests.conftest import key_arn
 from tests.test_jupyterhub import hub_values
 from tools.harness import ACCOUNT_ID, Inventory, Recorded
@@ -280,9 +281,14 @@ def test_hub_names_one_pod_per_user_and_tells_it_its_prefix(plan: Inventory) -> 
     assert env["S3_BUCKET"] == bucket(plan).id
     assert env["S3_HOME_PREFIX"] == "home/jupyter-{username}/"
     assert env["S3_HOME"] == f"s3://{bucket(plan).id}/home/jupyter-{{username}}/"
-    egress = values["singleuser"]["networkPolicy"]["egress"]
+    (user_policy,) = [
+        p
+        for p in plan.of_type("kubernetes:networking.k8s.io/v1:NetworkPolicy")
+        if p.inputs["metadata"]["name"] == "user-servers"
+    ]
+    egress = user_policy.inputs["spec"]["egress"]
     agent_rule = next(r for r in egress if r["to"] == [{"ipBlock": {"cidr": POD_IDENTITY_AGENT}}])
-    assert agent_rule["ports"] == [{"port": 80, "protocol": "TCP"}]
+    assert agent_rule["ports"] == [{"protocol": "TCP", "port": 80}]
     assert next(a for a in plan.of_type("aws:eks/addon:Addon") if a.inputs["addonName"] == "eks-pod-identity-agent")
 
 
