@@ -23,6 +23,8 @@ from components.cluster import CREATOR_TAG
 from policies.checklist import RULES, Resource, evaluate
 from tools.deploy_graph import render_longest_chain
 from tools.harness import BOOTSTRAP_DETECTOR, ROOT, Inventory, PlanError, Recorded, run
+from tools.reachability import reachability
+from tools.reachability import render as render_reachability
 
 Summary = Callable[[dict[str, Any]], str]
 
@@ -253,6 +255,9 @@ def main(argv: list[str] | None = None) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(inventory.to_json(), indent=1, sort_keys=True))
     values_files = write_values_files(inventory, out.parent)
+    table = render_reachability(reachability(inventory), inventory.stack)
+    reachability_file = out.parent / f"reachability-{inventory.stack}.txt"
+    reachability_file.write_text(table + "\n")
     text = render(inventory)
     print(text.splitlines()[0] if args.quiet else text)
     checklist, passed = render_checklist(inventory)
@@ -260,7 +265,11 @@ def main(argv: list[str] | None = None) -> int:
     print(render_longest_chain(inventory))
     print()
     print(checklist)
+    if not args.quiet:
+        print()
+        print(table)
     print(f"\nInventory written to {_shown(out)}")
+    print(f"Reachability table written to {_shown(reachability_file)}")
     for path in values_files:
         print(f"Helm values (secrets redacted) written to {_shown(path)}")
     if not passed:

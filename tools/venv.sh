@@ -1,6 +1,7 @@
 # Sourced by ./plan, ./test and .ci/run with a profile: `plan` (the program's runtime lock only) or
 # `dev` (plus tests and linters). Creates .venv, bootstraps the pinned uv with pip (hash-checked),
-# then installs the hash-pinned locks with uv; again only when a lock changes.
+# then installs the hash-pinned locks with uv; again only when a lock changes. Both profiles also
+# get .venv-nca, the NetworkPolicy analyzer's own venv (tools/nca.txt), for the reachability table.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="$ROOT/.venv"
@@ -13,7 +14,18 @@ dev_want="$(cat "$ROOT/requirements.txt" "$ROOT/requirements-dev.txt" "$ROOT/too
 have_plan="$(cat "$VENV/.installed-plan" 2>/dev/null || true)"
 have_dev="$(cat "$VENV/.installed-dev" 2>/dev/null || true)"
 # The dev install includes the runtime lock, so it satisfies `plan` too.
+NCA_VENV="$ROOT/.venv-nca"
+nca_want="$(cat "$ROOT/tools/nca.txt" | sha256sum | cut -d' ' -f1)"
+install_nca() {
+  if [ "$(cat "$NCA_VENV/.installed" 2>/dev/null || true)" != "$nca_want" ]; then
+    echo "installing the NetworkPolicy analyzer into $NCA_VENV" >&2
+    "$VENV/bin/uv" venv --quiet --allow-existing --python "$VENV/bin/python" "$NCA_VENV"
+    "$VENV/bin/uv" pip install --quiet --python "$NCA_VENV/bin/python" --require-hashes -r "$ROOT/tools/nca.txt"
+    echo "$nca_want" > "$NCA_VENV/.installed"
+  fi
+}
 if [ "$have_dev" = "$dev_want" ] || { [ "$profile" = plan ] && [ "$have_plan" = "$want" ]; }; then
+  install_nca
   return 0 2>/dev/null || exit 0
 fi
 if ! "$VENV/bin/python" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
@@ -34,3 +46,4 @@ args=()
 for lock in "${locks[@]}"; do args+=(-r "$lock"); done
 "$VENV/bin/uv" pip install --quiet --python "$VENV/bin/python" --require-hashes "${args[@]}"
 echo "$want" > "$VENV/.installed-$profile"
+install_nca
