@@ -195,3 +195,17 @@ def test_namespaces_shared_with_aws_services_are_patched_not_owned(plan: Invento
     for namespace in SHARED_NAMESPACES:
         pod = next(p for p in pods(plan) if p["namespace"] == namespace and not p["hostNetwork"])
         assert covering_policies(plan, pod), namespace
+
+
+def test_the_label_contract_was_read_from_the_versions_the_stack_runs(plan: Inventory) -> None:
+    """The policies select on labels the chart and KubeSpawner set; a version bump that changes a
+    label would silently open or close the hub. So the contract names its versions, and a stack on
+    another version fails here until the contract is read again."""
+    versions = yaml.safe_load((ROOT / "data" / "pods" / "contract.yaml").read_text())["versions"]
+    (hub,) = [r for r in plan.of_type("kubernetes:helm.sh/v3:Release") if r.inputs.get("name") == RELEASE_NAME]
+    (autoscaler,) = [
+        r for r in plan.of_type("kubernetes:helm.sh/v3:Release") if r.inputs.get("name") == "cluster-autoscaler"
+    ]
+    assert hub.inputs["version"] == versions["jupyterhubChart"]
+    assert autoscaler.inputs["version"] == versions["clusterAutoscalerChart"]
+    assert (ROOT / "data" / "charts" / f"jupyterhub-{versions['jupyterhubChart']}").is_dir()
