@@ -370,6 +370,12 @@ def check_preview(wf: Workflows) -> list[str]:
             problems.append(f"pr.yml/preview: pulumi step needs `{key}: {value}`")
     if not str((step.get("with") or {}).get("stack-name", "")).endswith("/${{ matrix.stack }}"):
         problems.append("pr.yml/preview: stack-name must be <org>/${{ matrix.stack }}")
+    preview_steps = preview.get("steps", [])
+    if not any("tools.reachability_diff" in str(s.get("run", "")) for s in preview_steps):
+        problems.append("pr.yml/preview: does not post the reachability diff (tools/reachability_diff.py)")
+    base_ref = "${{ github.event.pull_request.base.sha }}"
+    if not any((s.get("with") or {}).get("ref") == base_ref for s in preview_steps):
+        problems.append("pr.yml/preview: does not check out the base branch for the reachability diff")
     test_runs = " ".join(str(s.get("run", "")) for s in pr.get("test", {}).get("steps", []))
     for command in ("./test", "./plan dev", "./plan prod"):
         if command not in test_runs:
