@@ -194,3 +194,50 @@ def test_a_widened_selector_lets_users_reach_each_other(plans: dict[str, Invento
 def test_a_missing_hub_policy_breaks_logins(plans: dict[str, Inventory]) -> None:
     conns = reachability(_mutate(plans["dev"], "hub", lambda inputs: False))
     assert hub_works(conns)
+
+
+# ---- Each HTTPS mode (the stacks use `acm`) ---------------------------------------------------------
+
+HTTPS_MODES = {
+    "letsencrypt": {
+        "https": {"mode": "letsencrypt", "contactEmail": "ops@example.org"},
+        "dns": None,
+        "loadBalancerSourceRanges": ["0.0.0.0/0"],
+    },
+    "secret": {"https": {"mode": "secret", "secretName": "hub-tls"}, "dns": None},
+    "none": {"https": {"mode": "none"}, "dns": None},
+}
+# What the outside reaches in each mode: the proxy's own port(s), or autohttps in front of it.
+ENTRY = {
+    "letsencrypt": {f"{HUB_NS}autohttps": "{protocols:TCP,dst_ports:8080,8443}"},
+    "secret": {f"{HUB_NS}proxy": "{protocols:TCP,dst_ports:8000,8443}"},
+    "none": {f"{HUB_NS}proxy": "{protocols:TCP,dst_ports:8000}"},
+}
+
+
+@pytest.mark.parametrize("mode", sorted(HTTPS_MODES))
+def test_reachability_in_each_https_mode(tmp_path: Path, mode: str) -> None:
+    import yaml
+
+    document = yaml.safe_load((ROOT / "stacks" / "Pulumi.dev.yaml").read_text())
+    hub = document["config"]["jhub-eks:jupyterhub"]
+    hub.update(HTTPS_MODES[mode])
+    hub = {k: v for k, v in hub.items() if v is not None}
+    document["config"]["jhub-eks:jupyterhub"] = hub
+    stack_file = tmp_path / "Pulumi.dev.yaml"
+    stack_file.write_text(yaml.safe_dump(document))
+    out = tmp_path / "plan.json"
+    result = run_plan("dev", out, stack_file)
+    # Plain HTTP plans, and fails the checklist's HTTPS item (exit 3) as it should.
+    assert result.returncode == (3 if mode == "none" else 0), result.stdout + result.stderr
+    conns = reachability(Inventory.from_json(json.loads(out.read_text())))
+    for check in PROPERTIES:
+        assert check(conns) == [], check.__name__
+    outside = {c.destination: c.allowed for c in conns if _addresses(c.source) and c.destination.startswith(HUB_NS)}
+    assert outside == ENTRY[mode]
+    if mode == "letsencrypt":
+        have = {(c.source, c.destination): c.allowed for c in conns}
+        assert "8000" in have[(f"{HUB_NS}autohttps", f"{HUB_NS}proxy")]
+        assert "443" in have[(f"{HUB_NS}autohttps", "172.20.0.1")]  # stores the certificate
+    else:
+        assert hub_works(conns) == []
