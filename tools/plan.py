@@ -227,6 +227,11 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="plan as if the region had no GuardDuty detector (bootstrap/ not run)",
     )
+    parser.add_argument(
+        "--no-reachability",
+        action="store_true",
+        help="skip the NetworkPolicy analyzer (for callers that analyze the inventory themselves)",
+    )
     args = parser.parse_args(argv)
     clusters = {
         name: ({CREATOR_TAG: creator} if creator else {})
@@ -255,9 +260,10 @@ def main(argv: list[str] | None = None) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(inventory.to_json(), indent=1, sort_keys=True))
     values_files = write_values_files(inventory, out.parent)
-    table = render_reachability(reachability(inventory), inventory.stack)
+    table = "" if args.no_reachability else render_reachability(reachability(inventory), inventory.stack)
     reachability_file = out.parent / f"reachability-{inventory.stack}.txt"
-    reachability_file.write_text(table + "\n")
+    if table:
+        reachability_file.write_text(table + "\n")
     text = render(inventory)
     print(text.splitlines()[0] if args.quiet else text)
     checklist, passed = render_checklist(inventory)
@@ -265,11 +271,12 @@ def main(argv: list[str] | None = None) -> int:
     print(render_longest_chain(inventory))
     print()
     print(checklist)
-    if not args.quiet:
+    if table and not args.quiet:
         print()
         print(table)
     print(f"\nInventory written to {_shown(out)}")
-    print(f"Reachability table written to {_shown(reachability_file)}")
+    if table:
+        print(f"Reachability table written to {_shown(reachability_file)}")
     for path in values_files:
         print(f"Helm values (secrets redacted) written to {_shown(path)}")
     if not passed:
