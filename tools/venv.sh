@@ -45,5 +45,11 @@ echo "installing the locked requirements ($profile) into $VENV" >&2
 args=()
 for lock in "${locks[@]}"; do args+=(-r "$lock"); done
 "$VENV/bin/uv" pip install --quiet --python "$VENV/bin/python" --require-hashes "${args[@]}"
+if [ "$profile" = dev ]; then
+  # The tests start the program in ~30 subprocesses. Where PYTHONDONTWRITEBYTECODE is set (as on
+  # some CI images), each would compile pulumi-aws/-kubernetes from source again (~11 s a plan
+  # instead of ~6 s); compiled once here (~35 s). Not for `plan`: one run does not repay it.
+  "$VENV/bin/python" -m compileall -q -j 0 "$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')" >/dev/null 2>&1 || true
+fi
 echo "$want" > "$VENV/.installed-$profile"
 install_nca
