@@ -83,7 +83,7 @@ def _policy(spec: HubNetworkSpec, name: str, selector: dict[str, Any], ingress: 
 
 
 def hub_network_policies(spec: HubNetworkSpec) -> list[dict[str, Any]]:
-    """Every NetworkPolicy of the hub namespace (the user-scheduler's is components/network_policies.py)."""
+    """Every NetworkPolicy of the hub namespace."""
     deny = {
         "metadata": {"name": "default-deny", "namespace": spec.namespace},
         "spec": {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]},
@@ -149,6 +149,10 @@ def hub_network_policies(spec: HubNetworkSpec) -> list[dict[str, Any]]:
             user_egress,
         )
     )
+    # z2jh's user-scheduler places user pods; the chart (4.4.0) has no policy for it. It needs the
+    # API and DNS, and takes no connections (its probes come from the node, which the agent always
+    # admits for a selected pod).
+    policies.append(_policy(spec, "user-scheduler", component(spec, "user-scheduler"), [], [_api(spec), _dns()]))
     if letsencrypt:
         policies.append(
             _policy(

@@ -13,7 +13,7 @@ import pulumi_random as random
 
 from components.hub_network_policies import HubNetworkSpec, hub_network_policies
 from components.jupyterhub_values import USER_SERVICE_ACCOUNT, HubSecrets, UserImage, UserStorage, build_values
-from components.network_policies import declare, user_scheduler_policy
+from components.network_policies import declare
 from settings import JupyterHubSettings
 
 CHART_REPOSITORY = "https://hub.jupyter.org/helm-chart/"
@@ -141,14 +141,6 @@ class JupyterHub(pulumi.ComponentResource):
             declare(f"{name}-{policy['metadata']['name']}", policy, policy_options)
             for policy in hub_network_policies(network)
         ]
-        if not args.lockdown:
-            policies.append(
-                declare(
-                    f"{name}-user-scheduler",
-                    user_scheduler_policy(hub.namespace, RELEASE_NAME, args.vpc_cidr),
-                    policy_options,
-                )
-            )
         release = k8s.helm.v3.Release(
             f"{name}-release",
             name=RELEASE_NAME,

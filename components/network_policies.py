@@ -6,7 +6,8 @@ a pod that no policy selects stays denied for good, kubelet probes included, hos
 excepted (amazon-vpc-cni-k8s README, "NETWORK_POLICY_ENFORCING_MODE"; EKS user guide: "this
 requirement applies to the CoreDNS pods"). So every other pod the platform runs is selected by a
 policy, declared before the pod can start. The pods and their labels are data:
-data/pods/contract.yaml; tests/test_network_policies.py checks each one is covered.
+data/pods/contract.yaml; tests/test_network_policies.py checks each one is covered. The hub
+namespace's own policies (the user-scheduler's among them) are components/hub_network_policies.py.
 """
 
 from __future__ import annotations
@@ -41,31 +42,6 @@ def allow_all_in_namespace(namespace: str) -> dict[str, Any]:
             "policyTypes": ["Ingress", "Egress"],
             "ingress": [{}],
             "egress": [{}],
-        },
-    }
-
-
-def user_scheduler_policy(namespace: str, release: str, vpc_cidr: str) -> dict[str, Any]:
-    """z2jh's user-scheduler places user pods; the chart (4.4.0) has no policy for it. It needs the
-    Kubernetes API and DNS, and takes no connections (its probes come from the node, which the agent
-    always admits for a selected pod)."""
-    return {
-        "metadata": {"name": "user-scheduler", "namespace": namespace},
-        "spec": {
-            "podSelector": {"matchLabels": {"app": "jupyterhub", "release": release, "component": "user-scheduler"}},
-            "policyTypes": ["Ingress", "Egress"],
-            "ingress": [],
-            "egress": [
-                {
-                    # The API's ClusterIP, and the control plane's ENIs in the VPC (after DNAT).
-                    "to": [
-                        {"ipBlock": {"cidr": f"{KUBERNETES_API_CLUSTER_IP}/32"}},
-                        {"ipBlock": {"cidr": vpc_cidr}},
-                    ],
-                    "ports": [{"protocol": "TCP", "port": 443}],
-                },
-                {"to": [CLUSTER_DNS], "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]},
-            ],
         },
     }
 

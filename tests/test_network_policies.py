@@ -16,9 +16,10 @@ from components.cluster import vpc_cni_configuration
 from components.jupyterhub import RELEASE_NAME
 from components.network_policies import KUBERNETES_API_CLUSTER_IP, KUBERNETES_SERVICE_CIDR
 from tests.conftest import ROOT
+from tools.deploy_graph import DeployGraph
 from tools.harness import Inventory, Recorded
+from tools.reachability import contract_pods
 
-CONTRACT = yaml.safe_load((ROOT / "data" / "pods" / "contract.yaml").read_text())["pods"]
 NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
 
 # The chart's own policies (z2jh 4.4.0 templates/*/netpol.yaml), by the values that enable them.
@@ -33,21 +34,6 @@ CHART_POLICIES = {
 def _hub(plan: Inventory) -> tuple[str, dict[str, Any]]:
     (release,) = [r for r in plan.of_type("kubernetes:helm.sh/v3:Release") if r.inputs.get("name") == RELEASE_NAME]
     return release.inputs["namespace"], release.inputs["values"]
-
-
-def pods(plan: Inventory) -> list[dict[str, Any]]:
-    """The contract's pods as this stack runs them."""
-    namespace, values = _hub(plan)
-    https_type = values.get("proxy", {}).get("https", {}).get("type")
-    letsencrypt = values.get("proxy", {}).get("https", {}).get("enabled") and https_type == "letsencrypt"
-    result = []
-    for pod in CONTRACT:
-        if pod.get("when") == "letsencrypt" and not letsencrypt:
-            continue
-        pod = dict(pod, namespace=pod["namespace"].replace("{hub}", namespace))
-        pod["labels"] = {k: str(v).replace("{release}", RELEASE_NAME) for k, v in pod["labels"].items()}
-        result.append(pod)
-    return result
 
 
 def _selects(selector: dict[str, Any], labels: dict[str, str]) -> bool:
@@ -85,7 +71,7 @@ def test_vpc_cni_enforces_in_strict_mode() -> None:
 def test_every_pod_that_needs_the_network_is_selected_by_a_policy(plan: Inventory) -> None:
     uncovered = [
         f"{pod['namespace']}/{pod['name']}"
-        for pod in pods(plan)
+        for pod in contract_pods(plan)
         if not pod["hostNetwork"] and pod.get("needsNetwork", True) and not covering_policies(plan, pod)
     ]
     assert not uncovered, f"denied for good under strict enforcement: {uncovered}"
@@ -101,32 +87,16 @@ def _installer(plan: Inventory, installed_by: str) -> Recorded:
     raise LookupError(installed_by)
 
 
-def _depends_on(plan: Inventory, resource: Recorded, urn: str) -> bool:
-    by_urn = {r.urn: r for r in plan.resources}
-    seen: set[str] = set()
-    stack = list(resource.dependencies)
-    while stack:
-        current = stack.pop()
-        if current == urn:
-            return True
-        if current in seen or current not in by_urn:
-            continue
-        seen.add(current)
-        node = by_urn[current]
-        stack.extend(node.dependencies)
-        stack.extend(child.urn for child in plan.resources if child.parent == current)  # a component dependency
-    return False
-
-
 def test_each_policy_is_in_place_before_its_pods_can_start(plan: Inventory) -> None:
-    for pod in pods(plan):
+    graph = DeployGraph(plan)
+    for pod in contract_pods(plan):
         if pod["hostNetwork"] or not pod.get("needsNetwork", True) or "installedBy" not in pod:
             continue
         policies = covering_policies(plan, pod)
         if any(p.startswith("chart:") for p in policies):
             continue  # installed with the pods, by the same release
         installer = _installer(plan, pod["installedBy"])
-        assert any(_depends_on(plan, installer, urn) for urn in policies), (
+        assert set(policies) & graph.waits_for(installer.urn), (
             f"{installer.name} may start {pod['name']} before its policy exists"
         )
 
@@ -155,7 +125,7 @@ def test_the_coverage_check_bites(plans: dict[str, Inventory], component: str, p
             r for r in plan.resources if not (r.type == NETWORK_POLICY and r.inputs["metadata"]["name"] == policy)
         ],
     )
-    pod = next(p for p in pods(without) if p["labels"].get("component") == component)
+    pod = next(p for p in contract_pods(without) if p["labels"].get("component") == component)
     assert covering_policies(plan, pod) and not covering_policies(without, pod)
 
 
@@ -193,7 +163,7 @@ def test_namespaces_shared_with_aws_services_are_patched_not_owned(plan: Invento
     assert not owned & set(SHARED_NAMESPACES)
     assert set(SHARED_NAMESPACES) <= patched
     for namespace in SHARED_NAMESPACES:
-        pod = next(p for p in pods(plan) if p["namespace"] == namespace and not p["hostNetwork"])
+        pod = next(p for p in contract_pods(plan) if p["namespace"] == namespace and not p["hostNetwork"])
         assert covering_policies(plan, pod), namespace
 
 

@@ -21,6 +21,7 @@ from typing import Any
 
 import yaml
 
+from policies.checklist import UNKNOWN
 from tools.harness import ROOT, Inventory
 
 NCA = ROOT / ".venv-nca" / "bin" / "nca"
@@ -46,16 +47,23 @@ class Connection:
 
 
 def contract_pods(inventory: Inventory) -> list[dict[str, Any]]:
-    """The contract's pods as this stack runs them (hub namespace and release substituted;
-    autohttps only with Let's Encrypt). Read from the hub's policies, which are known in a first
-    preview too (the release's namespace and values are not)."""
+    """The contract's pods as this stack runs them: hub namespace and release substituted,
+    autohttps only with Let's Encrypt. Read from the hub release; in a first preview its namespace
+    and values are unknown, and then from the hub's policies, which are known."""
+    (release,) = [r for r in inventory.of_type("kubernetes:helm.sh/v3:Release") if r.inputs.get("name") == RELEASE]
+    namespace, values = release.inputs.get("namespace"), release.inputs.get("values")
     hub_policies = {
         p.inputs["metadata"]["name"]: p.inputs["metadata"]["namespace"]
         for p in inventory.of_type(NETWORK_POLICY)
         if p.parent and "JupyterHub" in p.parent
     }
-    namespace = next(iter(hub_policies.values()))  # all in the hub namespace
-    letsencrypt = "autohttps" in hub_policies
+    if not isinstance(namespace, str) or namespace == UNKNOWN:
+        namespace = next(iter(hub_policies.values()))  # all in the hub namespace
+    if isinstance(values, dict):
+        https = values.get("proxy", {}).get("https", {})
+        letsencrypt = bool(https.get("enabled")) and https.get("type") == "letsencrypt"
+    else:
+        letsencrypt = "autohttps" in hub_policies
     result = []
     for pod in yaml.safe_load(CONTRACT.read_text())["pods"]:
         if pod.get("when") == "letsencrypt" and not letsencrypt:
