@@ -5,7 +5,9 @@ registry-wide (enhanced) image scanning configuration."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
@@ -18,10 +20,6 @@ AUTO_SCALING_ROLE = "AWSServiceRoleForAutoScaling"
 
 OWNER_TAG = ("managed-by", "jhub-eks-bootstrap")
 
-# How the provider reports a role that does not exist (NoSuchEntity mapped to "couldn't find resource").
-_ROLE_NOT_FOUND = ("couldn't find resource", "NoSuchEntity")
-
-
 # GuardDuty's current feature names (the detector's `datasources` argument is deprecated).
 # RUNTIME_MONITORING replaces EKS_RUNTIME_MONITORING; GuardDuty manages its EKS agent add-on
 # (EKS_ADDON_MANAGEMENT).
@@ -33,33 +31,30 @@ GUARDDUTY_FEATURES: dict[str, list[str]] = {
 }
 
 
-def owns_detector() -> bool:
-    """Whether this stack declares the region's GuardDuty detector: none exists yet, or it carries
-    this stack's tag. One the account already had (an organization's, say) is left to its owner."""
+def _declared_here(lookup: Callable[[], Any], not_found: tuple[str, ...]) -> bool:
+    """Whether this stack declares an account-wide singleton: none exists yet (this stack creates
+    it), or the existing one carries this stack's tag (this stack created it). One the account
+    already had is left to its owner, so a `destroy` of this stack never deletes it. `not_found` are
+    the texts with which the provider's failed lookup reports that there is none."""
     try:
-        found = aws.guardduty.get_detector()
+        found = lookup()
     except Exception as error:
-        # The provider reads "this account's single GuardDuty Detector" and reports none as an
-        # empty result (AssertSingleValueResult).
-        if any(text in str(error) for text in ("empty result", "couldn't find resource")):
+        if any(text in str(error) for text in not_found):
             return True
         raise
     key, value = OWNER_TAG
-    return not found.id or (found.tags or {}).get(key) == value
+    return (found.tags or {}).get(key) == value
+
+
+def owns_detector() -> bool:
+    """The region's GuardDuty detector (one per account and region). The provider reads "this
+    account's single GuardDuty Detector" and reports none as an empty result (AssertSingleValueResult)."""
+    return _declared_here(aws.guardduty.get_detector, ("empty result", "couldn't find resource"))
 
 
 def owns_role(role_name: str) -> bool:
-    """Whether this stack declares the role: when it does not exist yet (this stack creates it) or
-    carries this stack's tag (this stack created it). A role the account already had is left alone,
-    so a `destroy` of this stack never deletes what was there before."""
-    try:
-        role = aws.iam.get_role(name=role_name)
-    except Exception as error:
-        if any(text in str(error) for text in _ROLE_NOT_FOUND):
-            return True
-        raise
-    key, value = OWNER_TAG
-    return (role.tags or {}).get(key) == value
+    """A role such as a service-linked one (NoSuchEntity is reported as "couldn't find resource")."""
+    return _declared_here(lambda: aws.iam.get_role(name=role_name), ("couldn't find resource", "NoSuchEntity"))
 
 
 @dataclass(frozen=True)
