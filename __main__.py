@@ -31,7 +31,9 @@ except SettingsError as error:
 
 name = f"jhub-{settings.stack}"
 tags = {"project": "jhub-eks", "stack": settings.stack, "environment": settings.environment}
-account_id = aws.get_caller_identity_output().account_id
+# One sts:GetCallerIdentity: the account, and who runs this (see the access entries below).
+caller_identity = aws.get_caller_identity()
+account_id = caller_identity.account_id
 
 encryption = Encryption(
     name,
@@ -67,7 +69,7 @@ network = Network(
 # EKS makes the identity that creates the cluster an admin through an access entry of its own, and
 # refuses a second entry for it: the creator (this run's role on the first deploy, the cluster's tag
 # afterwards) gets no entry from the program, whoever runs later.
-caller = principal_of(aws.get_caller_identity().arn)
+caller = principal_of(caller_identity.arn)
 creator = cluster_creator(settings.cluster.name, caller)
 if creator is None:
     pulumi.log.warn(
