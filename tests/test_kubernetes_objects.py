@@ -3,25 +3,11 @@ Kubernetes OpenAPI schemas of the cluster's version (kubernetes-validate, strict
 
 from __future__ import annotations
 
-from typing import Any
-
 import kubernetes_validate
 import pytest
 
 from tools.harness import Inventory
-
-NOT_PLAIN_OBJECTS = ("kubernetes:helm.sh/", "pulumi:providers:")
-
-
-def kubernetes_objects(plan: Inventory) -> list[dict[str, Any]]:
-    objects = []
-    for resource in plan.resources:
-        if not resource.type.startswith("kubernetes:") or resource.type.startswith(NOT_PLAIN_OBJECTS):
-            continue
-        if resource.type.endswith("Patch"):
-            continue  # partial objects by design (server-side apply patches)
-        objects.append(resource.inputs)
-    return objects
+from tools.k8s_scan import declared_objects as kubernetes_objects
 
 
 def kubernetes_version(plan: Inventory) -> str:
