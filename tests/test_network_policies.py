@@ -7,6 +7,8 @@ never attached), over the pods of data/pods/contract.yaml."""
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 from typing import Any
 
 import pytest
@@ -179,3 +181,93 @@ def test_the_label_contract_was_read_from_the_versions_the_stack_runs(plan: Inve
     assert hub.inputs["version"] == versions["jupyterhubChart"]
     assert autoscaler.inputs["version"] == versions["clusterAutoscalerChart"]
     assert (ROOT / "data" / "charts" / f"jupyterhub-{versions['jupyterhubChart']}").is_dir()
+
+
+# ---- The VPC CNI agent keys its eBPF maps by pod name, not by pod ---------------------------------
+# aws-network-policy-agent (pkg/utils/utils.go GetPodIdentifier, at c8619c0, 2026-08) attaches one
+# pair of maps per "pod identifier" on a node: the pod's name without its last `-segment`, plus its
+# namespace, and fills them with the rules of every policy selecting any pod of that identifier
+# (controllers/policyendpoints_controller.go). For pods a controller names
+# (`<deployment>-<rs-hash>-<id>`, `<daemonset>-<id>`, `<statefulset>-<n>`) that is one workload. For
+# KubeSpawner's bare pods (`jupyter-{username}`, no ownerReferences; aws-network-policy-agent#327,
+# "does not support standalone pods") it is every user whose name has no `-` (`jupyter`), or
+# users sharing a prefix (`jupyter-alice` for alice-smith and alice-jones). So the VPC CNI enforces
+# the hub's policies exactly only while every policy that selects one user server selects them all:
+# a per-user or per-profile policy would give its rules to other users' pods on the same node.
+# (2i2c moved to Calico for this, 2i2c-org/infrastructure#5818.) The rule is checked here.
+
+USERS = ("alice", "bob", "alice-smith", "alice-jones", "x")
+
+
+def agent_pod_identifier(pod_name: str, namespace: str) -> str:
+    """GetPodIdentifier, as the agent computes it."""
+    name = pod_name.replace(".", "_")
+    if "-" in name:
+        name = "-".join(name.split("-")[:-1])
+    return f"{name}@{namespace}"
+
+
+def named_pods(plan: Inventory) -> list[dict[str, Any]]:
+    """The contract's pods with the names Kubernetes or KubeSpawner gives them (two replicas each;
+    user servers for USERS, with their per-user labels)."""
+    _, values = _hub(plan)
+    template = values["singleuser"]["podNameTemplate"]
+    pods = []
+    for pod in contract_pods(plan):
+        if pod["hostNetwork"]:
+            continue
+        owner = pod.get("owner", "Deployment")
+        if owner == "none":
+            for user in USERS:  # names KubeSpawner's safe_slug keeps as they are
+                labels = dict(pod["labels"], **{"hub.jupyter.org/username": user, "hub.jupyter.org/servername": ""})
+                pods.append(dict(pod, name=template.format(username=user), labels=labels))
+            continue
+        names = {
+            "Deployment": [f"{pod['name']}-7d4b9c8f6-{n}" for n in ("x2kqp", "9wz4r")],
+            "DaemonSet": [f"{pod['name']}-{n}" for n in ("x2kqp", "9wz4r")],
+            "StatefulSet": [f"{pod['name']}-{n}" for n in ("0", "1")],
+        }[owner]
+        pods += [dict(pod, name=name) for name in names]
+    return pods
+
+
+def _selecting(plan: Inventory, pod: dict[str, Any]) -> frozenset[str]:
+    return frozenset(
+        policy.inputs["metadata"]["name"]
+        for policy in plan.of_type(NETWORK_POLICY)
+        if policy.inputs["metadata"].get("namespace") == pod["namespace"]
+        and _selects(policy.inputs["spec"]["podSelector"], pod["labels"])
+    )
+
+
+def pods_sharing_maps_with_other_policies(plan: Inventory) -> list[str]:
+    """Pods the agent puts under one identifier while different policies select them."""
+    groups: dict[str, dict[frozenset[str], list[str]]] = {}
+    for pod in named_pods(plan):
+        identifier = agent_pod_identifier(pod["name"], pod["namespace"])
+        groups.setdefault(identifier, {}).setdefault(_selecting(plan, pod), []).append(pod["name"])
+    return [
+        f"{identifier}: " + "; ".join(f"{sorted(names)} by {sorted(policies)}" for policies, names in by.items())
+        for identifier, by in groups.items()
+        if len(by) > 1
+    ]
+
+
+def test_pods_the_vpc_cni_agent_groups_are_selected_by_the_same_policies(plan: Inventory) -> None:
+    assert pods_sharing_maps_with_other_policies(plan) == []
+    identifiers = {agent_pod_identifier(p["name"], p["namespace"]) for p in named_pods(plan)}
+    assert "jupyter@jupyterhub" in identifiers and "jupyter-alice@jupyterhub" in identifiers
+
+
+def test_agent_grouping_check_bites(plans: dict[str, Inventory]) -> None:
+    """A policy for one user's server (or one profile's) would leak its rules to other users."""
+    plan = plans["dev"]
+    (user_policy,) = [p for p in plan.of_type(NETWORK_POLICY) if p.inputs["metadata"]["name"] == "user-servers"]
+    only_alice = copy.deepcopy(user_policy)
+    only_alice.inputs["metadata"]["name"] = "alice-extra-egress"
+    only_alice.inputs["spec"]["podSelector"]["matchLabels"]["hub.jupyter.org/username"] = "alice"
+    mutated = dataclasses.replace(plan, resources=[*plan.resources, only_alice])
+    (problem,) = pods_sharing_maps_with_other_policies(mutated)
+    assert problem.startswith("jupyter@jupyterhub: ") and "alice-extra-egress" in problem
+    assert agent_pod_identifier("hub-7d4b9c8f6-x2kqp", "jupyterhub") == "hub-7d4b9c8f6@jupyterhub"
+    assert agent_pod_identifier("jupyter-bob", "jupyterhub") == "jupyter@jupyterhub"
