@@ -4,6 +4,11 @@
 # get .venv-nca, the NetworkPolicy analyzer's own venv (tools/nca.txt), for the reachability table;
 # the dev profile also .venv-checkov, the Kubernetes manifest scanner's (tools/checkov.txt).
 set -euo pipefail
+# Some images (this one, some CI runners) set PYTHONDONTWRITEBYTECODE: then every run of the plan,
+# each of the tests' ~30 plan subprocesses and each analyzer run compiles pulumi-aws/-kubernetes
+# and the tools from source again (a plan 11 s instead of 6 s). Our venvs keep their bytecode:
+# written on first import, only for the modules actually used.
+export PYTHONDONTWRITEBYTECODE=
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="$ROOT/.venv"
 PYTHON_BIN="${PYTHON:-python3}"
@@ -17,23 +22,19 @@ have_dev="$(cat "$VENV/.installed-dev" 2>/dev/null || true)"
 # The dev install includes the runtime lock, so it satisfies `plan` too.
 # Tools whose exact pins clash with ours get a venv each, from their own hash-pinned lock:
 # .venv-nca (the NetworkPolicy analyzer, both profiles) and .venv-checkov (the scanner, dev only).
-install_tool_venv() {  # name lock compile(yes|no)
+install_tool_venv() {  # name lock
   local venv="$ROOT/.venv-$1" lock="$ROOT/tools/$2" tool_want
   tool_want="$(sha256sum < "$lock" | cut -d' ' -f1)"
   if [ "$(cat "$venv/.installed" 2>/dev/null || true)" != "$tool_want" ]; then
     echo "installing $1 into $venv" >&2
     "$VENV/bin/uv" venv --quiet --allow-existing --python "$VENV/bin/python" "$venv"
     "$VENV/bin/uv" pip install --quiet --python "$venv/bin/python" --require-hashes -r "$lock"
-    if [ "$3" = yes ]; then
-      # Started once per test session; without bytecode (PYTHONDONTWRITEBYTECODE) 8 s instead of 5 s.
-      "$venv/bin/python" -m compileall -q -j 0 "$("$venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')" >/dev/null 2>&1 || true
-    fi
     echo "$tool_want" > "$venv/.installed"
   fi
 }
 install_tools() {
-  install_tool_venv nca nca.txt no
-  if [ "$profile" = dev ]; then install_tool_venv checkov checkov.txt yes; fi
+  install_tool_venv nca nca.txt
+  if [ "$profile" = dev ]; then install_tool_venv checkov checkov.txt; fi
 }
 if [ "$have_dev" = "$dev_want" ] || { [ "$profile" = plan ] && [ "$have_plan" = "$want" ]; }; then
   install_tools
@@ -56,11 +57,5 @@ echo "installing the locked requirements ($profile) into $VENV" >&2
 args=()
 for lock in "${locks[@]}"; do args+=(-r "$lock"); done
 "$VENV/bin/uv" pip install --quiet --python "$VENV/bin/python" --require-hashes "${args[@]}"
-if [ "$profile" = dev ]; then
-  # The tests start the program in ~30 subprocesses. Where PYTHONDONTWRITEBYTECODE is set (as on
-  # some CI images), each would compile pulumi-aws/-kubernetes from source again (~11 s a plan
-  # instead of ~6 s); compiled once here (~35 s). Not for `plan`: one run does not repay it.
-  "$VENV/bin/python" -m compileall -q -j 0 "$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')" >/dev/null 2>&1 || true
-fi
 echo "$want" > "$VENV/.installed-$profile"
 install_tools
