@@ -7,8 +7,10 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -33,35 +35,59 @@ def run_plan(stack: str, out: Path, stack_file: Path | None = None, *extra: str)
     return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300, check=False)
 
 
+def _plan_in_parallel(folder: Path, jobs: dict[str, tuple[str, Path | None, int]]) -> dict[str, Inventory]:
+    """Plan each job (name: stack, stack file or None, expected exit code) in its own process."""
+    processes = {}
+    for name, (stack, stack_file, _) in jobs.items():
+        command = [sys.executable, "-m", "tools.plan", stack, "--out", str(folder / f"{name}.json"), "--quiet"]
+        command += ["--no-reachability"] + (["--stack-file", str(stack_file)] if stack_file else [])
+        processes[name] = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    inventories = {}
+    for name, process in processes.items():
+        stdout, stderr = process.communicate(timeout=300)
+        assert process.returncode == jobs[name][2], f"plan of {name} exited {process.returncode}:\n{stdout}\n{stderr}"
+        inventories[name] = Inventory.from_json(json.loads((folder / f"{name}.json").read_text()))
+    return inventories
+
+
 @pytest.fixture(scope="session")
 def plans(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Inventory]:
     """Inventory of every stack in stacks/ (run in parallel: each is its own process)."""
-    folder = tmp_path_factory.mktemp("plans")
-    processes = {
-        stack: subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "tools.plan",
-                stack,
-                "--out",
-                str(folder / f"{stack}.json"),
-                "--quiet",
-                "--no-reachability",
-            ],
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for stack in STACK_NAMES
+    return _plan_in_parallel(tmp_path_factory.mktemp("plans"), {stack: (stack, None, 0) for stack in STACK_NAMES})
+
+
+# dev's hub settings in each HTTPS mode (the stack files use one each).
+HTTPS_MODES: dict[str, dict[str, Any]] = {
+    "letsencrypt": {
+        "https": {"mode": "letsencrypt", "contactEmail": "ops@example.org"},
+        "dns": None,
+        "loadBalancerSourceRanges": ["0.0.0.0/0"],
+    },
+    "secret": {"https": {"mode": "secret", "secretName": "hub-tls"}, "dns": None},
+    "none": {"https": {"mode": "none"}, "dns": None},
+}
+
+
+def https_mode_stack_file(mode: str, folder: Path) -> Path:
+    document = yaml.safe_load((ROOT / "stacks" / "Pulumi.dev.yaml").read_text())
+    hub = {**document["config"]["jhub-eks:jupyterhub"], **HTTPS_MODES[mode]}
+    document["config"]["jhub-eks:jupyterhub"] = {k: v for k, v in hub.items() if v is not None}
+    stack_file = folder / f"Pulumi.dev-https-{mode}.yaml"
+    stack_file.write_text(yaml.safe_dump(document))
+    return stack_file
+
+
+@pytest.fixture(scope="session")
+def variant_plans(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Inventory]:
+    """dev in each HTTPS mode (`https-<mode>`) and under the incident lockdown (`lockdown`).
+    Plain HTTP plans, and fails the checklist's HTTPS item (exit 3) as it should."""
+    folder = tmp_path_factory.mktemp("variants")
+    jobs: dict[str, tuple[str, Path | None, int]] = {
+        f"https-{mode}": ("dev", https_mode_stack_file(mode, folder), 3 if mode == "none" else 0)
+        for mode in HTTPS_MODES
     }
-    inventories = {}
-    for stack, process in processes.items():
-        stdout, stderr = process.communicate(timeout=300)
-        assert process.returncode == 0, f"plan of {stack} failed:\n{stdout}\n{stderr}"
-        inventories[stack] = Inventory.from_json(json.loads((folder / f"{stack}.json").read_text()))
-    return inventories
+    jobs["lockdown"] = ("dev", ROOT / "tests" / "fixtures" / "stacks" / "Pulumi.dev-lockdown.yaml", 0)
+    return _plan_in_parallel(folder, jobs)
 
 
 @pytest.fixture(params=STACK_NAMES)

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import ROOT, run_plan
+from tests.conftest import HTTPS_MODES, ROOT
 from tools.harness import Inventory
 from tools.reachability import NETWORK_POLICY, Connection, reachability
 
@@ -142,11 +142,8 @@ def test_the_table_is_printed_and_written_by_the_plan(tmp_path: Path) -> None:
     assert "jupyterhub/user-server-a => jupyterhub/hub : {protocols:TCP,dst_ports:8081}" in written
 
 
-def test_lockdown_cuts_every_path_of_the_hub(tmp_path: Path) -> None:
-    out = tmp_path / "lockdown.json"
-    result = run_plan("dev", out, ROOT / "tests" / "fixtures" / "stacks" / "Pulumi.dev-lockdown.yaml")
-    assert result.returncode == 0, result.stdout + result.stderr
-    conns = reachability(Inventory.from_json(json.loads(out.read_text())))
+def test_lockdown_cuts_every_path_of_the_hub(variant_plans: dict[str, Inventory]) -> None:
+    conns = table(variant_plans["lockdown"])
     assert [c.line() for c in conns if HUB_NS in c.source or HUB_NS in c.destination] == []
     for check in PROPERTIES:
         assert check(conns) == []
@@ -198,15 +195,6 @@ def test_a_missing_hub_policy_breaks_logins(plans: dict[str, Inventory]) -> None
 
 # ---- Each HTTPS mode (the stacks use `acm`) ---------------------------------------------------------
 
-HTTPS_MODES = {
-    "letsencrypt": {
-        "https": {"mode": "letsencrypt", "contactEmail": "ops@example.org"},
-        "dns": None,
-        "loadBalancerSourceRanges": ["0.0.0.0/0"],
-    },
-    "secret": {"https": {"mode": "secret", "secretName": "hub-tls"}, "dns": None},
-    "none": {"https": {"mode": "none"}, "dns": None},
-}
 # What the outside reaches in each mode: the proxy's own port(s), or autohttps in front of it.
 ENTRY = {
     "letsencrypt": {f"{HUB_NS}autohttps": "{protocols:TCP,dst_ports:8080,8443}"},
@@ -216,21 +204,8 @@ ENTRY = {
 
 
 @pytest.mark.parametrize("mode", sorted(HTTPS_MODES))
-def test_reachability_in_each_https_mode(tmp_path: Path, mode: str) -> None:
-    import yaml
-
-    document = yaml.safe_load((ROOT / "stacks" / "Pulumi.dev.yaml").read_text())
-    hub = document["config"]["jhub-eks:jupyterhub"]
-    hub.update(HTTPS_MODES[mode])
-    hub = {k: v for k, v in hub.items() if v is not None}
-    document["config"]["jhub-eks:jupyterhub"] = hub
-    stack_file = tmp_path / "Pulumi.dev.yaml"
-    stack_file.write_text(yaml.safe_dump(document))
-    out = tmp_path / "plan.json"
-    result = run_plan("dev", out, stack_file)
-    # Plain HTTP plans, and fails the checklist's HTTPS item (exit 3) as it should.
-    assert result.returncode == (3 if mode == "none" else 0), result.stdout + result.stderr
-    conns = reachability(Inventory.from_json(json.loads(out.read_text())))
+def test_reachability_in_each_https_mode(variant_plans: dict[str, Inventory], mode: str) -> None:
+    conns = table(variant_plans[f"https-{mode}"])
     for check in PROPERTIES:
         assert check(conns) == [], check.__name__
     outside = {c.destination: c.allowed for c in conns if _addresses(c.source) and c.destination.startswith(HUB_NS)}

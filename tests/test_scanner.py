@@ -1,6 +1,7 @@
-"""checkov's Kubernetes rules over every Kubernetes object the program declares, for every stack:
-no finding that is not an explained exception (policies/checkov_exceptions.yaml), and no exception
-that is no longer needed. One checkov run covers the stacks and the mutations that show it bites."""
+"""checkov's Kubernetes rules over every Kubernetes object the program declares, for every stack and
+for dev in each HTTPS mode and under lockdown: no finding that is not an explained exception
+(policies/checkov_exceptions.yaml), and no exception that is no longer needed. One checkov run
+covers them all and the mutations that show it bites."""
 
 from __future__ import annotations
 
@@ -37,8 +38,8 @@ MUTATIONS = {"mutated-no-namespace": _without_namespace, "mutated-default-token"
 
 
 @pytest.fixture(scope="module")
-def scanned(plans: dict[str, Inventory]) -> tuple[list[Finding], int]:
-    documents = {stack: declared_objects(plan) for stack, plan in plans.items()}
+def scanned(plans: dict[str, Inventory], variant_plans: dict[str, Inventory]) -> tuple[list[Finding], int]:
+    documents = {name: declared_objects(plan) for name, plan in {**plans, **variant_plans}.items()}
     for name, mutate in MUTATIONS.items():
         documents[name] = mutate(documents["dev"])
     return scan(documents)
@@ -51,12 +52,16 @@ def _of(findings: list[Finding], source: str) -> list[Finding]:
 Scanned = tuple[list[Finding], int]
 
 
-def test_every_finding_is_an_explained_exception(scanned: Scanned, plans: dict[str, Inventory]) -> None:
+def test_every_finding_is_an_explained_exception(
+    scanned: Scanned, plans: dict[str, Inventory], variant_plans: dict[str, Inventory]
+) -> None:
+    """Every stack, and dev in each HTTPS mode and under lockdown (their policies differ)."""
     findings, passed = scanned
     assert passed > 0, "checkov checked nothing: the documents did not reach its Kubernetes runner"
-    kinds = {o["kind"] for plan in plans.values() for o in declared_objects(plan)}
+    scanned_plans = {**plans, **variant_plans}
+    kinds = {o["kind"] for plan in scanned_plans.values() for o in declared_objects(plan)}
     assert kinds >= {"Namespace", "ServiceAccount", "StorageClass", "NetworkPolicy"}
-    stack_findings = [f for f in findings if f.source in plans]
+    stack_findings = [f for f in findings if f.source in scanned_plans]
     exceptions = load_exceptions()
     assert [f.line() for f in unexplained(stack_findings, exceptions)] == []
     assert stale(stack_findings, exceptions) == []
