@@ -435,6 +435,8 @@ class GitHubAuthSettings(_Model):
     """GitHub organizations (`my-org`) or teams (`my-org:team-slug`) whose members may log in."""
     admin_users: list[str] = Field(default_factory=list)
     """GitHub user names that are JupyterHub admins."""
+    admin_teams: list[str] = Field(default_factory=list)
+    """GitHub teams (`my-org:team-slug`) whose members are JupyterHub admins (and may log in)."""
 
     @model_validator(mode="after")
     def _check(self) -> GitHubAuthSettings:
@@ -442,6 +444,87 @@ class GitHubAuthSettings(_Model):
         bad = [entry for entry in self.allowed_organizations if not pattern.match(entry)]
         if bad:
             raise _field_error("allowedOrganizations", f"{bad} are not `org` or `org:team-slug` entries")
+        bad = [entry for entry in self.admin_teams if not pattern.match(entry) or ":" not in entry]
+        if bad:
+            raise _field_error("adminTeams", f"{bad} are not `org:team-slug` entries")
+        return self
+
+
+def _https_url(value: str) -> str:
+    if not re.match(r"^https://[A-Za-z0-9.-]+(:\d+)?(/\S*)?$", value):
+        raise ValueError(f"{value!r} is not an https:// URL (the login's tokens must travel over TLS)")
+    return value
+
+
+HttpsUrl = Annotated[str, AfterValidator(_https_url)]
+# Claims a user can set for themselves at most identity providers: two people could end up with one
+# JupyterHub account (and its home, bucket prefix and servers).
+USER_EDITABLE_CLAIMS = {"name", "given_name", "family_name", "nickname", "middle_name"}
+GROUP_NAME = r"^[^\s,]{1,255}$"
+
+
+class OidcAuthSettings(_Model):
+    """Any OpenID Connect issuer, through OAuthenticator's GenericOAuthenticator (which has no
+    discovery: the endpoints are written here, so a review sees where tokens go; the issuer's
+    `/.well-known/openid-configuration` lists them)."""
+
+    issuer: HttpsUrl
+    """The issuer URL (documentation and a cross-check: each endpoint must be on its host)."""
+    authorize_url: HttpsUrl
+    """`authorization_endpoint` of the issuer's discovery document."""
+    token_url: HttpsUrl
+    """`token_endpoint` of the issuer's discovery document."""
+    claims_from: Literal["userinfo", "idToken"] = "userinfo"
+    """Where the user name and groups are read: the `userinfo` endpoint (with the access token), or the
+    `idToken` the token endpoint returns (for issuers whose userinfo has no groups, e.g. Microsoft Entra ID).
+    OAuthenticator checks the ID token's audience and expiry, not its signature: sound only because it
+    comes straight from the token endpoint over TLS (OpenID Connect Core 3.1.3.7), which is enforced here."""
+    userinfo_url: HttpsUrl | None = None
+    """`userinfo_endpoint` of the issuer's discovery document (claimsFrom `userinfo`)."""
+    scopes: list[str] = Field(default_factory=lambda: ["openid", "profile", "email"])
+    """Scopes requested; `openid` is required (add the one that releases groups, if the issuer needs one)."""
+    username_claim: str = Field("preferred_username", pattern=r"^[A-Za-z0-9_:.-]+$")
+    """Userinfo claim that becomes the JupyterHub user name (lower-cased); one the issuer's admins control."""
+    groups_claim: str = Field("groups", pattern=r"^[A-Za-z0-9_:-]+(\.[A-Za-z0-9_:-]+)*$")
+    """Userinfo claim listing the user's groups (a dotted path for nested claims, e.g. realm_access.roles)."""
+    allowed_groups: list[Annotated[str, Field(pattern=GROUP_NAME)]] = Field(default_factory=list)
+    """Groups whose members may log in."""
+    admin_groups: list[Annotated[str, Field(pattern=GROUP_NAME)]] = Field(default_factory=list)
+    """Groups whose members are JupyterHub admins (and may log in); admin is revoked for others at login."""
+    login_service: str = Field("your organisation", min_length=1, max_length=60)
+    """Shown on the login button ("Sign in with ...")."""
+
+    @model_validator(mode="after")
+    def _check(self) -> OidcAuthSettings:
+        if "openid" not in self.scopes:
+            raise _field_error("scopes", "OpenID Connect needs the `openid` scope; add it")
+        if self.username_claim in USER_EDITABLE_CLAIMS:
+            raise _field_error(
+                "usernameClaim",
+                f"`{self.username_claim}` is a display name users can edit, so two people could share an "
+                "account; use preferred_username, email (verified by the issuer) or sub",
+            )
+        if self.claims_from == "userinfo" and not self.userinfo_url:
+            raise _field_error("userinfoUrl", "claimsFrom `userinfo` needs the issuer's userinfo_endpoint; set it")
+        if self.claims_from == "idToken" and self.userinfo_url:
+            raise _field_error("userinfoUrl", "is not used with claimsFrom `idToken`; remove it")
+        issuer_host = self.issuer.split("/")[2]
+        for key, url in (
+            ("authorizeUrl", self.authorize_url),
+            ("tokenUrl", self.token_url),
+            ("userinfoUrl", self.userinfo_url),
+        ):
+            if url and url.split("/")[2] != issuer_host:
+                raise _field_error(
+                    key,
+                    f"{url} is not on the issuer's host {issuer_host}; copy it from the issuer's discovery document",
+                )
+        if not (self.allowed_groups or self.admin_groups):
+            raise _field_error(
+                "allowedGroups",
+                "no group may log in, so nobody could; list the identity provider's groups in allowedGroups "
+                "(and adminGroups)",
+            )
         return self
 
 
@@ -542,10 +625,13 @@ class JupyterHubSettings(_Model):
     """Zero-to-JupyterHub chart version (the values are validated against this version's schema in tests)."""
     namespace: str = Field("jupyterhub", pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
     """Kubernetes namespace of the release. Immutable: a change reinstalls the hub."""
-    authenticator: Literal["github"] = "github"
-    """Login method. GitHub OAuth (client id/secret: the secrets `oauthClientId` and `oauthClientSecret`)."""
+    auth: Literal["github", "oidc"] = "github"
+    """Login: `github` (GitHub OAuth; organizations and teams decide) or `oidc` (any OpenID Connect issuer; its
+    groups decide). Client id/secret: the secrets `oauthClientId` and `oauthClientSecret`."""
     github: GitHubAuthSettings = GitHubAuthSettings()
-    """GitHub OAuth login rules."""
+    """GitHub login rules (auth `github`)."""
+    oidc: OidcAuthSettings | None = None
+    """OpenID Connect login rules (auth `oidc`)."""
     https: HttpsSettings
     """TLS for the hub's public endpoint."""
     dns: DnsSettings = DnsSettings()
@@ -563,6 +649,24 @@ class JupyterHubSettings(_Model):
 
     @model_validator(mode="after")
     def _check(self) -> JupyterHubSettings:
+        if self.auth == "oidc" and self.oidc is None:
+            raise _field_error("oidc", "auth `oidc` needs the issuer's endpoints and groups; add an oidc section")
+        if self.auth == "github" and self.oidc is not None:
+            raise _field_error("oidc", "is set but auth is `github`; set auth: oidc or remove the oidc section")
+        hub_config = (self.values_overrides.get("hub") or {}).get("config") or {}
+        opened = sorted(
+            f"hub.config.{section}.{key}"
+            for section, entries in hub_config.items()
+            if isinstance(entries, dict)
+            for key in ("allow_all", "allow_existing_users")
+            if entries.get(key)
+        )
+        if opened:
+            raise _field_error(
+                "valuesOverrides",
+                f"{opened} would let users in without the allow rules; remove it and use "
+                "github.allowedOrganizations or oidc.allowedGroups",
+            )
         if self.subdomain_host and self.https.mode not in ("secret", "acm"):
             raise _field_error(
                 "subdomainHost",
@@ -669,13 +773,19 @@ class Settings(_Model):
             problems.append(
                 f"{PROJECT}:data.retainOnDestroy: prod must keep user data and keys on destroy; set it to true"
             )
-        if not self.jupyterhub.github.allowed_organizations:
+        github, oidc = self.jupyterhub.github, self.jupyterhub.oidc
+        if self.jupyterhub.auth == "github" and not github.allowed_organizations:
             problems.append(
-                f"{PROJECT}:jupyterhub.github.allowedOrganizations: prod without an allow rule is an open hub; "
-                "list the GitHub orgs or org:team entries whose members may log in"
+                f"{PROJECT}:jupyterhub.github.allowedOrganizations: prod needs an allow rule (without one only "
+                "admins could log in); list the GitHub orgs or org:team entries whose members may log in"
             )
-        if not self.jupyterhub.github.admin_users:
-            problems.append(f"{PROJECT}:jupyterhub.github.adminUsers: prod needs at least one JupyterHub admin")
+        if self.jupyterhub.auth == "github" and not (github.admin_users or github.admin_teams):
+            problems.append(
+                f"{PROJECT}:jupyterhub.github.adminUsers: prod needs at least one JupyterHub admin; "
+                "list adminUsers or adminTeams"
+            )
+        if oidc is not None and not oidc.admin_groups:
+            problems.append(f"{PROJECT}:jupyterhub.oidc.adminGroups: prod needs at least one JupyterHub admin group")
         if self.detection.guard_duty.mode == "off":
             problems.append(f"{PROJECT}:detection.guardDuty.mode: prod cannot turn GuardDuty off; use account")
         if not (self.detection.alert_emails or self.detection.alert_https_endpoints):

@@ -11,6 +11,7 @@ import copy
 from dataclasses import dataclass
 from typing import Any
 
+import hub_config
 from settings import ImageSettings, JupyterHubSettings
 
 HUB_SLIM_IMAGE = "quay.io/jupyterhub/k8s-hub-slim"
@@ -179,6 +180,51 @@ def oauth_callback_url(hub: JupyterHubSettings) -> str:
     return f"{scheme}://{hub.domain}/hub/oauth_callback"
 
 
+# Login. Groups decide who may log in and who is admin (OAuthenticator 17.4.0: `allowed_groups`
+# and `admin_groups` need `manage_groups`; admin groups also let their members in; JupyterHub makes a
+# user's groups exactly the provider's at each login). `enable_auth_state` keeps the tokens
+# (encrypted with the CryptKeeper keys) so JupyterHub refreshes groups and admin every 5 minutes,
+# not only at login. No `allow_all`, no `allow_existing_users`: without an allow rule nobody is let in.
+AUTHENTICATOR_CLASSES = {"github": "github", "oidc": "generic-oauth"}  # oauthenticator's entry points
+
+
+def login_config(hub: JupyterHubSettings, secrets: HubSecrets) -> tuple[str, dict[str, Any], dict[str, str]]:
+    """(authenticator_class, hub.config sections, hub.extraConfig entries) for `hub.auth`."""
+    common: dict[str, Any] = {
+        "client_id": secrets.oauth_client_id,
+        "client_secret": secrets.oauth_client_secret,
+        "oauth_callback_url": oauth_callback_url(hub),
+        "manage_groups": True,
+        "enable_auth_state": True,
+    }
+    if hub.auth == "oidc":
+        assert hub.oidc is not None  # settings require it
+        oidc = hub.oidc
+        generic = {
+            **common,
+            "login_service": oidc.login_service,
+            "authorize_url": oidc.authorize_url,
+            "token_url": oidc.token_url,
+            **({"userdata_url": oidc.userinfo_url} if oidc.userinfo_url else {"userdata_from_id_token": True}),
+            "scope": list(oidc.scopes),
+            "username_claim": oidc.username_claim,
+            "auth_state_groups_key": f"oauth_user.{oidc.groups_claim}",
+            "allowed_groups": list(oidc.allowed_groups),
+            "admin_groups": list(oidc.admin_groups),
+        }
+        return AUTHENTICATOR_CLASSES["oidc"], {"GenericOAuthenticator": generic}, {}
+    github = {
+        **common,
+        "allowed_organizations": list(hub.github.allowed_organizations),
+        # Private org membership and teams are visible only with read:org.
+        "scope": ["read:org"],
+        "populate_teams_in_auth_state": True,
+        "admin_groups": [team.lower() for team in hub.github.admin_teams],
+    }
+    config = {"GitHubOAuthenticator": github, "Authenticator": {"admin_users": list(hub.github.admin_users)}}
+    return AUTHENTICATOR_CLASSES["github"], config, {"10-github-teams": hub_config.source("github_teams")}
+
+
 def build_values(
     hub: JupyterHubSettings,
     *,
@@ -205,16 +251,11 @@ def build_values(
             "S3_HOME_PREFIX": home_prefix,
             "S3_HOME": f"s3://{user_storage.bucket}/{home_prefix}",
         }
-    github: dict[str, Any] = {
-        "client_id": secrets.oauth_client_id,
-        "client_secret": secrets.oauth_client_secret,
-        "oauth_callback_url": oauth_callback_url(hub),
-        "allowed_organizations": list(hub.github.allowed_organizations),
+    authenticator_class, auth_config, auth_snippets = login_config(hub, secrets)
+    jupyterhub_config: dict[str, Any] = {
+        "authenticator_class": authenticator_class,
+        "cookie_secret": secrets.cookie_secret,
     }
-    if hub.github.allowed_organizations:
-        # Membership of private orgs and of teams is visible only with read:org.
-        github["scope"] = ["read:org"]
-    jupyterhub_config: dict[str, Any] = {"authenticator_class": "github", "cookie_secret": secrets.cookie_secret}
     if hub.subdomain_host:
         jupyterhub_config["subdomain_host"] = f"https://{hub.domain}"
     single_user_files: dict[str, Any] = {}
@@ -230,8 +271,7 @@ def build_values(
                 "JupyterHub": jupyterhub_config,
                 "ConfigurableHTTPProxy": {"auth_token": secrets.proxy_token},
                 "CryptKeeper": {"keys": [secrets.crypt_key]},
-                "Authenticator": {"admin_users": list(hub.github.admin_users)},
-                "GitHubOAuthenticator": github,
+                **auth_config,
                 "KubeSpawner": {
                     "container_security_context": copy.deepcopy(USER_CONTAINER_SECURITY_CONTEXT),
                     "pod_security_context": copy.deepcopy(USER_POD_SECURITY_CONTEXT),
@@ -239,6 +279,7 @@ def build_values(
                     "automount_service_account_token": False,
                 },
             },
+            "extraConfig": auth_snippets,
             "networkPolicy": dict(CHART_POLICIES_OFF),
         },
         "proxy": {

@@ -113,38 +113,70 @@ def _clusters(resources: Sequence[Resource]) -> list[Resource]:
 # ---- The guide's checklist -----------------------------------------------------------------------
 
 
+# hub.config section of each authenticator the program configures (oauthenticator entry points).
+AUTHENTICATOR_SECTIONS = {"github": "GitHubOAuthenticator", "generic-oauth": "GenericOAuthenticator"}
+
+
+def _login_rules(config: Mapping[str, Any]) -> tuple[str | None, Mapping[str, Any]]:
+    authenticator = _get(config, "JupyterHub.authenticator_class")
+    section = AUTHENTICATOR_SECTIONS.get(str(authenticator), "")
+    return authenticator, (config.get(section) or {}) if section else {}
+
+
 def oauth_with_allow_rule(resources: Sequence[Resource]) -> list[Violation]:
     violations = []
     for release, values in _hub_values(resources):
         config = _get(values, "hub.config") or {}
-        authenticator = _get(config, "JupyterHub.authenticator_class")
-        if authenticator in (None, "dummy", "null", "nullauthenticator"):
-            violations.append(
-                Violation(f"JupyterHub uses authenticator {authenticator!r}; set jupyterhub.authenticator", release.urn)
-            )
-        github = config.get("GitHubOAuthenticator") or {}
-        allow = (github.get("allowed_organizations") or []) + (_get(config, "Authenticator.allowed_users") or [])
-        if not allow:
+        authenticator, rules = _login_rules(config)
+        if authenticator not in AUTHENTICATOR_SECTIONS:
             violations.append(
                 Violation(
-                    "GitHub OAuth has no allow rule: anyone with a GitHub account could log in; "
-                    "set jupyterhub.github.allowedOrganizations",
+                    f"JupyterHub uses authenticator {authenticator!r}; set jupyterhub.auth to github or oidc",
                     release.urn,
                 )
             )
-        if github.get("allow_all") or _get(config, "Authenticator.allow_all"):
+            continue
+        groups = (rules.get("allowed_groups") or []) + (rules.get("admin_groups") or [])
+        allow = (
+            (rules.get("allowed_organizations") or [])
+            + (_get(config, "Authenticator.allowed_users") or [])
+            + (groups if rules.get("manage_groups") else [])
+        )
+        if not allow:
             violations.append(
-                Violation("allow_all lets every GitHub user in; remove it from valuesOverrides", release.urn)
+                Violation(
+                    "the login has no allow rule (organizations, teams or groups); set "
+                    "jupyterhub.github.allowedOrganizations or jupyterhub.oidc.allowedGroups",
+                    release.urn,
+                )
+            )
+        opened = [
+            f"{section}.{key}"
+            for section, entries in config.items()
+            if isinstance(entries, Mapping)
+            for key in ("allow_all", "allow_existing_users")
+            if entries.get(key)
+        ]
+        if opened:
+            violations.append(
+                Violation(f"{opened} let users in without the allow rules; remove it from valuesOverrides", release.urn)
             )
     return violations
 
 
 def admins_defined(resources: Sequence[Resource]) -> list[Violation]:
-    return [
-        Violation("no JupyterHub admin users; set jupyterhub.github.adminUsers", release.urn)
-        for release, values in _hub_values(resources)
-        if not _get(values, "hub.config.Authenticator.admin_users")
-    ]
+    violations = []
+    for release, values in _hub_values(resources):
+        config = _get(values, "hub.config") or {}
+        _, rules = _login_rules(config)
+        if not (_get(config, "Authenticator.admin_users") or rules.get("admin_groups")):
+            violations.append(
+                Violation(
+                    "no JupyterHub admins; set jupyterhub.github.adminUsers/adminTeams or jupyterhub.oidc.adminGroups",
+                    release.urn,
+                )
+            )
+    return violations
 
 
 def https_enabled(resources: Sequence[Resource]) -> list[Violation]:
@@ -404,7 +436,7 @@ def api_not_open_to_world(resources: Sequence[Resource]) -> list[Violation]:
 RULES: list[Rule] = [
     Rule(
         "oauth-allow-rule",
-        "GitHub OAuth configured with organization restrictions",
+        "GitHub OAuth configured with organization restrictions (or OpenID Connect with groups)",
         "Login only through OAuth with an allow rule.",
         oauth_with_allow_rule,
     ),

@@ -45,8 +45,12 @@ def _remove_from(resources: list[Resource], predicate: Callable[[Resource], bool
 
 
 BREAKS: dict[str, Mutation] = {
-    "oauth-allow-rule": lambda rs: _hub(rs)["hub"]["config"]["GitHubOAuthenticator"].update(allowed_organizations=[]),
-    "admins-defined": lambda rs: _hub(rs)["hub"]["config"]["Authenticator"].update(admin_users=[]),
+    # prod logs in through OIDC: no group may log in (an admin user only), or no admin group.
+    "oauth-allow-rule": lambda rs: (
+        _hub(rs)["hub"]["config"]["GenericOAuthenticator"].update(allowed_groups=[], admin_groups=[]),
+        _hub(rs)["hub"]["config"].update(Authenticator={"admin_users": ["break-glass"]}),
+    ),
+    "admins-defined": lambda rs: _hub(rs)["hub"]["config"]["GenericOAuthenticator"].update(admin_groups=[]),
     "https-enabled": lambda rs: _hub(rs)["proxy"].update(https={"enabled": False}),
     "network-policies-enforced": lambda rs: _hub(rs)["singleuser"]["networkPolicy"].update(enabled=True),
     "s3-encryption-tls-public-block": lambda rs: _set_policy(
@@ -213,3 +217,21 @@ def test_audit_rule_on_the_component_alone_finds_no_cluster(plan: Inventory) -> 
     # Without the child resource there is nothing the engine shows that proves logging is on.
     resources = [r for r in view(plan) if r.type != EKS]
     assert [v.message for v in evaluate(resources)["control-plane-audit-logging"]] == ["no EKS cluster found to check"]
+
+
+@pytest.mark.parametrize(
+    ("stack", "section", "change"),
+    [
+        ("dev", "GitHubOAuthenticator", {"allowed_organizations": [], "admin_groups": []}),
+        ("dev", "GitHubOAuthenticator", {"allow_all": True}),
+        ("prod", "GenericOAuthenticator", {"allow_all": True}),
+        ("prod", "GenericOAuthenticator", {"allow_existing_users": True}),
+        ("prod", "GenericOAuthenticator", {"manage_groups": False}),
+    ],
+)
+def test_login_without_allow_rule_or_open_to_all_fails(
+    plans: dict[str, Inventory], stack: str, section: str, change: dict[str, Any]
+) -> None:
+    resources = view(plans[stack])
+    _hub(resources)["hub"]["config"][section].update(change)
+    assert evaluate(resources)["oauth-allow-rule"]

@@ -12,6 +12,7 @@ import jsonschema
 import pytest
 import yaml
 
+import hub_config
 from components.hub_network_policies import PRIVATE_AND_LINK_LOCAL
 from components.jupyterhub_values import (
     USER_CONTAINER_SECURITY_CONTEXT,
@@ -116,17 +117,32 @@ def test_values_overrides_merge_last_and_are_schema_checked() -> None:
 # ---- Authentication ------------------------------------------------------------------------------
 
 
-def test_github_oauth_with_allow_rules_admins_and_callback(plan: Inventory) -> None:
+AUTH_SECTIONS = {"github": "GitHubOAuthenticator", "oidc": "GenericOAuthenticator"}
+
+
+def test_login_values_follow_the_stack_settings(plan: Inventory) -> None:
+    """What the settings say goes to the authenticator's section (who is let in and who is admin is
+    tested with the real classes in tests/test_login.py)."""
     config = hub_values(plan)["hub"]["config"]
     settings = hub_settings(plan)
-    assert config["JupyterHub"]["authenticator_class"] == "github"
-    github = config["GitHubOAuthenticator"]
-    assert github["allowed_organizations"] == settings["github"]["allowedOrganizations"]
-    assert github["allowed_organizations"], "an allow rule is required"
-    assert "read:org" in github["scope"]
-    assert github["oauth_callback_url"] == f"https://{settings['domain']}/hub/oauth_callback"
-    assert config["Authenticator"]["admin_users"] == settings["github"]["adminUsers"]
-    assert "admin_users" not in config["JupyterHub"], "JupyterHub.admin_users is deprecated"
+    auth = settings.get("auth", "github")
+    section = AUTH_SECTIONS[auth]
+    assert config["JupyterHub"]["authenticator_class"] == {"github": "github", "oidc": "generic-oauth"}[auth]
+    rules = config[section]
+    assert rules["oauth_callback_url"] == f"https://{settings['domain']}/hub/oauth_callback"
+    assert rules["manage_groups"] is True and rules["enable_auth_state"] is True
+    assert "allow_all" not in rules and "admin_users" not in config["JupyterHub"]
+    if auth == "github":
+        assert rules["allowed_organizations"] == settings["github"]["allowedOrganizations"]
+        assert rules["scope"] == ["read:org"] and rules["populate_teams_in_auth_state"] is True
+        assert config["Authenticator"]["admin_users"] == settings["github"]["adminUsers"]
+        assert hub_values(plan)["hub"]["extraConfig"] == {"10-github-teams": hub_config.source("github_teams")}
+    else:
+        oidc = settings["oidc"]
+        assert rules["allowed_groups"] == oidc["allowedGroups"] and rules["admin_groups"] == oidc["adminGroups"]
+        assert rules["token_url"] == oidc["tokenUrl"] and rules["userdata_url"] == oidc["userinfoUrl"]
+        assert rules["auth_state_groups_key"] == f"oauth_user.{oidc['groupsClaim']}"
+        assert "Authenticator" not in config
 
 
 def test_hub_secrets_are_pulumi_secrets_and_generated_by_pulumi(plan: Inventory) -> None:
@@ -135,9 +151,9 @@ def test_hub_secrets_are_pulumi_secrets_and_generated_by_pulumi(plan: Inventory)
         "values.hub.config.JupyterHub.cookie_secret",
         "values.hub.config.ConfigurableHTTPProxy.auth_token",
         "values.hub.config.CryptKeeper.keys[0]",
-        "values.hub.config.GitHubOAuthenticator.client_id",
-        "values.hub.config.GitHubOAuthenticator.client_secret",
     }
+    section = AUTH_SECTIONS[hub_settings(plan).get("auth", "github")]
+    expected |= {f"values.hub.config.{section}.client_id", f"values.hub.config.{section}.client_secret"}
     assert expected <= set(release.secret_inputs)
     config = release.inputs["values"]["hub"]["config"]
     assert config["JupyterHub"]["cookie_secret"] == REDACTED

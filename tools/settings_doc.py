@@ -61,6 +61,8 @@ def _rows(model: type[BaseModel], prefix: str) -> list[str]:
             (item,) = typing.get_args(annotation)
             if isinstance(item, type) and issubclass(item, BaseModel):
                 rows += _rows(item, f"{key}[].")
+        if isinstance(annotation, types.UnionType):  # an optional section: `Model | None`
+            (annotation,) = [a for a in typing.get_args(annotation) if a is not type(None)] or [None]
         if isinstance(annotation, type) and issubclass(annotation, BaseModel):
             rows += _rows(annotation, f"{key}.")
     return rows
