@@ -34,6 +34,7 @@ from tornado.netutil import bind_sockets
 from traitlets.config import Config
 
 from tests.test_jupyterhub import hub_settings, hub_values
+from tools.access import access_lines
 from tools.harness import Inventory
 
 VERIFIER = "pkce-verifier-0123456789abcdef0123456789abcdef"
@@ -246,3 +247,27 @@ def test_groups_claim_elsewhere_refuses_everyone_but_never_admits(plans: dict[st
     values["hub"]["config"]["GenericOAuthenticator"]["auth_state_groups_key"] = "oauth_user.roles"
     users, members, _ = expectations(plans["prod"])
     assert all(model is None for model in logins(values, users, members).values())
+
+
+# ---- What the plan tells a reviewer --------------------------------------------------------------
+
+
+def test_the_plan_says_who_may_log_in_and_who_is_admin(plan: Inventory) -> None:
+    settings = hub_settings(plan)
+    text = "\n".join(access_lines(hub_values(plan)))
+    if settings.get("auth", "github") == "oidc":
+        oidc = settings["oidc"]
+        assert f"may log in: groups {', '.join(oidc['allowedGroups'])}; admins" in text
+        assert f"admins: groups {', '.join(oidc['adminGroups'])}" in text
+        assert oidc["tokenUrl"] in text
+    else:
+        github = settings["github"]
+        assert f"may log in: organizations {github['allowedOrganizations'][0]}" in text
+        assert f"admins: users {', '.join(github['adminUsers'])}; teams {', '.join(github['adminTeams'])}" in text
+    assert "EVERYONE" not in text
+
+
+def test_the_plan_shouts_when_the_hub_is_open_to_everyone(plans: dict[str, Inventory]) -> None:
+    values = copy.deepcopy(hub_values(plans["prod"]))
+    values["hub"]["config"]["GenericOAuthenticator"]["allow_all"] = True
+    assert "  may log in: EVERYONE (allow_all)" in access_lines(values)

@@ -21,6 +21,7 @@ import yaml
 
 from components.cluster import CREATOR_TAG
 from policies.checklist import RULES, Resource, evaluate
+from tools.access import render_access
 from tools.deploy_graph import render_longest_chain
 from tools.harness import BOOTSTRAP_DETECTOR, ROOT, Inventory, PlanError, Recorded, run
 from tools.reachability import reachability
@@ -271,6 +272,9 @@ def main(argv: list[str] | None = None) -> int:
     print(render_longest_chain(inventory))
     print()
     print(checklist)
+    if not args.quiet:
+        print()
+        print(render_access(inventory))
     if table and not args.quiet:
         print()
         print(table)
