@@ -231,6 +231,20 @@ user_image = choose_user_image(
 )
 if user_image.warning:
     pulumi.log.warn(user_image.warning)
+# Profiles with their own tag in this stack's registry, the same way (each falls back on its own).
+profile_images = {}
+for profile in settings.jupyterhub.user_servers.profiles:
+    if profile.image is None or not profile.image.from_registry:
+        continue
+    choice = choose_user_image(
+        profile.image,
+        chart_version=settings.jupyterhub.chart_version,
+        registry_url=registry.repository_url,
+        tag_pushed=image_tag_pushed(registry_repository_name, profile.image.tag),
+    )
+    if choice.warning:
+        pulumi.log.warn(f"profile {profile.slug!r}: {choice.warning}")
+    profile_images[profile.slug] = (choice.repository, choice.tag or profile.image.tag)
 
 assert settings.secrets.oauth_client_id and settings.secrets.oauth_client_secret  # validated: required
 jupyterhub = JupyterHub(
@@ -245,6 +259,7 @@ jupyterhub = JupyterHub(
         region=settings.region,
         user_image_repository=user_image.repository,
         user_image_tag=user_image.tag,
+        profile_images=profile_images,
         lockdown=settings.incident.lockdown,
         vpc_cidr=settings.network.vpc_cidr,
         release_depends_on=[*node_groups.core, *node_groups.user, addons],

@@ -335,6 +335,8 @@ class NodeGroupsSettings(_Model):
     """Nodes for the hub, proxy and system pods (always at least one)."""
     user: NodeGroupSettings
     """Nodes for user servers, labelled hub.jupyter.org/node-purpose=user and tainted for them only."""
+    gpu: NodeGroupSettings | None = None
+    """Optional GPU nodes (EKS-optimized NVIDIA AMI) for the profiles with `nodePool: gpu` only; scale from zero."""
 
     @model_validator(mode="after")
     def _check(self) -> NodeGroupsSettings:
@@ -605,17 +607,93 @@ class EgressPortSettings(_Model):
     """Protocol."""
 
 
+def _kib(quantity: str) -> float:
+    """A Kubernetes binary quantity (Mi, Gi) or a KubeSpawner byte size (M, G: powers of 1024 there) in KiB."""
+    return float(quantity[:-2] if quantity.endswith("i") else quantity[:-1]) * 1024 ** "KMGT".index(
+        quantity.rstrip("i")[-1]
+    )
+
+
+class ProfileSettings(_Model):
+    """One choice on the spawn page: KubeSpawner's profile_list entry."""
+
+    slug: str = Field(pattern=r"^[a-z0-9]([-a-z0-9]{0,30}[a-z0-9])?$")
+    """Short name, what a user posts to choose it (`{"profile": "<slug>"}`)."""
+    display_name: str = Field(min_length=1, max_length=60)
+    """Shown on the spawn page."""
+    description: str = Field("", max_length=300)
+    """Shown under the name."""
+    default: bool = False
+    """Preselected; exactly one profile is the default, and it is open to everyone who may log in."""
+    resources: ResourceSettings | None = None
+    """CPU and memory guarantee and limit (default: userServers.resources)."""
+    image: ImageSettings | None = None
+    """The image (default: userServers.image): this stack's registry at a tag, or a pinned public image."""
+    node_pool: Literal["user", "gpu"] = "user"
+    """Which node group runs it: `user` or `gpu` (nodeGroups.gpu)."""
+    gpus: int = Field(0, ge=0, le=8)
+    """NVIDIA GPUs per server (nvidia.com/gpu; with time-slicing, shares of one); needs nodePool `gpu`."""
+    groups: list[Annotated[str, Field(pattern=GROUP_NAME)]] = Field(default_factory=list)
+    """Hub groups (the identity provider's groups, or GitHub `org:team`) whose members see and may start
+    it; empty: everyone who may log in. Enforced in the hub at every spawn, not only on the page."""
+    start_timeout_seconds: int | None = Field(None, ge=60, le=3600)
+    """Seconds a server may take to start (default: the chart's 300; large GPU images pull for longer)."""
+
+    @model_validator(mode="after")
+    def _check(self) -> ProfileSettings:
+        if self.gpus and self.node_pool != "gpu":
+            raise _field_error(
+                "gpus", f"profile {self.slug!r} asks for GPUs on nodePool `{self.node_pool}`; set nodePool: gpu"
+            )
+        if self.node_pool == "gpu" and not self.gpus:
+            raise _field_error(
+                "nodePool", f"profile {self.slug!r} is on the GPU pool without GPUs; set gpus: 1 or more"
+            )
+        return self
+
+
 class UserServerSettings(_Model):
     image: ImageSettings = ImageSettings()
     """User server image."""
     resources: ResourceSettings = ResourceSettings()
     """CPU and memory guarantees and limits of each user server."""
+    profiles: list[ProfileSettings] = Field(default_factory=list)
+    """Server choices on the spawn page (empty: one server size, `image` and `resources`)."""
+    shm_size: str = Field("1Gi", pattern=r"^\d+[MG]i$")
+    """Size of the memory-backed /dev/shm of every user server (data loaders need more than the
+    container runtime's 64M); it counts against the server's memory limit."""
     storage_capacity: str = Field("10Gi", pattern=r"^\d+[MGT]i$")
     """Size of each user's home volume (encrypted gp3, dynamic PVC)."""
     extra_egress_ports: list[EgressPortSettings] = Field(default_factory=list)
     """Internet ports user servers may reach besides DNS, HTTP (80) and HTTPS (443), e.g. [{port: 22}] for git+ssh."""
     idle_timeout_seconds: int = Field(3600, ge=300, le=7 * 24 * 3600)
     """Idle user servers are stopped after this many seconds (idle culling is always on)."""
+
+    @model_validator(mode="after")
+    def _check(self) -> UserServerSettings:
+        slugs = [p.slug for p in self.profiles]
+        if len(set(slugs)) != len(slugs):
+            raise _field_error("profiles", f"slugs must be unique, got {slugs}")
+        if self.profiles:
+            defaults = [p for p in self.profiles if p.default]
+            if len(defaults) != 1:
+                raise _field_error("profiles", f"exactly one profile needs `default: true`, found {len(defaults)}")
+            if defaults[0].groups:
+                raise _field_error(
+                    "profiles",
+                    f"the default profile {defaults[0].slug!r} is limited to groups; the default must be open to "
+                    "everyone who may log in (a user with no profile would start without one)",
+                )
+        for profile in [None, *self.profiles]:
+            resources = self.resources if profile is None or profile.resources is None else profile.resources
+            if _kib(self.shm_size) >= _kib(resources.memory_limit):
+                where = "userServers.resources" if profile is None else f"profile {profile.slug!r}"
+                raise _field_error(
+                    "shmSize",
+                    f"{self.shm_size} of /dev/shm would take all of {where}'s memoryLimit {resources.memory_limit}; "
+                    "lower shmSize or raise the limit",
+                )
+        return self
 
 
 class JupyterHubSettings(_Model):
@@ -749,11 +827,31 @@ class Settings(_Model):
             problems.append(_missing_secret("oauthClientId"))
         if self.secrets.oauth_client_secret is None:
             problems.append(_missing_secret("oauthClientSecret"))
+        problems += self._profile_problems()
         if self.environment == "prod":
             problems += self._prod_problems()
         if problems:
             raise SettingsError("\n".join(problems))
         return self
+
+    def _profile_problems(self) -> list[str]:
+        problems = []
+        key = f"{PROJECT}:jupyterhub.userServers.profiles"
+        for profile in self.jupyterhub.user_servers.profiles:
+            if profile.node_pool == "gpu" and self.node_groups.gpu is None:
+                problems.append(
+                    f"{key}: profile {profile.slug!r} runs on the GPU pool, which nodeGroups.gpu does not define; "
+                    "add nodeGroups.gpu"
+                )
+            if self.jupyterhub.auth == "github":
+                # The hub's groups are the user's teams as `org:team-slug`, lower-cased (hub_config/github_teams.py).
+                bad = [g for g in profile.groups if g != g.lower() or g.count(":") != 1]
+                if bad:
+                    problems.append(
+                        f"{key}: profile {profile.slug!r} names groups {bad}; with GitHub login the hub's groups are "
+                        "teams, written `org:team-slug` in lower case"
+                    )
+        return problems
 
     def _prod_problems(self) -> list[str]:
         problems = []

@@ -3,7 +3,7 @@ Zero-to-JupyterHub Helm release, and (with a Route 53 zone) its DNS record and A
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
@@ -46,6 +46,8 @@ class JupyterHubArgs:
     """Run user servers from this repository at `user_image_tag` instead of the configured image (the
     stack's ECR repository, or the fallback image while the configured tag is not pushed)."""
     user_image_tag: str | None = None
+    profile_images: dict[str, tuple[pulumi.Input[str], str]] = field(default_factory=dict)
+    """Per profile slug, the (repository, tag) its servers run instead of the profile's configured image."""
     lockdown: bool = False
     """Incident switch: deny all traffic in the namespace and scale the hub and proxy to zero."""
     vpc_cidr: str = "10.0.0.0/16"
@@ -111,8 +113,13 @@ class JupyterHub(pulumi.ComponentResource):
         if hub.https.mode == "acm" and not certificate_arn and hub.dns.hosted_zone_id:
             certificate_arn = self._certificate(name, hub, tags)
 
+        profile_slugs = list(args.profile_images)
         values = pulumi.Output.all(
-            args.storage_class, certificate_arn, args.user_bucket, args.user_image_repository
+            args.storage_class,
+            certificate_arn,
+            args.user_bucket,
+            args.user_image_repository,
+            *(args.profile_images[slug][0] for slug in profile_slugs),
         ).apply(
             lambda resolved: build_values(
                 hub,
@@ -121,6 +128,10 @@ class JupyterHub(pulumi.ComponentResource):
                 certificate_arn=resolved[1],
                 user_storage=UserStorage(bucket=resolved[2], region=args.region) if resolved[2] else None,
                 user_image=UserImage(resolved[3], args.user_image_tag) if resolved[3] and args.user_image_tag else None,
+                profile_images={
+                    slug: UserImage(repository, args.profile_images[slug][1])
+                    for slug, repository in zip(profile_slugs, resolved[4:], strict=True)
+                },
             )
         )
         # The namespace's NetworkPolicies, before the release starts any pod (strict enforcement

@@ -8,6 +8,7 @@ secrets redacted, for a reviewer to read exactly what goes to Helm.
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -225,6 +226,65 @@ def login_config(hub: JupyterHubSettings, secrets: HubSecrets) -> tuple[str, dic
     return AUTHENTICATOR_CLASSES["github"], config, {"10-github-teams": hub_config.source("github_teams")}
 
 
+# Where user servers may run: the chart's user tolerations (z2jh 4.4.0 values.yaml
+# scheduling.userPods.tolerations, written out so GPU profiles can repeat them: a profile's
+# `tolerations` replaces the list, KubeSpawner 7.0.0 `_apply_overrides`), and the label each node
+# group carries (components/node_groups.py: `node-purpose`).
+USER_TOLERATIONS: list[dict[str, str]] = [
+    {"key": "hub.jupyter.org/dedicated", "operator": "Equal", "value": "user", "effect": "NoSchedule"},
+    {"key": "hub.jupyter.org_dedicated", "operator": "Equal", "value": "user", "effect": "NoSchedule"},
+]
+GPU_TAINT = {"key": "nvidia.com/gpu", "value": "present", "effect": "NoSchedule"}
+GPU_RESOURCE = "nvidia.com/gpu"
+NODE_POOL_LABEL = "node-purpose"
+SHM_VOLUME = "dshm"
+
+
+def _image(image: UserImage | ImageSettings) -> str:
+    return f"{image.name}:{image.tag}"
+
+
+def render_profiles(
+    hub: JupyterHubSettings, profile_images: Mapping[str, UserImage] | None = None
+) -> list[dict[str, Any]]:
+    """KubeSpawner 7.0.0 profile_list entries. `allowed_groups` is this program's key (KubeSpawner
+    ignores keys it does not know); hub_config/profiles_by_group.py filters on it at every spawn.
+    `profile_images` replaces a profile's configured image (its tag in the stack's ECR repository,
+    or the fallback while that tag is not pushed)."""
+    user = hub.user_servers
+    profiles = []
+    for profile in user.profiles:
+        resources = profile.resources or user.resources
+        override: dict[str, Any] = {
+            "cpu_guarantee": resources.cpu_guarantee,
+            "cpu_limit": resources.cpu_limit,
+            "mem_guarantee": resources.memory_guarantee,
+            "mem_limit": resources.memory_limit,
+            # Merged into the chart's node_selector: the profile's pool and no other.
+            "node_selector": {NODE_POOL_LABEL: profile.node_pool},
+        }
+        if profile.slug in (profile_images or {}):
+            override["image"] = _image((profile_images or {})[profile.slug])
+        elif profile.image is not None:
+            override["image"] = _image(profile.image)
+        if profile.gpus:
+            override["extra_resource_limits"] = {GPU_RESOURCE: str(profile.gpus)}
+            override["tolerations"] = [*copy.deepcopy(USER_TOLERATIONS), {**GPU_TAINT, "operator": "Equal"}]
+        if profile.start_timeout_seconds:
+            override["start_timeout"] = profile.start_timeout_seconds
+        entry: dict[str, Any] = {
+            "slug": profile.slug,
+            "display_name": profile.display_name,
+            "description": profile.description,
+            "default": profile.default,
+            "kubespawner_override": override,
+        }
+        if profile.groups:
+            entry["allowed_groups"] = list(profile.groups)
+        profiles.append(entry)
+    return profiles
+
+
 def build_values(
     hub: JupyterHubSettings,
     *,
@@ -233,6 +293,7 @@ def build_values(
     certificate_arn: str | None = None,
     user_storage: UserStorage | None = None,
     user_image: UserImage | None = None,
+    profile_images: Mapping[str, UserImage] | None = None,
 ) -> dict[str, Any]:
     """All Helm values of the release; `hub.values_overrides` merged last.
 
@@ -252,6 +313,10 @@ def build_values(
             "S3_HOME": f"s3://{user_storage.bucket}/{home_prefix}",
         }
     authenticator_class, auth_config, auth_snippets = login_config(hub, secrets)
+    profiles = render_profiles(hub, profile_images)
+    extra_config = dict(auth_snippets)
+    if profiles:
+        extra_config["20-profiles-by-group"] = hub_config.source("profiles_by_group")
     jupyterhub_config: dict[str, Any] = {
         "authenticator_class": authenticator_class,
         "cookie_secret": secrets.cookie_secret,
@@ -279,7 +344,7 @@ def build_values(
                     "automount_service_account_token": False,
                 },
             },
-            "extraConfig": auth_snippets,
+            "extraConfig": extra_config,
             "networkPolicy": dict(CHART_POLICIES_OFF),
         },
         "proxy": {
@@ -294,6 +359,7 @@ def build_values(
                 "tag": user_image.tag if user_image else user.image.tag,
             },
             "podNameTemplate": USER_POD_NAME_TEMPLATE,
+            "profileList": profiles,
             "serviceAccountName": USER_SERVICE_ACCOUNT,
             "extraEnv": user_env,
             "extraFiles": single_user_files,
@@ -306,6 +372,12 @@ def build_values(
                 "type": "dynamic",
                 "capacity": user.storage_capacity,
                 "dynamic": {"storageClass": storage_class},
+                # Memory-backed /dev/shm (the runtime's is 64M; PyTorch data loaders need more). The
+                # chart merges these dicts into KubeSpawner's volumes/volume_mounts, by name.
+                "extraVolumes": {
+                    SHM_VOLUME: {"name": SHM_VOLUME, "emptyDir": {"medium": "Memory", "sizeLimit": user.shm_size}}
+                },
+                "extraVolumeMounts": {SHM_VOLUME: {"name": SHM_VOLUME, "mountPath": "/dev/shm"}},
             },
             # The VPC CNI enforces the network policy below and nodes use IMDS hop limit 1, so no
             # privileged iptables init container is needed in user pods.
@@ -315,14 +387,19 @@ def build_values(
         "scheduling": {
             "userScheduler": {"enabled": True},
             "podPriority": {"enabled": True},
-            "userPods": {"nodeAffinity": {"matchNodePurpose": "require"}},
+            "userPods": {
+                "nodeAffinity": {"matchNodePurpose": "require"},
+                "tolerations": copy.deepcopy(USER_TOLERATIONS),
+            },
             "corePods": {"nodeAffinity": {"matchNodePurpose": "require"}},
         },
         # No pre-install/pre-upgrade hook that pulls the user image: it makes every install wait
         # for an image pull (and an atomic release roll back when the image cannot be pulled, as on
         # the first deploy before the image is pushed). The continuous puller still pre-pulls on
         # each user node, where a failed pull delays spawns instead of failing the release.
-        "prePuller": {"hook": {"enabled": False}, "continuous": {"enabled": True}},
+        # Profile images are not pre-pulled: every user node would pull every profile's image (CUDA
+        # images of GPU profiles on CPU nodes too); they pull at a profile's first spawn on a node.
+        "prePuller": {"hook": {"enabled": False}, "continuous": {"enabled": True}, "pullProfileListImages": False},
         "cull": {"enabled": True, "timeout": user.idle_timeout_seconds, "every": 300},
         "debug": {"enabled": False},
     }
