@@ -1,5 +1,6 @@
 """checkov's Kubernetes rules over every Kubernetes object the program declares, for every stack and
-for dev in each HTTPS mode and under lockdown: no finding that is not an explained exception
+for dev in each HTTPS mode and under lockdown, and over the user server pod of every profile (as the
+real KubeSpawner renders it): no finding that is not an explained exception
 (policies/checkov_exceptions.yaml), and no exception that is no longer needed. One checkov run
 covers them all and the mutations that show it bites."""
 
@@ -10,6 +11,9 @@ from typing import Any
 
 import pytest
 
+from tests.test_jupyterhub import hub_settings
+from tests.test_user_pods import profiles, spawner_config
+from tests.user_pods import HubUser, spawn
 from tools.harness import Inventory
 from tools.k8s_scan import Finding, ScanException, declared_objects, load_exceptions, scan, stale, unexplained
 
@@ -37,9 +41,29 @@ def _default_account_with_token(objects: list[dict[str, Any]]) -> list[dict[str,
 MUTATIONS = {"mutated-no-namespace": _without_namespace, "mutated-default-token": _default_account_with_token}
 
 
+def user_pods(plan: Inventory) -> dict[str, list[dict[str, Any]]]:
+    """Each profile's user server pod as the real KubeSpawner renders it (tests/user_pods.py), in the
+    hub namespace (KubeSpawner names it when it creates the pod), next to the hub's NetworkPolicies
+    (checkov's CKV2_K8S_6 connects a pod to the policies that select it)."""
+    config = spawner_config(plan)
+    namespace = hub_settings(plan).get("namespace", "jupyterhub")
+    policies = [
+        o for o in declared_objects(plan) if o["kind"] == "NetworkPolicy" and o["metadata"]["namespace"] == namespace
+    ]
+    documents = {}
+    for profile in profiles(plan):
+        _, pod = spawn(config, HubUser("alice", list(profile.get("groups", []))), {"profile": profile["slug"]})
+        pod = {"apiVersion": "v1", "kind": "Pod", **pod}
+        pod["metadata"]["namespace"] = namespace
+        documents[f"user-{profile['slug']}"] = [*policies, pod]
+    return documents
+
+
 @pytest.fixture(scope="module")
 def scanned(plans: dict[str, Inventory], variant_plans: dict[str, Inventory]) -> tuple[list[Finding], int]:
     documents = {name: declared_objects(plan) for name, plan in {**plans, **variant_plans}.items()}
+    for stack, plan in plans.items():
+        documents.update({f"{stack}-{name}": objects for name, objects in user_pods(plan).items()})
     for name, mutate in MUTATIONS.items():
         documents[name] = mutate(documents["dev"])
     return scan(documents)
@@ -61,7 +85,10 @@ def test_every_finding_is_an_explained_exception(
     scanned_plans = {**plans, **variant_plans}
     kinds = {o["kind"] for plan in scanned_plans.values() for o in declared_objects(plan)}
     assert kinds >= {"Namespace", "ServiceAccount", "StorageClass", "NetworkPolicy"}
-    stack_findings = [f for f in findings if f.source in scanned_plans]
+    stack_findings = [f for f in findings if not f.source.startswith("mutated-")]
+    assert {f.source for f in stack_findings} >= {
+        f"{stack}-user-{p['slug']}" for stack in plans for p in profiles(plans[stack])
+    }
     exceptions = load_exceptions()
     assert [f.line() for f in unexplained(stack_findings, exceptions)] == []
     assert stale(stack_findings, exceptions) == []
