@@ -136,7 +136,7 @@ def test_login_values_follow_the_stack_settings(plan: Inventory) -> None:
         assert rules["allowed_organizations"] == settings["github"]["allowedOrganizations"]
         assert rules["scope"] == ["read:org"] and rules["populate_teams_in_auth_state"] is True
         assert config["Authenticator"]["admin_users"] == settings["github"]["adminUsers"]
-        assert hub_values(plan)["hub"]["extraConfig"] == {"10-github-teams": hub_config.source("github_teams")}
+        assert hub_values(plan)["hub"]["extraConfig"]["10-github-teams"] == hub_config.source("github_teams")
     else:
         oidc = settings["oidc"]
         assert rules["allowed_groups"] == oidc["allowedGroups"] and rules["admin_groups"] == oidc["adminGroups"]

@@ -34,6 +34,7 @@ from tornado.netutil import bind_sockets
 from traitlets.config import Config
 
 from tests.test_jupyterhub import hub_settings, hub_values
+from tests.user_pods import chart_spawner_config
 from tools.access import access_lines
 from tools.harness import Inventory
 
@@ -115,13 +116,9 @@ class IdentityProvider:
 
 
 def hub_config(values: dict[str, Any]) -> Config:
-    """The traitlets config the chart builds from `hub.config` and `hub.extraConfig`."""
-    c = Config()
-    for section, entries in values["hub"]["config"].items():
-        c[section].update(copy.deepcopy(entries))
-    for _, snippet in sorted((values["hub"].get("extraConfig") or {}).items()):
-        exec(snippet, {"c": c})
-    return c
+    """The traitlets config the chart builds from the values (tests/user_pods.py: `singleuser.*`
+    mapped, `hub.config` sections applied, `hub.extraConfig` snippets executed)."""
+    return chart_spawner_config(values, "jupyterhub", "4.4.0")
 
 
 def authenticator_class(values: dict[str, Any]) -> type:
