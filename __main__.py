@@ -11,6 +11,7 @@ from components.audit_trail import AuditTrail, AuditTrailArgs
 from components.cluster import CREATOR_TAG, Cluster, ClusterArgs, cluster_creator, principal_of, same_principal
 from components.cluster_addons import ClusterAddons, ClusterAddonsArgs
 from components.encryption import Encryption, EncryptionArgs
+from components.gpu_device_plugin import GpuDevicePlugin, GpuDevicePluginArgs
 from components.guardduty import ThreatDetection, ThreatDetectionArgs, account_detector
 from components.identity import UserIdentity, UserIdentityArgs
 from components.jupyterhub import JupyterHub, JupyterHubArgs
@@ -18,7 +19,7 @@ from components.jupyterhub_values import USER_SERVICE_ACCOUNT, choose_user_image
 from components.log_groups import existing_log_groups
 from components.log_shipping import ContainerLogs, ContainerLogsArgs
 from components.network import Network, NetworkArgs
-from components.node_groups import NodeGroups, NodeGroupsArgs, NodeGroupSpec
+from components.node_groups import GpuPoolSpec, NodeGroups, NodeGroupsArgs, NodeGroupSpec
 from components.registry import Registry, RegistryArgs, image_tag_pushed
 from components.storage import UserDataBucket, UserDataBucketArgs
 from settings import PROJECT, AlarmSettings, NodeGroupSettings, SettingsError, load_settings
@@ -145,6 +146,13 @@ node_groups = NodeGroups(
         volume_key_arn=encryption.user_data_key_arn,
         core=node_group_spec(settings.node_groups.core),
         user=node_group_spec(settings.node_groups.user),
+        gpu=GpuPoolSpec(
+            nodes=node_group_spec(settings.node_groups.gpu),
+            advertised_gpus=settings.node_groups.gpu.advertised_gpus_per_node,
+            accelerator=settings.node_groups.gpu.accelerator,
+        )
+        if settings.node_groups.gpu
+        else None,
         # Nodes join only once the CNI (with IRSA and policy enforcement) is in place.
         wait_for=[*cluster.pre_node_addons, *network.node_egress_ready],
         tags=tags,
@@ -201,6 +209,18 @@ user_identity = UserIdentity(
         tags=tags,
     ),
 )
+
+if settings.node_groups.gpu is not None:
+    GpuDevicePlugin(
+        name,
+        GpuDevicePluginArgs(
+            provider=cluster.provider,
+            chart_version=settings.node_groups.gpu.device_plugin_chart_version,
+            time_slicing_replicas=settings.node_groups.gpu.time_slicing_replicas,
+            # After the core nodes, as the other releases (the API answers, kube-system is ready).
+            wait_for=[addons.system_policy, *node_groups.core],
+        ),
+    )
 
 # Per stack: dev and prod may share an account, and destroying dev must not touch prod's images.
 registry_repository_name = f"{name}/{settings.registry.repository_name}"
@@ -262,7 +282,7 @@ jupyterhub = JupyterHub(
         profile_images=profile_images,
         lockdown=settings.incident.lockdown,
         vpc_cidr=settings.network.vpc_cidr,
-        release_depends_on=[*node_groups.core, *node_groups.user, addons],
+        release_depends_on=[*node_groups.core, *node_groups.user, *node_groups.gpu, addons],
         tags=tags,
     ),
 )

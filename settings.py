@@ -330,12 +330,70 @@ class NodeGroupSettings(_Model):
         return self
 
 
+# GPU instance types and their GPU count as cluster-autoscaler's table has them (it builds a group's
+# node from it while the group is at zero): data/gpu/instance-types.json, from tools/gpu_instance_types.py.
+GPU_DATA = json.loads((Path(__file__).parent / "data" / "gpu" / "instance-types.json").read_text())
+# Families the EKS-optimized AL2023 NVIDIA AMI supports
+# (https://docs.aws.amazon.com/eks/latest/userguide/ml-eks-optimized-ami.html).
+GPU_FAMILIES = ("g4dn", "g5", "g6", "g6e", "g6f", "p4d", "p5")
+DEVICE_PLUGIN_CHART_VERSIONS = ("0.20.0",)
+
+
+class GpuNodeGroupSettings(NodeGroupSettings):
+    """GPU nodes: EKS-optimized AL2023 NVIDIA AMI (driver and container toolkit included), tainted so that
+    only GPU profiles land there, scaled from zero."""
+
+    time_slicing_replicas: int = Field(1, ge=1, le=16)
+    """Servers sharing one GPU (NVIDIA time-slicing: the device plugin advertises each GPU this many times;
+    no memory isolation between them). 1: every server gets whole GPUs."""
+    device_plugin_chart_version: str = "0.20.0"
+    """NVIDIA k8s-device-plugin Helm chart version (https://nvidia.github.io/k8s-device-plugin)."""
+
+    @property
+    def gpus_per_node(self) -> int:
+        """Physical GPUs of each node (the same for every listed type, checked below)."""
+        return int(GPU_DATA["instanceTypes"][self.instance_types[0]]["gpus"])
+
+    @property
+    def advertised_gpus_per_node(self) -> int:
+        return self.gpus_per_node * self.time_slicing_replicas
+
+    @property
+    def accelerator(self) -> str | None:
+        """The `k8s.amazonaws.com/accelerator` label value cluster-autoscaler knows for this family."""
+        return GPU_DATA["accelerators"].get(self.instance_types[0].split(".")[0])
+
+    @model_validator(mode="after")
+    def _check_gpus(self) -> GpuNodeGroupSettings:
+        known = GPU_DATA["instanceTypes"]
+        bad = [t for t in self.instance_types if t not in known or t.split(".")[0] not in GPU_FAMILIES]
+        if bad:
+            raise _field_error(
+                "instanceTypes",
+                f"{bad} are not NVIDIA GPU types the EKS AL2023 NVIDIA AMI supports ({', '.join(GPU_FAMILIES)})",
+            )
+        counts = {known[t]["gpus"] for t in self.instance_types}
+        if len(counts) > 1:
+            raise _field_error(
+                "instanceTypes",
+                f"mix GPU counts {sorted(counts)}; the autoscaler plans a zero-size group from one type, "
+                "so list types with the same number of GPUs",
+            )
+        if self.device_plugin_chart_version not in DEVICE_PLUGIN_CHART_VERSIONS:
+            raise _field_error(
+                "devicePluginChartVersion",
+                f"{self.device_plugin_chart_version} is not a version this program was checked with "
+                f"({', '.join(DEVICE_PLUGIN_CHART_VERSIONS)})",
+            )
+        return self
+
+
 class NodeGroupsSettings(_Model):
     core: NodeGroupSettings
     """Nodes for the hub, proxy and system pods (always at least one)."""
     user: NodeGroupSettings
     """Nodes for user servers, labelled hub.jupyter.org/node-purpose=user and tainted for them only."""
-    gpu: NodeGroupSettings | None = None
+    gpu: GpuNodeGroupSettings | None = None
     """Optional GPU nodes (EKS-optimized NVIDIA AMI) for the profiles with `nodePool: gpu` only; scale from zero."""
 
     @model_validator(mode="after")
@@ -838,10 +896,21 @@ class Settings(_Model):
         problems = []
         key = f"{PROJECT}:jupyterhub.userServers.profiles"
         for profile in self.jupyterhub.user_servers.profiles:
-            if profile.node_pool == "gpu" and self.node_groups.gpu is None:
+            gpu_pool = self.node_groups.gpu
+            if profile.node_pool == "gpu" and gpu_pool is None:
                 problems.append(
                     f"{key}: profile {profile.slug!r} runs on the GPU pool, which nodeGroups.gpu does not define; "
                     "add nodeGroups.gpu"
+                )
+            elif gpu_pool is not None and gpu_pool.time_slicing_replicas > 1 and profile.gpus > 1:
+                problems.append(
+                    f"{key}: profile {profile.slug!r} asks for {profile.gpus} GPUs, but with time-slicing a server "
+                    "gets one share (the device plugin refuses more: failRequestsGreaterThanOne); set gpus: 1"
+                )
+            elif gpu_pool is not None and profile.gpus > gpu_pool.advertised_gpus_per_node:
+                problems.append(
+                    f"{key}: profile {profile.slug!r} asks for {profile.gpus} GPUs, but a GPU node offers "
+                    f"{gpu_pool.advertised_gpus_per_node}; it would never start. Lower gpus or use larger instanceTypes"
                 )
             if self.jupyterhub.auth == "github":
                 # The hub's groups are the user's teams as `org:team-slug`, lower-cased (hub_config/github_teams.py).

@@ -12,6 +12,15 @@ import pulumi_aws as aws
 
 USER_NODE_LABEL = ("hub.jupyter.org/node-purpose", "user")
 USER_NODE_TAINT = ("hub.jupyter.org/dedicated", "user", "NO_SCHEDULE")
+# GPU nodes: only pods that tolerate this run there (GPU profiles; the device plugin tolerates
+# nvidia.com/gpu). cluster-autoscaler skips a taint without a value when it reads the node group.
+GPU_NODE_TAINT = ("nvidia.com/gpu", "present", "NO_SCHEDULE")
+GPU_RESOURCE = "nvidia.com/gpu"
+# The NVIDIA device plugin chart's default affinity requires it (nodeadm sets it only from 1.35).
+GPU_PRESENT_LABEL = ("nvidia.com/gpu.present", "true")
+ACCELERATOR_LABEL = "k8s.amazonaws.com/accelerator"
+AUTOSCALER_TEMPLATE = "k8s.io/cluster-autoscaler/node-template"
+TAINT_EFFECTS = {"NO_SCHEDULE": "NoSchedule", "NO_EXECUTE": "NoExecute", "PREFER_NO_SCHEDULE": "PreferNoSchedule"}
 
 # Hop limit 1: the IMDSv2 token response cannot cross the extra network hop into a pod's network
 # namespace, so pods cannot fetch the node role's credentials. (`enable_imd_sv2` in pulumi-eks uses
@@ -27,6 +36,33 @@ class NodeGroupSpec:
     max_size: int
     desired_size: int
     disk_size_gib: int
+
+
+@dataclass(frozen=True)
+class GpuPoolSpec:
+    nodes: NodeGroupSpec
+    advertised_gpus: int
+    """nvidia.com/gpu per node as the device plugin advertises it (GPUs x time-slicing replicas)."""
+    accelerator: str | None
+
+
+def scale_from_zero_tags(
+    labels: dict[str, str], taints: list[tuple[str, str, str]], resources: dict[str, str]
+) -> dict[str, str]:
+    """What cluster-autoscaler (AWS, 1.33) reads from a group's ASG to build its node while it has none:
+    `node-template/label/<key>`, `node-template/taint/<key>` (`value:Effect`), `node-template/resources/<name>`
+    (cloudprovider/aws/README.md; aws_manager.go buildNodeFromTemplate)."""
+    tags = {f"{AUTOSCALER_TEMPLATE}/label/{key}": value for key, value in labels.items()}
+    tags |= {f"{AUTOSCALER_TEMPLATE}/taint/{key}": f"{value}:{TAINT_EFFECTS[effect]}" for key, value, effect in taints}
+    tags |= {f"{AUTOSCALER_TEMPLATE}/resources/{name}": quantity for name, quantity in resources.items()}
+    return tags
+
+
+def _asg_name(resources: Sequence[aws.eks.outputs.NodeGroupResource] | None) -> str:
+    """The Auto Scaling group EKS made for the node group (one per group)."""
+    (resource,) = resources or []
+    (asg,) = resource.autoscaling_groups or []
+    return str(asg.name)
 
 
 def spread(total: int, zones: int) -> list[int]:
@@ -45,6 +81,7 @@ class NodeGroupsArgs:
     volume_key_arn: pulumi.Input[str]
     core: NodeGroupSpec
     user: NodeGroupSpec
+    gpu: GpuPoolSpec | None = None
     wait_for: Sequence[pulumi.Resource] = ()
     """Resources the node groups must wait for (the VPC CNI add-on). A component's own `depends_on`
     is not passed to its children, so the wait is declared on each node group."""
@@ -65,6 +102,7 @@ class NodeGroups(pulumi.ComponentResource):
     node_role_arn: pulumi.Output[str]
     core: list[aws.eks.NodeGroup]
     user: list[aws.eks.NodeGroup]
+    gpu: list[aws.eks.NodeGroup]
 
     def __init__(self, name: str, args: NodeGroupsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("jhub:aws:NodeGroups", name, None, opts)
@@ -97,7 +135,13 @@ class NodeGroups(pulumi.ComponentResource):
         ]
 
         def groups(
-            purpose: str, spec: NodeGroupSpec, labels: dict[str, str], taints: list[aws.eks.NodeGroupTaintArgs]
+            purpose: str,
+            spec: NodeGroupSpec,
+            labels: dict[str, str],
+            taints: list[tuple[str, str, str]],
+            ami_type: str = "AL2023_x86_64_STANDARD",
+            resources: dict[str, str] | None = None,
+            scales_from_zero: bool = False,
         ) -> list[aws.eks.NodeGroup]:
             template = aws.ec2.LaunchTemplate(
                 f"{name}-{purpose}",
@@ -135,7 +179,20 @@ class NodeGroups(pulumi.ComponentResource):
             minimums = spread(spec.min_size, len(zones))
             desired = spread(spec.desired_size, len(zones))
             return [
-                node_group(purpose, zone, subnet_id, template, spec, minimums[index], desired[index], labels, taints)
+                node_group(
+                    purpose,
+                    zone,
+                    subnet_id,
+                    template,
+                    spec,
+                    minimums[index],
+                    desired[index],
+                    labels,
+                    taints,
+                    ami_type,
+                    resources or {},
+                    scales_from_zero,
+                )
                 for index, (zone, subnet_id) in enumerate(zones)
             ]
 
@@ -148,15 +205,20 @@ class NodeGroups(pulumi.ComponentResource):
             min_size: int,
             desired_size: int,
             labels: dict[str, str],
-            taints: list[aws.eks.NodeGroupTaintArgs],
+            taints: list[tuple[str, str, str]],
+            ami_type: str,
+            resources: dict[str, str],
+            scales_from_zero: bool,
         ) -> aws.eks.NodeGroup:
-            return aws.eks.NodeGroup(
+            all_labels = {"node-purpose": purpose, **labels}
+            template_tags = scale_from_zero_tags(all_labels, taints, resources) if scales_from_zero else {}
+            group = aws.eks.NodeGroup(
                 f"{name}-{purpose}-{zone}",
                 cluster_name=args.cluster_name,
                 node_group_name_prefix=f"{purpose}-{zone}-",
                 node_role_arn=node_role.arn,
                 subnet_ids=[subnet_id],
-                ami_type="AL2023_x86_64_STANDARD",
+                ami_type=ami_type,
                 version=args.kubernetes_version,
                 capacity_type=spec.capacity_type,
                 instance_types=spec.instance_types,
@@ -168,12 +230,14 @@ class NodeGroups(pulumi.ComponentResource):
                 launch_template=aws.eks.NodeGroupLaunchTemplateArgs(
                     id=template.id, version=template.latest_version.apply(str)
                 ),
-                labels={"node-purpose": purpose, **labels},
-                taints=taints,
+                labels=all_labels,
+                taints=[aws.eks.NodeGroupTaintArgs(key=k, value=v, effect=e) for k, v, e in taints],
                 tags={
                     **tags,
                     # cluster-autoscaler auto-discovery (EKS also tags the ASG with these).
                     "k8s.io/cluster-autoscaler/enabled": "true",
+                    # Read through eks:DescribeNodegroup while the group is at zero (autoscaler 1.28+).
+                    **{k: v for k, v in template_tags.items() if "/resources/" in k},
                 },
                 opts=pulumi.ResourceOptions(
                     parent=self,
@@ -182,22 +246,44 @@ class NodeGroups(pulumi.ComponentResource):
                     ignore_changes=["scalingConfig.desiredSize"],
                 ),
             )
+            # A node group's tags do not reach its Auto Scaling group (EKS user guide, "managed node
+            # groups"), and the autoscaler reads DescribeNodegroup only for a group that never had a
+            # node; the ASG's own tags are read every time it plans a group at zero.
+            for key, value in template_tags.items():
+                aws.autoscaling.Tag(
+                    f"{name}-{purpose}-{zone}-{key.removeprefix(AUTOSCALER_TEMPLATE + '/').replace('/', '-')}",
+                    autoscaling_group_name=group.resources.apply(_asg_name),
+                    tag=aws.autoscaling.TagTagArgs(key=key, value=value, propagate_at_launch=False),
+                    opts=pulumi.ResourceOptions(parent=self),
+                )
+            return group
 
         # The chart's `scheduling.corePods.nodeAffinity.matchNodePurpose: require` looks for this label.
         self.core = groups("core", args.core, {"hub.jupyter.org/node-purpose": "core"}, [])
         label_key, label_value = USER_NODE_LABEL
-        taint_key, taint_value, taint_effect = USER_NODE_TAINT
-        self.user = groups(
-            "user",
-            args.user,
-            {label_key: label_value},
-            [aws.eks.NodeGroupTaintArgs(key=taint_key, value=taint_value, effect=taint_effect)],
-        )
+        self.user = groups("user", args.user, {label_key: label_value}, [USER_NODE_TAINT], scales_from_zero=True)
+        # GPU nodes are user nodes (the chart's user affinity and the user tolerations apply), with the
+        # GPU taint on top; the NVIDIA AMI carries the driver and container toolkit.
+        self.gpu = []
+        if args.gpu is not None:
+            gpu_labels = {label_key: label_value, GPU_PRESENT_LABEL[0]: GPU_PRESENT_LABEL[1]}
+            if args.gpu.accelerator:
+                gpu_labels[ACCELERATOR_LABEL] = args.gpu.accelerator
+            self.gpu = groups(
+                "gpu",
+                args.gpu.nodes,
+                gpu_labels,
+                [USER_NODE_TAINT, GPU_NODE_TAINT],
+                ami_type="AL2023_x86_64_NVIDIA",
+                resources={GPU_RESOURCE: str(args.gpu.advertised_gpus)},
+                scales_from_zero=True,
+            )
         self.node_role_arn = node_role.arn
         self.register_outputs(
             {
                 "node_role_arn": self.node_role_arn,
                 "core_node_groups": [group.arn for group in self.core],
                 "user_node_groups": [group.arn for group in self.user],
+                "gpu_node_groups": [group.arn for group in self.gpu],
             }
         )

@@ -102,6 +102,7 @@ def test_every_validated_setting_has_an_error_fixture() -> None:
         "jupyterhub.userServers.profiles",
         "jupyterhub.userServers.shmSize",
         "gpus",
+        "nodeGroups.gpu.instanceTypes",
         "jupyterhub.https.contactEmail",
         "jupyterhub.https.secretName",
         "jupyterhub.https.mode",

@@ -238,6 +238,9 @@ def _outputs_for(type_: str, name: str, inputs: dict[str, Any], region: str) -> 
         outputs["arn"] = f"arn:aws:logs:{region}:{ACCOUNT_ID}:log-group:{inputs.get('name', name)}"
     elif type_ == "aws:ec2/launchTemplate:LaunchTemplate":
         outputs["latestVersion"] = 1
+    elif type_ == "aws:eks/nodeGroup:NodeGroup":
+        # EKS makes one Auto Scaling group per managed node group, named eks-<node group>-<uuid>.
+        outputs["resources"] = [{"autoscalingGroups": [{"name": f"eks-{name}-{digest}"}]}]
     elif type_ == "eks:index:Cluster":
         issuer = f"oidc.eks.{region}.amazonaws.com/id/{digest.upper()}"
         outputs.update(

@@ -48,8 +48,9 @@ class Connection:
 
 def contract_pods(inventory: Inventory) -> list[dict[str, Any]]:
     """The contract's pods as this stack runs them: hub namespace and release substituted,
-    autohttps only with Let's Encrypt. Read from the hub release; in a first preview its namespace
-    and values are unknown, and then from the hub's policies, which are known."""
+    autohttps only with Let's Encrypt, the device plugin only with a GPU pool. Read from the hub
+    release; in a first preview its namespace and values are unknown, and then from the hub's
+    policies, which are known."""
     (release,) = [r for r in inventory.of_type("kubernetes:helm.sh/v3:Release") if r.inputs.get("name") == RELEASE]
     namespace, values = release.inputs.get("namespace"), release.inputs.get("values")
     hub_policies = {
@@ -64,9 +65,15 @@ def contract_pods(inventory: Inventory) -> list[dict[str, Any]]:
         letsencrypt = bool(https.get("enabled")) and https.get("type") == "letsencrypt"
     else:
         letsencrypt = "autohttps" in hub_policies
+    # The GPU pool's device plugin runs only where the stack has one.
+    gpu = any(
+        r.inputs.get("name") == "nvidia-device-plugin" for r in inventory.of_type("kubernetes:helm.sh/v3:Release")
+    )
     result = []
     for pod in yaml.safe_load(CONTRACT.read_text())["pods"]:
         if pod.get("when") == "letsencrypt" and not letsencrypt:
+            continue
+        if pod.get("when") == "gpu" and not gpu:
             continue
         pod = dict(pod, namespace=pod["namespace"].replace("{hub}", namespace))
         pod["labels"] = {k: str(v).replace("{release}", RELEASE) for k, v in (pod["labels"] or {}).items()}
