@@ -268,3 +268,16 @@ def test_the_plan_shouts_when_the_hub_is_open_to_everyone(plans: dict[str, Inven
     values = copy.deepcopy(hub_values(plans["prod"]))
     values["hub"]["config"]["GenericOAuthenticator"]["allow_all"] = True
     assert "  may log in: EVERYONE (allow_all)" in access_lines(values)
+
+
+def test_the_plan_says_which_groups_see_which_profiles(plan: Inventory) -> None:
+    values = hub_values(plan)
+    text = "\n".join(access_lines(values))
+    for profile in hub_settings(plan)["userServers"]["profiles"]:
+        who = ", ".join(profile["groups"]) if profile.get("groups") else "everyone"
+        assert f"    {profile['slug']}{' (default)' if profile.get('default') else ''}: " in text
+        assert f"; for {who}" in text
+    assert "NOT ENFORCED" not in text
+    broken = copy.deepcopy(values)
+    del broken["hub"]["extraConfig"]["20-profiles-by-group"]
+    assert "GROUP RULES NOT ENFORCED" in "\n".join(access_lines(broken))

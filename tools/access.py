@@ -66,6 +66,24 @@ def access_lines(values: dict[str, Any]) -> list[str]:
     if rules.get("manage_groups"):
         refresh = "at each login and every 5 minutes" if rules.get("enable_auth_state") else "at each login"
         lines.append(f"  hub groups: {groups_from}, synced {refresh}")
+    return lines + profile_lines(values)
+
+
+def profile_lines(values: dict[str, Any]) -> list[str]:
+    """Which groups see which server profiles (hub_config/profiles_by_group.py enforces it at spawn)."""
+    profiles = values["singleuser"].get("profileList") or []
+    if not profiles:
+        return ["  servers: one size for everyone (no profiles)"]
+    enforced = "20-profiles-by-group" in (values["hub"].get("extraConfig") or {})
+    lines = ["  profiles:" + ("" if enforced else " (GROUP RULES NOT ENFORCED: the hub snippet is missing)")]
+    for profile in profiles:
+        override = profile["kubespawner_override"]
+        gpus = (override.get("extra_resource_limits") or {}).get("nvidia.com/gpu")
+        size = f"{override['cpu_limit']:g} CPU, {override['mem_limit']}" + (f", {gpus} GPU" if gpus else "")
+        who = ", ".join(profile["allowed_groups"]) if profile.get("allowed_groups") else "everyone"
+        default = " (default)" if profile.get("default") else ""
+        pool = override.get("node_selector", {}).get("node-purpose", "user")
+        lines.append(f"    {profile['slug']}{default}: {size} on {pool} nodes; for {who}")
     return lines
 
 
