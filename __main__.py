@@ -15,7 +15,7 @@ from components.gpu_device_plugin import GpuDevicePlugin, GpuDevicePluginArgs
 from components.guardduty import ThreatDetection, ThreatDetectionArgs, account_detector
 from components.identity import UserIdentity, UserIdentityArgs
 from components.jupyterhub import JupyterHub, JupyterHubArgs
-from components.jupyterhub_values import USER_SERVICE_ACCOUNT, choose_user_image
+from components.jupyterhub_values import CURATOR_SERVICE_ACCOUNT, USER_SERVICE_ACCOUNT, choose_user_image
 from components.log_groups import existing_log_groups
 from components.log_shipping import ContainerLogs, ContainerLogsArgs
 from components.network import Network, NetworkArgs
@@ -206,6 +206,9 @@ user_identity = UserIdentity(
         key_arn=encryption.user_data_key_arn,
         namespace=settings.jupyterhub.namespace,
         service_account=USER_SERVICE_ACCOUNT,
+        curator_service_account=CURATOR_SERVICE_ACCOUNT
+        if any(p.shared_data_writer for p in settings.jupyterhub.user_servers.profiles)
+        else None,
         tags=tags,
     ),
 )

@@ -694,6 +694,9 @@ class ProfileSettings(_Model):
     groups: list[Annotated[str, Field(pattern=GROUP_NAME)]] = Field(default_factory=list)
     """Hub groups (the identity provider's groups, or GitHub `org:team`) whose members see and may start
     it; empty: everyone who may log in. Enforced in the hub at every spawn, not only on the page."""
+    shared_data_writer: bool = False
+    """Servers of this profile may write the user bucket's `shared/` prefix, which every server reads (they run
+    as the curators' service account and IAM role); needs `groups`, the curators."""
     start_timeout_seconds: int | None = Field(None, ge=60, le=3600)
     """Seconds a server may take to start (default: the chart's 300; large GPU images pull for longer)."""
 
@@ -702,6 +705,11 @@ class ProfileSettings(_Model):
         if self.gpus and self.node_pool != "gpu":
             raise _field_error(
                 "gpus", f"profile {self.slug!r} asks for GPUs on nodePool `{self.node_pool}`; set nodePool: gpu"
+            )
+        if self.shared_data_writer and not self.groups:
+            raise _field_error(
+                "sharedDataWriter",
+                f"profile {self.slug!r} would let everyone write shared/; limit it to the curators with `groups`",
             )
         if self.node_pool == "gpu" and not self.gpus:
             raise _field_error(

@@ -12,7 +12,14 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 
 from components.hub_network_policies import HubNetworkSpec, hub_network_policies
-from components.jupyterhub_values import USER_SERVICE_ACCOUNT, HubSecrets, UserImage, UserStorage, build_values
+from components.jupyterhub_values import (
+    CURATOR_SERVICE_ACCOUNT,
+    USER_SERVICE_ACCOUNT,
+    HubSecrets,
+    UserImage,
+    UserStorage,
+    build_values,
+)
 from components.network_policies import declare
 from settings import JupyterHubSettings
 
@@ -85,6 +92,17 @@ class JupyterHub(pulumi.ComponentResource):
             automount_service_account_token=False,
             opts=k8s_child,
         )
+        if any(profile.shared_data_writer for profile in hub.user_servers.profiles):
+            # The curator profiles' identity (Pod Identity maps it to the curators' role); no API token.
+            k8s.core.v1.ServiceAccount(
+                f"{name}-curator-servers",
+                metadata=k8s.meta.v1.ObjectMetaArgs(
+                    name=CURATOR_SERVICE_ACCOUNT,
+                    namespace=namespace.metadata.apply(lambda m: m.name or hub.namespace),
+                ),
+                automount_service_account_token=False,
+                opts=k8s_child,
+            )
 
         # Generated here rather than by the chart's `lookup`, so they survive upgrades and
         # re-installs, stay Pulumi secrets, and rotate when `secretsGeneration` is bumped.

@@ -20,6 +20,8 @@ HUB_SLIM_IMAGE = "quay.io/jupyterhub/k8s-hub-slim"
 # keys on this name (the `kubernetes-pod-name` session tag), so named servers stay off.
 USER_POD_NAME_TEMPLATE = "jupyter-{username}"
 USER_SERVICE_ACCOUNT = "jupyter-user"
+# Curator profiles' servers: the same home rule, and write access to the bucket's shared/ prefix.
+CURATOR_SERVICE_ACCOUNT = "jupyter-curator"
 USER_UID = 1000
 USER_GID = 100
 
@@ -272,6 +274,8 @@ def render_profiles(
             override["tolerations"] = [*copy.deepcopy(USER_TOLERATIONS), {**GPU_TAINT, "operator": "Equal"}]
         if profile.start_timeout_seconds:
             override["start_timeout"] = profile.start_timeout_seconds
+        if profile.shared_data_writer:
+            override["service_account"] = CURATOR_SERVICE_ACCOUNT
         entry: dict[str, Any] = {
             "slug": profile.slug,
             "display_name": profile.display_name,

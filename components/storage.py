@@ -12,6 +12,8 @@ import pulumi
 import pulumi_aws as aws
 
 USER_HOME_PREFIX = "home/"
+# Readable by every user server, writable by the curator profiles' servers only (components/identity.py).
+SHARED_PREFIX = "shared/"
 
 # Object and listing actions: what the VPC-endpoint rule restricts. Bucket administration (policy,
 # lifecycle, encryption) stays reachable for the deployer from anywhere.

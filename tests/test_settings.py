@@ -103,6 +103,7 @@ def test_every_validated_setting_has_an_error_fixture() -> None:
         "jupyterhub.userServers.shmSize",
         "gpus",
         "nodeGroups.gpu.instanceTypes",
+        "sharedDataWriter",
         "jupyterhub.https.contactEmail",
         "jupyterhub.https.secretName",
         "jupyterhub.https.mode",

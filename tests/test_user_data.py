@@ -11,9 +11,9 @@ from cloudsplaining.scan.policy_document import PolicyDocument
 from parliament import analyze_policy_string
 
 from components.hub_network_policies import POD_IDENTITY_AGENT
-from components.jupyterhub_values import USER_POD_NAME_TEMPLATE, USER_SERVICE_ACCOUNT
+from components.jupyterhub_values import CURATOR_SERVICE_ACCOUNT, USER_POD_NAME_TEMPLATE, USER_SERVICE_ACCOUNT
 from tests.conftest import key_arn
-from tests.test_jupyterhub import hub_values
+from tests.test_jupyterhub import hub_settings, hub_values
 from tools.harness import ACCOUNT_ID, Inventory, Recorded
 from tools.iam_eval import IamRequest, evaluate
 
@@ -113,41 +113,92 @@ def cases(bucket_name: str, me: str, other: str) -> list[tuple[str, str, str, di
         ("list all homes", "s3:ListBucket", arn, {"s3:prefix": "home/"}, DENIED),
         ("list a prefix that starts with my name", "s3:ListBucket", arn, {"s3:prefix": evil}, DENIED),
         ("read under a prefix that starts with my name", "s3:GetObject", f"{arn}/{evil}x", {}, DENIED),
-        ("write outside home/", "s3:PutObject", f"{arn}/shared/x.csv", {}, DENIED),
+        ("read the shared area", "s3:GetObject", f"{arn}/shared/datasets/x.csv", {}, ALLOWED),
+        ("list the shared area", "s3:ListBucket", arn, {"s3:prefix": "shared/datasets/"}, ALLOWED),
+        ("write the shared area", "s3:PutObject", f"{arn}/shared/x.csv", {}, DENIED),
+        ("delete from the shared area", "s3:DeleteObject", f"{arn}/shared/x.csv", {}, DENIED),
+        ("read a prefix that only starts like shared", "s3:GetObject", f"{arn}/shared-evil/x", {}, DENIED),
         ("write at the bucket root", "s3:PutObject", f"{arn}/x.csv", {}, DENIED),
         ("change the case of my name", "s3:GetObject", f"{arn}/home/{me.upper()}/x", {}, DENIED),
     ]
 
 
-@pytest.mark.parametrize(("me", "other"), [("alice", "bob"), ("bob", "alice")])
-def test_each_user_reaches_only_their_own_prefix(plan: Inventory, me: str, other: str) -> None:
-    pod, other_pod = USER_POD_NAME_TEMPLATE.format(username=me), USER_POD_NAME_TEMPLATE.format(username=other)
-    namespace = hub_values(plan) and plan.one("kubernetes:core/v1:Namespace", "-namespace").inputs["metadata"]["name"]
-    session = f"arn:aws:sts::{ACCOUNT_ID}:assumed-role/{user_role(plan).name}/eks-{pod}"
+def wrong_decisions(
+    plan: Inventory, policy: dict[str, Any], role: str, service_account: str, table: list[Any], pod: str
+) -> list[tuple[str, str, str]]:
+    """The cases of `table` the role's policy (with the bucket policy, through the VPC) decides otherwise."""
+    namespace = plan.one("kubernetes:core/v1:Namespace", "-namespace").inputs["metadata"]["name"]
     tags = {
         "kubernetes-pod-name": pod,
         "kubernetes-namespace": namespace,
-        "kubernetes-service-account": USER_SERVICE_ACCOUNT,
+        "kubernetes-service-account": service_account,
     }
-    table = cases(bucket(plan).id, pod, other_pod)
     decisions = evaluate(
         [
             IamRequest(
                 action=action,
                 resource=resource,
-                identity_policies=[user_policy(plan)],
+                identity_policies=[policy],
                 resource_policy=bucket_policy(plan),
-                principal=session,
+                principal=f"arn:aws:sts::{ACCOUNT_ID}:assumed-role/{role}/eks-{pod}",
                 principal_tags=tags,
                 context={**through_the_vpc(plan), **context},
             )
             for _, action, resource, context, _ in table
         ]
     )
-    wrong = [
+    return [
         (what, expected, got) for (what, *_, expected), got in zip(table, decisions, strict=True) if got != expected
     ]
-    assert wrong == []
+
+
+@pytest.mark.parametrize(("me", "other"), [("alice", "bob"), ("bob", "alice")])
+def test_each_user_reaches_only_their_own_prefix(plan: Inventory, me: str, other: str) -> None:
+    pod, other_pod = USER_POD_NAME_TEMPLATE.format(username=me), USER_POD_NAME_TEMPLATE.format(username=other)
+    table = cases(bucket(plan).id, pod, other_pod)
+    assert wrong_decisions(plan, user_policy(plan), user_role(plan).name, USER_SERVICE_ACCOUNT, table, pod) == []
+
+
+def curator_cases(bucket_name: str, me: str, other: str) -> list[tuple[str, str, str, dict[str, Any], str]]:
+    """A curator: the user rules, except that the shared area is writable."""
+    arn = f"arn:aws:s3:::{bucket_name}"
+    writes = {"write the shared area", "delete from the shared area"}
+    table = [
+        (what, *rest, ALLOWED if what in writes else expected)
+        for what, *rest, expected in cases(bucket_name, me, other)
+    ]
+    return [*table, ("overwrite a shared dataset", "s3:PutObject", f"{arn}/shared/datasets/x.csv", {}, ALLOWED)]
+
+
+def test_curators_write_the_shared_area_and_still_only_their_own_home(plans: dict[str, Inventory]) -> None:
+    plan = plans["prod"]
+    role = plan.one(ROLE, "curator-servers")
+    policy = json.loads(plan.one("aws:iam/rolePolicy:RolePolicy", "curator-servers").inputs["policy"])
+    pod, other = "jupyter-carol", "jupyter-alice"
+    table = curator_cases(bucket(plan).id, pod, other)
+    assert wrong_decisions(plan, policy, role.name, CURATOR_SERVICE_ACCOUNT, table, pod) == []
+    (association,) = [
+        a for a in plan.of_type("aws:eks/podIdentityAssociation:PodIdentityAssociation") if "curator" in a.name
+    ]
+    assert association.inputs["serviceAccount"] == CURATOR_SERVICE_ACCOUNT
+    assert association.inputs["roleArn"] == role.arn
+
+
+def test_a_user_role_that_could_write_the_shared_area_is_caught(plan: Inventory) -> None:
+    policy = user_policy(plan)
+    read_shared = next(s for s in policy["Statement"] if s["Sid"] == "ReadShared")
+    leaking = {**policy, "Statement": [*policy["Statement"], {**read_shared, "Sid": "Leak", "Action": "s3:PutObject"}]}
+    pod = USER_POD_NAME_TEMPLATE.format(username="alice")
+    table = cases(bucket(plan).id, pod, "jupyter-bob")
+    wrong = wrong_decisions(plan, leaking, user_role(plan).name, USER_SERVICE_ACCOUNT, table, pod)
+    assert [what for what, *_ in wrong] == ["write the shared area"]
+
+
+def test_only_stacks_with_a_curator_profile_have_the_curator_role(plan: Inventory) -> None:
+    writers = [p for p in hub_settings(plan)["userServers"].get("profiles", []) if p.get("sharedDataWriter")]
+    assert bool(writers) == bool([r for r in plan.of_type(ROLE) if "curator-servers" in r.name])
+    for profile in writers:
+        assert profile["groups"], "a profile writing shared/ is for its curator groups only"
 
 
 def test_a_pod_of_the_same_name_in_another_namespace_gets_nothing(plan: Inventory) -> None:
@@ -262,14 +313,14 @@ def test_user_role_is_assumable_only_by_pod_identity_for_this_cluster(plan: Inve
 
 
 def test_pod_identity_maps_the_user_service_account_the_hub_uses(plan: Inventory) -> None:
-    association = plan.one("aws:eks/podIdentityAssociation:PodIdentityAssociation")
+    association = plan.one("aws:eks/podIdentityAssociation:PodIdentityAssociation", "user-servers")
     values = hub_values(plan)
     assert association.inputs["serviceAccount"] == values["singleuser"]["serviceAccountName"] == USER_SERVICE_ACCOUNT
     hub_namespace = plan.one("kubernetes:core/v1:Namespace", "-namespace").inputs["metadata"]["name"]
     assert association.inputs["namespace"] == hub_namespace
     assert association.inputs["roleArn"] == f"arn:aws:iam::{ACCOUNT_ID}:role/{user_role(plan).name}"
     assert association.inputs.get("disableSessionTags", False) is False, "isolation needs the session tags"
-    service_account = plan.one("kubernetes:core/v1:ServiceAccount")
+    service_account = plan.one("kubernetes:core/v1:ServiceAccount", "user-servers")
     assert service_account.inputs["automountServiceAccountToken"] is False
 
 

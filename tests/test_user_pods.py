@@ -90,7 +90,9 @@ def test_each_profiles_pod(plan: Inventory) -> None:
         # Pod Security "restricted", no Kubernetes API token, the user-servers identity.
         assert restricted_violations(spec["securityContext"], container["securityContext"]) == []
         assert spec["automountServiceAccountToken"] is False
-        assert spec["serviceAccountName"] == "jupyter-user"
+        # Permissions follow the profile: curator profiles run as the curators' identity.
+        identity = "jupyter-curator" if profile.get("sharedDataWriter") else "jupyter-user"
+        assert spec["serviceAccountName"] == identity
 
 
 def test_no_profile_chosen_starts_the_default(plan: Inventory) -> None:

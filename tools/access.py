@@ -83,7 +83,8 @@ def profile_lines(values: dict[str, Any]) -> list[str]:
         who = ", ".join(profile["allowed_groups"]) if profile.get("allowed_groups") else "everyone"
         default = " (default)" if profile.get("default") else ""
         pool = override.get("node_selector", {}).get("node-purpose", "user")
-        lines.append(f"    {profile['slug']}{default}: {size} on {pool} nodes; for {who}")
+        writes = "; writes shared/" if override.get("service_account") == "jupyter-curator" else ""
+        lines.append(f"    {profile['slug']}{default}: {size} on {pool} nodes{writes}; for {who}")
     return lines
 
 
