@@ -45,6 +45,12 @@ def device_plugin_values(time_slicing_replicas: int) -> dict[str, Any]:
             "allowPrivilegeEscalation": False,
             "capabilities": {"drop": ["ALL"], "add": ["SYS_ADMIN"]},
         },
+        # The same AMI setting means the default `envvar` strategy (NVIDIA_VISIBLE_DEVICES) gives an
+        # unprivileged container no GPU, and user servers drop every capability. With `cdi-cri` the
+        # kubelet passes the allocated devices as CDI names in the CRI request and containerd injects
+        # them itself (nodeadm enables CDI in containerd from Kubernetes 1.32: nodeadm/internal/
+        # containerd/config.go; the chart mounts /var/run/cdi for the plugin's specs).
+        "deviceListStrategy": "cdi-cri",
     }
     if time_slicing_replicas > 1:
         config = {

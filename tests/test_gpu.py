@@ -160,6 +160,8 @@ def test_device_plugin_values_are_the_charts_and_it_runs_on_every_gpu_node(
         assert fits(spec, node_of(group)) == (pool_of(group) == "gpu"), group.name
     context = values["securityContext"]
     assert "SYS_ADMIN" in context["capabilities"]["add"] and not context.get("privileged")
+    # User servers drop every capability: devices must reach them through CDI, not the envvar.
+    assert values["deviceListStrategy"] == "cdi-cri"
     if replicas > 1:
         config = yaml.safe_load(values["config"]["map"][values["config"]["default"]])
         sharing = config["sharing"]["timeSlicing"]
