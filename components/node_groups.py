@@ -247,8 +247,9 @@ class NodeGroups(pulumi.ComponentResource):
                 ),
             )
             # A node group's tags do not reach its Auto Scaling group (EKS user guide, "managed node
-            # groups"), and the autoscaler reads DescribeNodegroup only for a group that never had a
-            # node; the ASG's own tags are read every time it plans a group at zero.
+            # groups"). The autoscaler also merges labels and taints from eks:DescribeNodegroup (its
+            # README has caveats on when); the ASG's own tags are read whenever it builds the node of
+            # a group at zero, so the plan does not rest on that path alone.
             for key, value in template_tags.items():
                 aws.autoscaling.Tag(
                     f"{name}-{purpose}-{zone}-{key.removeprefix(AUTOSCALER_TEMPLATE + '/').replace('/', '-')}",
