@@ -8,6 +8,7 @@ import pulumi_aws as aws
 from components.alarms import SecurityAlarms, SecurityAlarmsArgs, Threshold, platform_role_arns
 from components.alerts import AlertTopic, AlertTopicArgs
 from components.audit_trail import AuditTrail, AuditTrailArgs
+from components.backups import BACKUP_TAG, Backups, BackupsArgs
 from components.cluster import CREATOR_TAG, Cluster, ClusterArgs, cluster_creator, principal_of, same_principal
 from components.cluster_addons import ClusterAddons, ClusterAddonsArgs
 from components.encryption import Encryption, EncryptionArgs
@@ -171,6 +172,7 @@ addons = ClusterAddons(
         volume_key_arn=encryption.user_data_key_arn,
         provider=cluster.provider,
         retain_volumes=settings.data.retain_on_destroy,
+        volume_tags={BACKUP_TAG: name} if settings.data.backup.enabled else None,
         autoscaler_chart_version=settings.cluster.autoscaler.chart_version,
         autoscaler_image_tag=settings.cluster.autoscaler.image,
         wait_for=node_groups.core,
@@ -224,6 +226,25 @@ if settings.node_groups.gpu is not None:
             wait_for=[addons.system_policy, *node_groups.core],
         ),
     )
+
+if settings.data.backup.enabled:
+    backup = settings.data.backup
+    backups = Backups(
+        name,
+        BackupsArgs(
+            stack=name,
+            partition=settings.partition,
+            vault_key_arn=encryption.user_data_key_arn,
+            schedule=backup.schedule,
+            retention_days=backup.retention_days,
+            lock=backup.vault_lock,
+            lock_changeable_for_days=backup.lock_changeable_for_days,
+            retain_on_destroy=settings.data.retain_on_destroy,
+            tags=tags,
+        ),
+    )
+    pulumi.export("backup_vault", backups.vault_name)
+    pulumi.export("backup_role_arn", backups.role_arn)
 
 # Per stack: dev and prod may share an account, and destroying dev must not touch prod's images.
 registry_repository_name = f"{name}/{settings.registry.repository_name}"

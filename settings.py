@@ -425,11 +425,29 @@ class BucketSettings(_Model):
     the bucket, and nothing of its data. Exact ARNs, path included (compared to aws:PrincipalArn)."""
 
 
+class BackupSettings(_Model):
+    enabled: bool = True
+    """Back up every user home volume and the hub's database volume with AWS Backup (selected by the tag the
+    storage class puts on each volume it creates)."""
+    schedule: str = Field("cron(0 3 * * ? *)", pattern=r"^cron\([^)]+\)$")
+    """When, as an AWS Backup cron expression in UTC."""
+    retention_days: int = Field(35, ge=1, le=36500)
+    """Days each recovery point is kept."""
+    vault_lock: Literal["compliance", "governance", "off"] = "off"
+    """`compliance`: after `lockChangeableForDays` nobody, root included, can delete a recovery point before
+    `retentionDays` or remove the lock (and the vault outlives `pulumi destroy`); `governance`: the same, but
+    removable with special IAM rights; `off`. prod needs a lock."""
+    lock_changeable_for_days: int = Field(7, ge=3, le=365)
+    """Compliance mode: days during which the lock can still be changed or removed (AWS minimum: 3)."""
+
+
 class DataSettings(_Model):
     retain_on_destroy: bool = True
     """Keep data-holding resources (KMS keys, the user bucket, user volumes) when the stack is destroyed."""
     bucket: BucketSettings = BucketSettings()
     """The S3 bucket of user data (each user reads and writes only `home/<pod name>/`)."""
+    backup: BackupSettings = BackupSettings()
+    """AWS Backup of the EBS volumes (user homes, hub database)."""
 
 
 class GuardDutySettings(_Model):
@@ -961,6 +979,11 @@ class Settings(_Model):
             )
         if oidc is not None and not oidc.admin_groups:
             problems.append(f"{PROJECT}:jupyterhub.oidc.adminGroups: prod needs at least one JupyterHub admin group")
+        if not self.data.backup.enabled or self.data.backup.vault_lock == "off":
+            problems.append(
+                f"{PROJECT}:data.backup.vaultLock: prod backups must be on and locked against deletion; set "
+                "data.backup.enabled: true and vaultLock: compliance (or governance)"
+            )
         if self.detection.guard_duty.mode == "off":
             problems.append(f"{PROJECT}:detection.guardDuty.mode: prod cannot turn GuardDuty off; use account")
         if not (self.detection.alert_emails or self.detection.alert_https_endpoints):

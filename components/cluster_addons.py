@@ -130,6 +130,8 @@ class ClusterAddonsArgs:
     autoscaler_image_tag: str
     wait_for: Sequence[pulumi.Resource] = ()
     """Resources the in-cluster add-ons need running first (the core node group)."""
+    volume_tags: dict[str, str] | None = None
+    """Tags on every volume the storage class creates (the backup selection's, components/backups.py)."""
     tags: dict[str, str] | None = None
 
 
@@ -195,7 +197,18 @@ class ClusterAddons(pulumi.ComponentResource):
                 annotations={"storageclass.kubernetes.io/is-default-class": "true"},
             ),
             provisioner="ebs.csi.aws.com",
-            parameters={"type": "gp3", "encrypted": "true", "kmsKeyId": args.volume_key_arn},
+            # Parameters are immutable: changing them replaces the class (same name: deleted first);
+            # existing volumes are unaffected, and keep the tags they were created with.
+            parameters={
+                "type": "gp3",
+                "encrypted": "true",
+                "kmsKeyId": args.volume_key_arn,
+                # The EBS CSI driver tags each volume it creates with these (docs/tagging.md).
+                **{
+                    f"tagSpecification_{index}": f"{key}={value}"
+                    for index, (key, value) in enumerate(sorted((args.volume_tags or {}).items()), start=1)
+                },
+            },
             reclaim_policy="Retain" if args.retain_volumes else "Delete",
             volume_binding_mode="WaitForFirstConsumer",
             allow_volume_expansion=True,

@@ -104,6 +104,8 @@ def test_every_validated_setting_has_an_error_fixture() -> None:
         "gpus",
         "nodeGroups.gpu.instanceTypes",
         "sharedDataWriter",
+        "data.backup.vaultLock",
+        "data.backup.schedule",
         "jupyterhub.https.contactEmail",
         "jupyterhub.https.secretName",
         "jupyterhub.https.mode",
