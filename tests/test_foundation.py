@@ -340,6 +340,8 @@ def test_default_storage_class_is_encrypted_gp3_with_the_user_data_key(plan: Inv
         "type": "gp3",
         "encrypted": "true",
         "kmsKeyId": key_arn(plan, "user-data"),
+        # What the backup selection takes (tests/test_backups.py).
+        "tagSpecification_1": f"jhub-eks/backup=jhub-{plan.stack}",
     }
     expected = "Retain" if plan.stack == "prod" else "Delete"
     assert storage_class.inputs["reclaimPolicy"] == expected
