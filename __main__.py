@@ -20,7 +20,15 @@ from components.jupyterhub_values import CURATOR_SERVICE_ACCOUNT, USER_SERVICE_A
 from components.log_groups import existing_log_groups
 from components.log_shipping import ContainerLogs, ContainerLogsArgs
 from components.network import Network, NetworkArgs
-from components.node_groups import GpuPoolSpec, NodeGroups, NodeGroupsArgs, NodeGroupSpec
+from components.node_groups import (
+    NVIDIA_AMI,
+    STANDARD_AMI,
+    GpuPoolSpec,
+    NodeGroups,
+    NodeGroupsArgs,
+    NodeGroupSpec,
+    ami_release_parameter,
+)
 from components.registry import Registry, RegistryArgs, image_tag_pushed
 from components.storage import UserDataBucket, UserDataBucketArgs
 from settings import PROJECT, AlarmSettings, NodeGroupSettings, SettingsError, load_settings
@@ -136,6 +144,13 @@ def node_group_spec(group: NodeGroupSettings) -> NodeGroupSpec:
     )
 
 
+def ami_release(ami_type: str) -> str:
+    """The pinned release, or the one AWS recommends now (its public SSM parameter)."""
+    if settings.node_groups.ami_release != "latest":
+        return settings.node_groups.ami_release
+    return aws.ssm.get_parameter(name=ami_release_parameter(ami_type, settings.cluster.kubernetes_version)).value
+
+
 node_groups = NodeGroups(
     name,
     NodeGroupsArgs(
@@ -154,6 +169,10 @@ node_groups = NodeGroups(
         )
         if settings.node_groups.gpu
         else None,
+        ami_releases={
+            ami_type: ami_release(ami_type)
+            for ami_type in [STANDARD_AMI, *([NVIDIA_AMI] if settings.node_groups.gpu else [])]
+        },
         # Nodes join only once the CNI (with IRSA and policy enforcement) is in place.
         wait_for=[*cluster.pre_node_addons, *network.node_egress_ready],
         tags=tags,

@@ -395,9 +395,14 @@ class NodeGroupsSettings(_Model):
     """Nodes for user servers, labelled hub.jupyter.org/node-purpose=user and tainted for them only."""
     gpu: GpuNodeGroupSettings | None = None
     """Optional GPU nodes (EKS-optimized NVIDIA AMI) for the profiles with `nodePool: gpu` only; scale from zero."""
+    ami_release: str = Field("latest", pattern=r"^(latest|\d+\.\d+\.\d+-\d{8})$")
+    """EKS-optimized AMI release of every node group: `latest` (the release AWS recommends for the cluster's
+    Kubernetes version, read from its public SSM parameter at each `pulumi up`: nodes roll to it, one at a time
+    per group) or a pinned release such as `1.33.5-20251115`."""
 
     @model_validator(mode="after")
     def _check(self) -> NodeGroupsSettings:
+        # (the pinned release's Kubernetes version is checked against the cluster's in Settings)
         if self.core.min_size < 1:
             raise _field_error(
                 "core.minSize", "is 0; the hub, proxy and CoreDNS need at least one core node, set 1 or more"
@@ -912,6 +917,12 @@ class Settings(_Model):
         if self.secrets.oauth_client_secret is None:
             problems.append(_missing_secret("oauthClientSecret"))
         problems += self._profile_problems()
+        release = self.node_groups.ami_release
+        if release != "latest" and not release.startswith(f"{self.cluster.kubernetes_version}."):
+            problems.append(
+                f"{PROJECT}:nodeGroups.amiRelease: {release} is not a release for Kubernetes "
+                f"{self.cluster.kubernetes_version}; pin a {self.cluster.kubernetes_version}.x release or use latest"
+            )
         if self.environment == "prod":
             problems += self._prod_problems()
         if problems:

@@ -20,6 +20,19 @@ GPU_RESOURCE = "nvidia.com/gpu"
 GPU_PRESENT_LABEL = ("nvidia.com/gpu.present", "true")
 ACCELERATOR_LABEL = "k8s.amazonaws.com/accelerator"
 AUTOSCALER_TEMPLATE = "k8s.io/cluster-autoscaler/node-template"
+STANDARD_AMI = "AL2023_x86_64_STANDARD"
+NVIDIA_AMI = "AL2023_x86_64_NVIDIA"
+# The public SSM parameters with the release AWS recommends for a Kubernetes version (EKS user guide,
+# "Retrieve recommended Amazon Linux AMI IDs"; the names terraform-aws-eks reads too).
+AMI_RELEASE_VARIANTS = {STANDARD_AMI: "standard", NVIDIA_AMI: "nvidia"}
+
+
+def ami_release_parameter(ami_type: str, kubernetes_version: str) -> str:
+    variant = AMI_RELEASE_VARIANTS[ami_type]
+    prefix = f"/aws/service/eks/optimized-ami/{kubernetes_version}/amazon-linux-2023/x86_64"
+    return f"{prefix}/{variant}/recommended/release_version"
+
+
 TAINT_EFFECTS = {"NO_SCHEDULE": "NoSchedule", "NO_EXECUTE": "NoExecute", "PREFER_NO_SCHEDULE": "PreferNoSchedule"}
 
 # Hop limit 1: the IMDSv2 token response cannot cross the extra network hop into a pod's network
@@ -82,6 +95,8 @@ class NodeGroupsArgs:
     core: NodeGroupSpec
     user: NodeGroupSpec
     gpu: GpuPoolSpec | None = None
+    ami_releases: dict[str, str] | None = None
+    """The AMI release of the groups of each AMI type (e.g. AL2023_x86_64_STANDARD: 1.33.5-20251115)."""
     wait_for: Sequence[pulumi.Resource] = ()
     """Resources the node groups must wait for (the VPC CNI add-on). A component's own `depends_on`
     is not passed to its children, so the wait is declared on each node group."""
@@ -139,7 +154,7 @@ class NodeGroups(pulumi.ComponentResource):
             spec: NodeGroupSpec,
             labels: dict[str, str],
             taints: list[tuple[str, str, str]],
-            ami_type: str = "AL2023_x86_64_STANDARD",
+            ami_type: str = STANDARD_AMI,
             resources: dict[str, str] | None = None,
             scales_from_zero: bool = False,
         ) -> list[aws.eks.NodeGroup]:
@@ -220,6 +235,10 @@ class NodeGroups(pulumi.ComponentResource):
                 subnet_ids=[subnet_id],
                 ami_type=ami_type,
                 version=args.kubernetes_version,
+                # A new release rolls the group: a new node, then one old node drained (max_unavailable
+                # 1 below); drains respect PodDisruptionBudgets (force_update_version off).
+                release_version=(args.ami_releases or {}).get(ami_type),
+                force_update_version=False,
                 capacity_type=spec.capacity_type,
                 instance_types=spec.instance_types,
                 # maxSize is per zone: every user's volume may be in the same zone.
@@ -275,7 +294,7 @@ class NodeGroups(pulumi.ComponentResource):
                 args.gpu.nodes,
                 gpu_labels,
                 [USER_NODE_TAINT, GPU_NODE_TAINT],
-                ami_type="AL2023_x86_64_NVIDIA",
+                ami_type=NVIDIA_AMI,
                 resources={GPU_RESOURCE: str(args.gpu.advertised_gpus)},
                 scales_from_zero=True,
             )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,7 +13,7 @@ import yaml
 
 from components.cluster import CONTROL_PLANE_LOG_TYPES
 from settings import AUTOSCALER_CHARTS
-from tests.conftest import key_arn
+from tests.conftest import key_arn, run_plan
 from tools.harness import STACKS, Inventory, Recorded
 
 KEY = "aws:kms/key:Key"
@@ -411,3 +412,40 @@ def test_kubeconfig_is_a_secret_output_and_provider_input(plan: Inventory) -> No
     assert "kubeconfig" in plan.secret_outputs
     provider = plan.one("pulumi:providers:kubernetes")
     assert "kubeconfig" in provider.secret_inputs
+
+
+def test_node_groups_run_the_ami_release_aws_recommends_or_the_pinned_one(plan: Inventory) -> None:
+    """The release comes from the public SSM parameter of each AMI type (the harness answers only the
+    names AWS publishes, as SSM does: a wrong name fails the plan), unless nodeGroups.amiRelease pins one."""
+    from tools.harness import AMI_RELEASE_DATE
+
+    version = stack_config(plan)["jhub-eks:cluster"]["kubernetesVersion"]
+    pinned = stack_config(plan)["jhub-eks:nodeGroups"].get("amiRelease", "latest")
+    expected = f"{version}.5-{AMI_RELEASE_DATE}" if pinned == "latest" else pinned
+    for group in plan.of_type("aws:eks/nodeGroup:NodeGroup"):
+        assert group.inputs["releaseVersion"] == expected, group.name
+        assert group.inputs["version"] == version
+        assert group.inputs["updateConfig"] == {"maxUnavailable": 1}  # one node at a time per group
+        assert group.inputs.get("forceUpdateVersion") is False  # drains respect disruption budgets
+
+
+def test_a_pinned_release_is_used_as_written(tmp_path: Path) -> None:
+    document = yaml.safe_load((STACKS / "Pulumi.dev.yaml").read_text())
+    document["config"]["jhub-eks:nodeGroups"]["amiRelease"] = "1.33.2-20250801"
+    stack_file = tmp_path / "Pulumi.dev.yaml"
+    stack_file.write_text(yaml.safe_dump(document))
+    out = tmp_path / "plan.json"
+    result = run_plan("dev", out, stack_file)
+    assert result.returncode == 0, result.stdout + result.stderr
+    plan = Inventory.from_json(json.loads(out.read_text()))
+    assert {g.inputs["releaseVersion"] for g in plan.of_type("aws:eks/nodeGroup:NodeGroup")} == {"1.33.2-20250801"}
+
+
+def test_the_offline_ssm_answers_only_the_published_parameter_names() -> None:
+    from components.node_groups import NVIDIA_AMI, STANDARD_AMI, ami_release_parameter
+    from tools.harness import EKS_AMI_RELEASE_PARAMETER
+
+    for ami_type in (STANDARD_AMI, NVIDIA_AMI):
+        assert EKS_AMI_RELEASE_PARAMETER.fullmatch(ami_release_parameter(ami_type, "1.33"))
+    wrong = "/aws/service/eks/optimized-ami/1.33/amazon-linux-2023/x86_64/gpu/recommended/release_version"
+    assert not EKS_AMI_RELEASE_PARAMETER.fullmatch(wrong)

@@ -106,6 +106,7 @@ def test_every_validated_setting_has_an_error_fixture() -> None:
         "sharedDataWriter",
         "data.backup.vaultLock",
         "data.backup.schedule",
+        "nodeGroups.amiRelease",
         "jupyterhub.https.contactEmail",
         "jupyterhub.https.secretName",
         "jupyterhub.https.mode",

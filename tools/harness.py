@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import runpy
 import sys
 from dataclasses import asdict, dataclass, field
@@ -216,6 +217,16 @@ def _references_to_urns(struct: Any) -> None:
                     item.string_value = fields["urn"].string_value
                 else:
                     _references_to_urns(item.struct_value)
+
+
+# /aws/service/eks/optimized-ami/<k8s>/amazon-linux-2023/x86_64/<standard|nvidia>/recommended/release_version
+# (EKS user guide "Retrieve recommended Amazon Linux AMI IDs"; terraform-aws-eks uses the same names).
+EKS_AMI_RELEASE_PARAMETER = re.compile(
+    r"/aws/service/eks/optimized-ami/(?P<k8s>\d+\.\d+)/amazon-linux-2023/x86_64/(?P<variant>standard|nvidia)"
+    r"/recommended/release_version"
+)
+AMI_RELEASE_DATE = "20251115"
+"""The release the offline plan pretends AWS recommends today."""
 
 
 def _outputs_for(type_: str, name: str, inputs: dict[str, Any], region: str) -> dict[str, Any]:
@@ -446,6 +457,15 @@ def run(
                 tags = existing_images[repository]
                 ids = [{"imageDigest": f"sha256:{i:064x}", "imageTag": t} for i, t in enumerate(tags)]
                 return {"id": repository, "repositoryName": repository, "imageIds": ids}, []
+            if args.token == "aws:ssm/getParameter:getParameter":
+                # The public parameters AWS publishes for the EKS-optimized AMIs; any other name is
+                # ParameterNotFound, as in a real account.
+                name = str(args.args.get("name"))
+                match = EKS_AMI_RELEASE_PARAMETER.fullmatch(name)
+                if match is None:
+                    return {}, [("name", f"reading SSM Parameter ({name}): ParameterNotFound")]
+                value = f"{match['k8s']}.5-{AMI_RELEASE_DATE}"
+                return {"id": name, "name": name, "type": "String", "value": value, "insecureValue": value}, []
             if args.token == "aws:index/getPartition:getPartition":
                 return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"}, []
             return {}, []
