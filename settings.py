@@ -185,7 +185,7 @@ def _minor(version: str) -> str:
 
 
 class AutoscalerSettings(_Model):
-    chart_version: str = Field("9.51.0", pattern=r"^\d+\.\d+\.\d+$")
+    chart_version: str = Field("9.59.0", pattern=r"^\d+\.\d+\.\d+$")
     """Version of the kubernetes/autoscaler `cluster-autoscaler` Helm chart (one listed in
     `data/charts/cluster-autoscaler/versions.json`, whose ClusterRole was checked)."""
     image_tag: str | None = Field(None, pattern=r"^v1\.\d{2}\.\d+$")
@@ -249,8 +249,9 @@ class ClusterSettings(_Model):
         pattern=r"^[a-zA-Z][a-zA-Z0-9-]{0,62}$",
         description="EKS cluster name (letters, digits, hyphens; up to 63). Immutable: a change replaces the cluster.",
     )
-    kubernetes_version: str = Field("1.33", pattern=r"^1\.\d{2}$")
-    """Kubernetes minor version of the control plane, e.g. "1.33"."""
+    kubernetes_version: str = Field("1.35", pattern=r"^1\.\d{2}$")
+    """Kubernetes minor version of the control plane, e.g. "1.35" (one in EKS standard support: the checklist fails
+    after data/eks/kubernetes-versions.json's end date and warns 90 days before)."""
     endpoint_public_access: bool = False
     """Expose the API server on a public endpoint (limited to `publicAccessCidrs`).
     The private endpoint is always on."""
@@ -398,7 +399,7 @@ class NodeGroupsSettings(_Model):
     ami_release: str = Field("latest", pattern=r"^(latest|\d+\.\d+\.\d+-\d{8})$")
     """EKS-optimized AMI release of every node group: `latest` (the release AWS recommends for the cluster's
     Kubernetes version, read from its public SSM parameter at each `pulumi up`: nodes roll to it, one at a time
-    per group) or a pinned release such as `1.33.5-20251115`."""
+    per group) or a pinned release such as `1.35.5-20251115`."""
 
     @model_validator(mode="after")
     def _check(self) -> NodeGroupsSettings:

@@ -62,7 +62,7 @@ class GpuPoolSpec:
 def scale_from_zero_tags(
     labels: dict[str, str], taints: list[tuple[str, str, str]], resources: dict[str, str]
 ) -> dict[str, str]:
-    """What cluster-autoscaler (AWS, 1.33) reads from a group's ASG to build its node while it has none:
+    """What cluster-autoscaler (AWS, 1.33-1.35) reads from a group's ASG to build its node while it has none:
     `node-template/label/<key>`, `node-template/taint/<key>` (`value:Effect`), `node-template/resources/<name>`
     (cloudprovider/aws/README.md; aws_manager.go buildNodeFromTemplate)."""
     tags = {f"{AUTOSCALER_TEMPLATE}/label/{key}": value for key, value in labels.items()}
@@ -96,7 +96,7 @@ class NodeGroupsArgs:
     user: NodeGroupSpec
     gpu: GpuPoolSpec | None = None
     ami_releases: dict[str, str] | None = None
-    """The AMI release of the groups of each AMI type (e.g. AL2023_x86_64_STANDARD: 1.33.5-20251115)."""
+    """The AMI release of the groups of each AMI type (e.g. AL2023_x86_64_STANDARD: 1.35.5-20251115)."""
     wait_for: Sequence[pulumi.Resource] = ()
     """Resources the node groups must wait for (the VPC CNI add-on). A component's own `depends_on`
     is not passed to its children, so the wait is declared on each node group."""

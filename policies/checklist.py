@@ -14,12 +14,17 @@ import ipaddress
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 
 EKS_CLUSTER = "aws:eks/cluster:Cluster"
 RELEASE = "kubernetes:helm.sh/v3:Release"
 CONTROL_PLANE_LOG_TYPES = {"api", "audit", "authenticator", "controllerManager", "scheduler"}
-OLDEST_SUPPORTED_KUBERNETES = (1, 31)
+# The EKS release calendar (release, end of standard and of extended support per version).
+KUBERNETES_VERSIONS: dict[str, Any] = json.loads(
+    (Path(__file__).resolve().parent.parent / "data" / "eks" / "kubernetes-versions.json").read_text()
+)
 
 
 UNKNOWN = "<unknown>"
@@ -56,6 +61,8 @@ class Rule:
     checklist_item: str
     description: str
     check: Callable[[Sequence[Resource]], list[Violation]] = field(repr=False)
+    advisory: bool = False
+    """Reported (WARN; CrossGuard advisory) without failing the plan or the update."""
 
 
 def _of_type(resources: Iterable[Resource], *types: str) -> list[Resource]:
@@ -375,15 +382,58 @@ def image_scanning(resources: Sequence[Resource]) -> list[Violation]:
     ]
 
 
+def today() -> date:
+    """The date the support windows are judged on (tests pin it)."""
+    return date.today()
+
+
+def _support_window(version: str) -> dict[str, str] | None:
+    return KUBERNETES_VERSIONS["versions"].get(version)
+
+
 def supported_kubernetes(resources: Sequence[Resource]) -> list[Violation]:
     violations = []
     for cluster in _clusters(resources):
         version = str(cluster.props.get("version") or "")
-        parts = tuple(int(p) for p in version.split(".")[:2] if p.isdigit())
-        if len(parts) == 2 and parts < OLDEST_SUPPORTED_KUBERNETES:
+        if version == UNKNOWN:
+            continue
+        window = _support_window(version)
+        if window is None:
             violations.append(
                 Violation(
-                    f"Kubernetes {version} is out of standard support; raise cluster.kubernetesVersion", cluster.urn
+                    f"Kubernetes {version!r} is not in the EKS release calendar the checklist carries "
+                    "(data/eks/kubernetes-versions.json); use a version in standard support",
+                    cluster.urn,
+                )
+            )
+        elif today() > date.fromisoformat(window["endOfStandardSupport"]):
+            violations.append(
+                Violation(
+                    f"Kubernetes {version} left EKS standard support on {window['endOfStandardSupport']} (extended "
+                    "support costs extra per cluster hour and ends in an automatic upgrade); raise "
+                    "cluster.kubernetesVersion",
+                    cluster.urn,
+                )
+            )
+    return violations
+
+
+def kubernetes_support_ending(resources: Sequence[Resource]) -> list[Violation]:
+    """Advisory: the version leaves standard support within the warning window."""
+    violations = []
+    warn = timedelta(days=int(KUBERNETES_VERSIONS["warnDaysBefore"]))
+    for cluster in _clusters(resources):
+        version = str(cluster.props.get("version") or "")
+        window = _support_window(version)
+        if window is None:
+            continue
+        end = date.fromisoformat(window["endOfStandardSupport"])
+        if today() <= end <= today() + warn:
+            violations.append(
+                Violation(
+                    f"Kubernetes {version} leaves EKS standard support on {end}; plan the upgrade "
+                    "(cluster.kubernetesVersion, then the autoscaler chart of that minor)",
+                    cluster.urn,
                 )
             )
     return violations
@@ -492,8 +542,15 @@ RULES: list[Rule] = [
     Rule(
         "supported-kubernetes",
         "Regular security updates applied",
-        "The cluster runs a Kubernetes version in standard support.",
+        "The cluster runs a Kubernetes version in EKS standard support (data/eks/kubernetes-versions.json).",
         supported_kubernetes,
+    ),
+    Rule(
+        "kubernetes-support-ending",
+        "Regular security updates applied (upgrade ahead)",
+        "Warns while the cluster's Kubernetes version has under 90 days of standard support left.",
+        kubernetes_support_ending,
+        advisory=True,
     ),
     Rule(
         "imds-hop-limit-1",

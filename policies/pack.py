@@ -58,7 +58,7 @@ def stack_policy(rule: Rule) -> StackValidationPolicy:
         name=rule.id,
         description=f"{rule.checklist_item}: {rule.description}",
         validate=validate,
-        enforcement_level=EnforcementLevel.MANDATORY,
+        enforcement_level=EnforcementLevel.ADVISORY if rule.advisory else EnforcementLevel.MANDATORY,
     )
 
 

@@ -6,11 +6,13 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from policies import checklist
 from policies.checklist import RULES, Resource, evaluate
 from tests.conftest import ROOT, run_plan
 from tools.harness import Inventory
@@ -68,6 +70,8 @@ BREAKS: dict[str, Mutation] = {
         imageScanningConfiguration={"scanOnPush": False}
     ),
     "supported-kubernetes": lambda rs: _props(rs, EKS)[0].update(version="1.27"),
+    # On the pinned date (below), 1.34 has days of standard support left.
+    "kubernetes-support-ending": lambda rs: _props(rs, EKS)[0].update(version="1.34"),
     "imds-hop-limit-1": lambda rs: _props(rs, "aws:ec2/launchTemplate:LaunchTemplate", "user")[0][
         "metadataOptions"
     ].update(httpPutResponseHopLimit=2),
@@ -127,7 +131,8 @@ def test_policy_pack_runs_the_same_rules_through_crossguard_types(plans: dict[st
         policy.validate(args, lambda message, urn=None, name=policy.name: reported.setdefault(name, []).append(message))
     assert list(reported) == ["kms-rotation"]
     assert {p.name for p in POLICIES} == {r.id for r in RULES}
-    assert all(p.enforcement_level.value == "mandatory" for p in POLICIES)
+    advisory = {r.id for r in RULES if r.advisory}
+    assert all(p.enforcement_level.value == ("advisory" if p.name in advisory else "mandatory") for p in POLICIES)
 
 
 def test_plan_prints_the_checklist_and_fails_on_a_broken_stack(tmp_path: Path) -> None:
@@ -235,3 +240,40 @@ def test_login_without_allow_rule_or_open_to_all_fails(
     resources = view(plans[stack])
     _hub(resources)["hub"]["config"][section].update(change)
     assert evaluate(resources)["oauth-allow-rule"]
+
+
+@pytest.fixture(autouse=True)
+def judged_on_a_known_date(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Support windows are judged on the day the plan runs; these tests pin it."""
+    monkeypatch.setattr(checklist, "today", lambda: date(2026, 11, 23))
+
+
+@pytest.mark.parametrize(
+    ("version", "day", "fails", "warns"),
+    [
+        ("1.35", date(2026, 11, 23), False, False),
+        ("1.33", date(2026, 11, 23), True, False),  # in extended support since 2026-07-29
+        ("1.35", date(2027, 1, 15), False, True),  # 71 days of standard support left
+        ("1.35", date(2027, 3, 28), True, False),
+        ("1.99", date(2026, 11, 23), True, False),  # not in the calendar the checklist carries
+    ],
+)
+def test_kubernetes_support_window(
+    plans: dict[str, Inventory], monkeypatch: pytest.MonkeyPatch, version: str, day: date, fails: bool, warns: bool
+) -> None:
+    monkeypatch.setattr(checklist, "today", lambda: day)
+    resources = view(plans["dev"])
+    _props(resources, EKS)[0].update(version=version)
+    results = evaluate(resources)
+    assert bool(results["supported-kubernetes"]) == fails
+    assert bool(results["kubernetes-support-ending"]) == warns
+
+
+def test_the_upgrade_warning_is_advisory() -> None:
+    from pulumi_policy import EnforcementLevel
+
+    from policies.pack import POLICIES
+
+    levels = {p.name: p.enforcement_level for p in POLICIES}
+    assert levels["kubernetes-support-ending"] == EnforcementLevel.ADVISORY
+    assert levels["supported-kubernetes"] == EnforcementLevel.MANDATORY

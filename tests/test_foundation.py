@@ -431,14 +431,14 @@ def test_node_groups_run_the_ami_release_aws_recommends_or_the_pinned_one(plan: 
 
 def test_a_pinned_release_is_used_as_written(tmp_path: Path) -> None:
     document = yaml.safe_load((STACKS / "Pulumi.dev.yaml").read_text())
-    document["config"]["jhub-eks:nodeGroups"]["amiRelease"] = "1.33.2-20250801"
+    document["config"]["jhub-eks:nodeGroups"]["amiRelease"] = "1.35.2-20260301"
     stack_file = tmp_path / "Pulumi.dev.yaml"
     stack_file.write_text(yaml.safe_dump(document))
     out = tmp_path / "plan.json"
     result = run_plan("dev", out, stack_file)
     assert result.returncode == 0, result.stdout + result.stderr
     plan = Inventory.from_json(json.loads(out.read_text()))
-    assert {g.inputs["releaseVersion"] for g in plan.of_type("aws:eks/nodeGroup:NodeGroup")} == {"1.33.2-20250801"}
+    assert {g.inputs["releaseVersion"] for g in plan.of_type("aws:eks/nodeGroup:NodeGroup")} == {"1.35.2-20260301"}
 
 
 def test_the_offline_ssm_answers_only_the_published_parameter_names() -> None:

@@ -167,9 +167,10 @@ def render_checklist(inventory: Inventory) -> tuple[str, bool]:
     lines = [f"Security checklist for '{inventory.stack}' (mandatory; the same rules as policies/):"]
     for rule in RULES:
         violations = results[rule.id]
-        lines.append(f"  [{'PASS' if not violations else 'FAIL'}] {rule.checklist_item} ({rule.id})")
+        status = "PASS" if not violations else ("WARN" if rule.advisory else "FAIL")
+        lines.append(f"  [{status}] {rule.checklist_item} ({rule.id})")
         lines += [f"         - {v.message}" for v in violations]
-    return "\n".join(lines), all(not v for v in results.values())
+    return "\n".join(lines), all(not results[rule.id] for rule in RULES if not rule.advisory)
 
 
 def _shown(path: Path) -> Path:
