@@ -9,7 +9,16 @@ from components.alarms import SecurityAlarms, SecurityAlarmsArgs, Threshold, pla
 from components.alerts import AlertTopic, AlertTopicArgs
 from components.audit_trail import AuditTrail, AuditTrailArgs
 from components.backups import BACKUP_TAG, Backups, BackupsArgs
-from components.cluster import CREATOR_TAG, Cluster, ClusterArgs, cluster_creator, principal_of, same_principal
+from components.cluster import (
+    CREATOR_TAG,
+    Cluster,
+    ClusterArgs,
+    cluster_creator,
+    existing_cluster,
+    principal_of,
+    same_principal,
+    version_step_problem,
+)
 from components.cluster_addons import ClusterAddons, ClusterAddonsArgs
 from components.encryption import Encryption, EncryptionArgs
 from components.gpu_device_plugin import GpuDevicePlugin, GpuDevicePluginArgs
@@ -80,7 +89,11 @@ network = Network(
 # refuses a second entry for it: the creator (this run's role on the first deploy, the cluster's tag
 # afterwards) gets no entry from the program, whoever runs later.
 caller = principal_of(caller_identity.arn)
-creator = cluster_creator(settings.cluster.name, caller)
+existing = existing_cluster(settings.cluster.name)
+step_problem = version_step_problem(existing, settings.cluster.kubernetes_version)
+if step_problem:
+    raise pulumi.RunError(f"{PROJECT}:cluster.kubernetesVersion: {step_problem}")
+creator = cluster_creator(existing, caller)
 if creator is None:
     pulumi.log.warn(
         f"cluster {settings.cluster.name} exists without the {CREATOR_TAG} tag: if one of cluster.adminRoleArns "

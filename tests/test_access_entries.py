@@ -125,3 +125,30 @@ def test_a_caller_without_cluster_access_is_warned(tmp_path: Path) -> None:
     assert "has no access entry on cluster jhub-prod" in output
     # prod's bucket answers only through the VPC endpoint: this caller could not even HeadBucket.
     assert "is not among the user bucket's managers" in output
+
+
+# ---- An existing cluster moves one Kubernetes minor per update ------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("running", "refused"),
+    [
+        ("1.33", "EKS upgrades one minor version per update; set 1.34 (and its autoscaler chart)"),
+        ("1.34", None),
+        ("1.35", None),
+        ("1.36", "EKS cannot downgrade"),
+    ],
+)
+def test_an_existing_cluster_is_upgraded_one_minor_at_a_time(tmp_path: Path, running: str, refused: str | None) -> None:
+    """EKS's UpdateClusterVersion takes the next minor only (EKS user guide, "Update existing cluster
+    to new Kubernetes version"); the plan stops before declaring anything, naming the step."""
+    name = _settings("dev")["name"]
+    out = tmp_path / "dev.json"
+    creator = "arn:aws:iam::111122223333:role/PlatformAdmin"
+    result = run_plan("dev", out, None, "--existing-cluster", f"{name}={creator}@{running}")
+    if refused is None:
+        assert result.returncode == 0, result.stdout + result.stderr
+    else:
+        assert result.returncode == 2, result.stdout + result.stderr
+        assert "jhub-eks:cluster.kubernetesVersion: the cluster runs Kubernetes " + running in result.stderr
+        assert refused in result.stderr

@@ -372,6 +372,7 @@ def run(
     preview: bool = False,
     caller_arn: str | None = None,
     clusters: dict[str, dict[str, str]] | None = None,
+    cluster_versions: dict[str, str] | None = None,
     iam_roles: dict[str, dict[str, str]] | None = None,
     log_groups: list[str] | None = None,
     detector: dict[str, Any] | None = BOOTSTRAP_DETECTOR,
@@ -432,7 +433,10 @@ def run(
                 cluster_name = str(args.args.get("name"))
                 if cluster_name not in existing_clusters:
                     return {}, [("name", f"reading EKS Cluster ({cluster_name}): couldn't find resource")]
-                return {"name": cluster_name, "tags": existing_clusters[cluster_name]}, []
+                found = {"name": cluster_name, "tags": existing_clusters[cluster_name]}
+                if cluster_name in (cluster_versions or {}):
+                    found["version"] = (cluster_versions or {})[cluster_name]
+                return found, []
             if args.token == "aws:guardduty/getDetector:getDetector":
                 if detector is None:
                     return {}, [("id", "reading this account's single GuardDuty Detector: empty result")]

@@ -214,8 +214,9 @@ def main(argv: list[str] | None = None) -> int:
         "--existing-cluster",
         action="append",
         default=[],
-        metavar="NAME[=CREATOR_ARN]",
-        help="plan as if this EKS cluster existed, created by CREATOR_ARN (default: the first deploy)",
+        metavar="NAME[=CREATOR_ARN][@VERSION]",
+        help="plan as if this EKS cluster existed, created by CREATOR_ARN, running Kubernetes VERSION "
+        "(default: the first deploy)",
     )
     parser.add_argument(
         "--existing-log-group",
@@ -235,10 +236,14 @@ def main(argv: list[str] | None = None) -> int:
         help="skip the NetworkPolicy analyzer (for callers that analyze the inventory themselves)",
     )
     args = parser.parse_args(argv)
-    clusters = {
-        name: ({CREATOR_TAG: creator} if creator else {})
-        for name, _, creator in (entry.partition("=") for entry in args.existing_cluster)
-    }
+    clusters: dict[str, dict[str, str]] = {}
+    cluster_versions: dict[str, str] = {}
+    for entry in args.existing_cluster:
+        entry, _, version = entry.partition("@")
+        name, _, creator = entry.partition("=")
+        clusters[name] = {CREATOR_TAG: creator} if creator else {}
+        if version:
+            cluster_versions[name] = version
     ecr_images: dict[str, list[str]] = {}
     for image in args.pushed_image:
         repository, _, tag = image.rpartition(":")
@@ -252,6 +257,7 @@ def main(argv: list[str] | None = None) -> int:
             preview=args.preview,
             caller_arn=args.caller,
             clusters=clusters,
+            cluster_versions=cluster_versions,
             log_groups=args.existing_log_group,
             detector=None if args.no_guardduty_detector else BOOTSTRAP_DETECTOR,
         )
