@@ -36,6 +36,8 @@ import pydantic
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic.alias_generators import to_camel
 
+from policies.checklist import opening_traits
+
 PROJECT = "jhub-eks"
 
 # CloudWatch Logs accepts only these retention periods (PutRetentionPolicy).
@@ -658,13 +660,16 @@ class ResourceSettings(_Model):
     def _check(self) -> ResourceSettings:
         if self.cpu_guarantee > self.cpu_limit:
             raise _field_error("cpuGuarantee", f"{self.cpu_guarantee} exceeds cpuLimit {self.cpu_limit}")
-        if _bytes(self.memory_guarantee) > _bytes(self.memory_limit):
+        if _kib(self.memory_guarantee) > _kib(self.memory_limit):
             raise _field_error("memoryGuarantee", f"{self.memory_guarantee} exceeds memoryLimit {self.memory_limit}")
         return self
 
 
-def _bytes(quantity: str) -> float:
-    return float(quantity[:-1]) * 1000 ** "KMGT".index(quantity[-1]) * 1000
+def _kib(quantity: str) -> float:
+    """A Kubernetes binary quantity (Mi, Gi) or a KubeSpawner byte size (M, G: powers of 1024 there) in KiB."""
+    return float(quantity[:-2] if quantity.endswith("i") else quantity[:-1]) * 1024 ** "KMGT".index(
+        quantity.rstrip("i")[-1]
+    )
 
 
 class ImageSettings(_Model):
@@ -687,13 +692,6 @@ class EgressPortSettings(_Model):
     """Destination port."""
     protocol: Literal["TCP", "UDP"] = "TCP"
     """Protocol."""
-
-
-def _kib(quantity: str) -> float:
-    """A Kubernetes binary quantity (Mi, Gi) or a KubeSpawner byte size (M, G: powers of 1024 there) in KiB."""
-    return float(quantity[:-2] if quantity.endswith("i") else quantity[:-1]) * 1024 ** "KMGT".index(
-        quantity.rstrip("i")[-1]
-    )
 
 
 class ProfileSettings(_Model):
@@ -822,13 +820,7 @@ class JupyterHubSettings(_Model):
         if self.auth == "github" and self.oidc is not None:
             raise _field_error("oidc", "is set but auth is `github`; set auth: oidc or remove the oidc section")
         hub_config = (self.values_overrides.get("hub") or {}).get("config") or {}
-        opened = sorted(
-            f"hub.config.{section}.{key}"
-            for section, entries in hub_config.items()
-            if isinstance(entries, dict)
-            for key in ("allow_all", "allow_existing_users")
-            if entries.get(key)
-        )
+        opened = [f"hub.config.{trait}" for trait in opening_traits(hub_config)]
         if opened:
             raise _field_error(
                 "valuesOverrides",

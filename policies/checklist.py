@@ -130,6 +130,22 @@ def _login_rules(config: Mapping[str, Any]) -> tuple[str | None, Mapping[str, An
     return authenticator, (config.get(section) or {}) if section else {}
 
 
+# Authenticator traits that let users in without the allow rules (OAuthenticator 17.4.0).
+OPENING_TRAITS = ("allow_all", "allow_existing_users")
+
+
+def opening_traits(hub_config: Mapping[str, Any]) -> list[str]:
+    """`Section.trait` for each opening trait a `hub.config` turns on (settings refuse them in
+    valuesOverrides, the checklist in the values, the plan shows them)."""
+    return sorted(
+        f"{section}.{trait}"
+        for section, entries in hub_config.items()
+        if isinstance(entries, Mapping)
+        for trait in OPENING_TRAITS
+        if entries.get(trait)
+    )
+
+
 def oauth_with_allow_rule(resources: Sequence[Resource]) -> list[Violation]:
     violations = []
     for release, values in _hub_values(resources):
@@ -157,13 +173,7 @@ def oauth_with_allow_rule(resources: Sequence[Resource]) -> list[Violation]:
                     release.urn,
                 )
             )
-        opened = [
-            f"{section}.{key}"
-            for section, entries in config.items()
-            if isinstance(entries, Mapping)
-            for key in ("allow_all", "allow_existing_users")
-            if entries.get(key)
-        ]
+        opened = opening_traits(config)
         if opened:
             violations.append(
                 Violation(f"{opened} let users in without the allow rules; remove it from valuesOverrides", release.urn)

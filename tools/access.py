@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from policies.checklist import OPENING_TRAITS
 from tools.harness import Inventory
 
 RELEASE = "kubernetes:helm.sh/v3:Release"
@@ -54,7 +55,7 @@ def access_lines(values: dict[str, Any]) -> list[str]:
     admin_groups = rules.get("admin_groups") or []
     admins = [_names("users", admin_users), _names("groups" if authenticator != "github" else "teams", admin_groups)]
     admins = [a for a in admins if a]
-    opened = [k for k in ("allow_all", "allow_existing_users") if rules.get(k)]
+    opened = [k for k in OPENING_TRAITS if rules.get(k)]
     lines = [f"  login:  {head}"]
     lines.append(
         "  may log in: "
