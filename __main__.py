@@ -240,9 +240,7 @@ user_identity = UserIdentity(
         key_arn=encryption.user_data_key_arn,
         namespace=settings.jupyterhub.namespace,
         service_account=USER_SERVICE_ACCOUNT,
-        curator_service_account=CURATOR_SERVICE_ACCOUNT
-        if any(p.shared_data_writer for p in settings.jupyterhub.user_servers.profiles)
-        else None,
+        curator_service_account=CURATOR_SERVICE_ACCOUNT if settings.jupyterhub.user_servers.has_curators else None,
         tags=tags,
     ),
 )

@@ -757,6 +757,11 @@ class UserServerSettings(_Model):
     idle_timeout_seconds: int = Field(3600, ge=300, le=7 * 24 * 3600)
     """Idle user servers are stopped after this many seconds (idle culling is always on)."""
 
+    @property
+    def has_curators(self) -> bool:
+        """Whether a profile writes the shared prefix (and so runs as the curators' identity)."""
+        return any(profile.shared_data_writer for profile in self.profiles)
+
     @model_validator(mode="after")
     def _check(self) -> UserServerSettings:
         slugs = [p.slug for p in self.profiles]

@@ -92,7 +92,7 @@ class JupyterHub(pulumi.ComponentResource):
             automount_service_account_token=False,
             opts=k8s_child,
         )
-        if any(profile.shared_data_writer for profile in hub.user_servers.profiles):
+        if hub.user_servers.has_curators:
             # The curator profiles' identity (Pod Identity maps it to the curators' role); no API token.
             k8s.core.v1.ServiceAccount(
                 f"{name}-curator-servers",
