@@ -40,6 +40,7 @@ from components.node_groups import (
 )
 from components.registry import Registry, RegistryArgs, image_tag_pushed
 from components.storage import UserDataBucket, UserDataBucketArgs
+from components.tagging import base_tags, tag_every_resource
 from settings import PROJECT, AlarmSettings, NodeGroupSettings, SettingsError, load_settings
 
 try:
@@ -49,7 +50,9 @@ except SettingsError as error:
     raise pulumi.RunError(f"invalid stack settings:\n{error}") from None
 
 name = f"jhub-{settings.stack}"
-tags = {"project": "jhub-eks", "stack": settings.stack, "environment": settings.environment}
+# Cost allocation tags on every AWS resource, with the component that declared it (components/tagging.py).
+tags = base_tags(PROJECT, settings.stack, settings.environment)
+tag_every_resource(tags)
 # One sts:GetCallerIdentity: the account, and who runs this (see the access entries below).
 caller_identity = aws.get_caller_identity()
 account_id = caller_identity.account_id

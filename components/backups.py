@@ -17,6 +17,8 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from components.tagging import component_tags
+
 BACKUP_TAG = "jhub-eks/backup"
 BACKUP_POLICIES = ("AWSBackupServiceRolePolicyForBackup", "AWSBackupServiceRolePolicyForRestores")
 
@@ -109,7 +111,7 @@ class Backups(pulumi.ComponentResource):
                     start_window=60,
                     completion_window=360,
                     lifecycle=aws.backup.PlanRuleLifecycleArgs(delete_after=args.retention_days),
-                    recovery_point_tags={**tags, BACKUP_TAG: args.stack},
+                    recovery_point_tags={**component_tags(tags, "jhub:aws:Backups"), BACKUP_TAG: args.stack},
                 )
             ],
             tags=tags,

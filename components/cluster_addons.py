@@ -14,6 +14,7 @@ import pulumi_kubernetes as k8s
 
 from components.irsa import irsa_role
 from components.network_policies import allow_all_in_namespace, declare
+from components.tagging import component_tags
 
 AUTOSCALER_NAMESPACE = "kube-system"
 AUTOSCALER_SERVICE_ACCOUNT = "cluster-autoscaler"
@@ -206,7 +207,10 @@ class ClusterAddons(pulumi.ComponentResource):
                 # The EBS CSI driver tags each volume it creates with these (docs/tagging.md).
                 **{
                     f"tagSpecification_{index}": f"{key}={value}"
-                    for index, (key, value) in enumerate(sorted((args.volume_tags or {}).items()), start=1)
+                    for index, (key, value) in enumerate(
+                        sorted({**component_tags(tags, "jhub:aws:ClusterAddons"), **(args.volume_tags or {})}.items()),
+                        start=1,
+                    )
                 },
             },
             reclaim_policy="Retain" if args.retain_volumes else "Delete",

@@ -21,6 +21,7 @@ from components.jupyterhub_values import (
     build_values,
 )
 from components.network_policies import declare
+from components.tagging import component_tags
 from settings import JupyterHubSettings
 
 CHART_REPOSITORY = "https://hub.jupyter.org/helm-chart/"
@@ -150,6 +151,7 @@ class JupyterHub(pulumi.ComponentResource):
                     slug: UserImage(repository, args.profile_images[slug][1])
                     for slug, repository in zip(profile_slugs, resolved[4:], strict=True)
                 },
+                load_balancer_tags=component_tags(tags, "jhub:k8s:JupyterHub"),
             )
         )
         # The namespace's NetworkPolicies, before the release starts any pod (strict enforcement

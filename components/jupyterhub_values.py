@@ -110,13 +110,29 @@ def redacted_secrets() -> HubSecrets:
 CHART_POLICIES_OFF = {"enabled": False}
 
 
-def _https(hub: JupyterHubSettings, certificate_arn: str | None) -> tuple[dict[str, Any], dict[str, Any]]:
+# cloud-provider-aws tags the load balancer it creates for the Service with these (and its target
+# groups, listeners, security group): "k1=v1,k2=v2", read at creation only (ensureLoadBalancerv2
+# does not re-tag an existing NLB).
+LOAD_BALANCER_TAGS_ANNOTATION = "service.beta.kubernetes.io/aws-load-balancer-additional-resource-tags"
+
+
+def load_balancer_tags_annotation(tags: Mapping[str, str]) -> dict[str, str]:
+    for key, value in tags.items():
+        if any(c in f"{key}{value}" for c in ",="):
+            raise ValueError(f"tag {key}={value}: the annotation cannot carry ',' or '='")
+    return {LOAD_BALANCER_TAGS_ANNOTATION: ",".join(f"{k}={v}" for k, v in sorted(tags.items()))} if tags else {}
+
+
+def _https(
+    hub: JupyterHubSettings, certificate_arn: str | None, load_balancer_tags: Mapping[str, str] | None = None
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """`proxy.https` and `proxy.service` for the TLS mode: only the ports the mode needs."""
     mode = hub.https.mode
+    tag_annotation = load_balancer_tags_annotation(load_balancer_tags or {})
     service: dict[str, Any] = {
         "type": "LoadBalancer",
         "loadBalancerSourceRanges": list(hub.load_balancer_source_ranges),
-        "annotations": {},
+        "annotations": dict(tag_annotation),
         "disableHttpPort": mode in ("secret", "acm"),
     }
     if mode == "none":
@@ -133,6 +149,7 @@ def _https(hub: JupyterHubSettings, certificate_arn: str | None) -> tuple[dict[s
         hosts = [hub.domain, f"*.{hub.domain}"] if hub.subdomain_host else [hub.domain]
         return {"enabled": True, "type": "secret", "hosts": hosts, "secret": {"name": hub.https.secret_name}}, service
     service["annotations"] = {
+        **tag_annotation,
         "service.beta.kubernetes.io/aws-load-balancer-type": "nlb",
         "service.beta.kubernetes.io/aws-load-balancer-ssl-cert": certificate_arn,
         "service.beta.kubernetes.io/aws-load-balancer-ssl-ports": "https",
@@ -298,12 +315,13 @@ def build_values(
     user_storage: UserStorage | None = None,
     user_image: UserImage | None = None,
     profile_images: Mapping[str, UserImage] | None = None,
+    load_balancer_tags: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """All Helm values of the release; `hub.values_overrides` merged last.
 
     `user_image` replaces the configured image (the stack's ECR repository and tag, or the fallback
     while that tag is not pushed yet)."""
-    https, service = _https(hub, certificate_arn)
+    https, service = _https(hub, certificate_arn, load_balancer_tags)
     user = hub.user_servers
     user_env: dict[str, str] = {}
     if user_storage is not None:

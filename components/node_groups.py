@@ -10,6 +10,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from components.tagging import component_tags
+
 USER_NODE_LABEL = ("hub.jupyter.org/node-purpose", "user")
 USER_NODE_TAINT = ("hub.jupyter.org/dedicated", "user", "NO_SCHEDULE")
 # GPU nodes: only pods that tolerate this run there (GPU profiles; the device plugin tolerates
@@ -182,7 +184,8 @@ class NodeGroups(pulumi.ComponentResource):
                 monitoring=aws.ec2.LaunchTemplateMonitoringArgs(enabled=True),
                 tag_specifications=[
                     aws.ec2.LaunchTemplateTagSpecificationArgs(
-                        resource_type=kind, tags={**tags, "node-purpose": purpose}
+                        resource_type=kind,
+                        tags={**component_tags(tags, "jhub:aws:NodeGroups"), "node-purpose": purpose},
                     )
                     for kind in ("instance", "volume")
                 ],

@@ -93,7 +93,7 @@ def test_homes_and_the_hub_database_use_the_tagged_class(plan: Inventory) -> Non
     assert not (values["hub"].get("db") or {}).get("pvc", {}).get("storageClassName")
     annotations = storage_class(plan).inputs["metadata"]["annotations"]
     assert annotations["storageclass.kubernetes.io/is-default-class"] == "true"
-    assert storage_class(plan).inputs["parameters"]["tagSpecification_1"].startswith(f"{BACKUP_TAG}=")
+    assert volume_tags(storage_class(plan).inputs, "hub-db-dir")[BACKUP_TAG] == f"jhub-{plan.stack}"
 
 
 def test_the_selection_check_bites(plans: dict[str, Inventory]) -> None:

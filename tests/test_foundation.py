@@ -337,12 +337,19 @@ def test_default_storage_class_is_encrypted_gp3_with_the_user_data_key(plan: Inv
     storage_class = plan.one("kubernetes:storage.k8s.io/v1:StorageClass")
     assert storage_class.inputs["metadata"]["annotations"]["storageclass.kubernetes.io/is-default-class"] == "true"
     assert storage_class.inputs["provisioner"] == "ebs.csi.aws.com"
-    assert storage_class.inputs["parameters"] == {
+    parameters = storage_class.inputs["parameters"]
+    assert {k: v for k, v in parameters.items() if not k.startswith("tagSpecification_")} == {
         "type": "gp3",
         "encrypted": "true",
         "kmsKeyId": key_arn(plan, "user-data"),
-        # What the backup selection takes (tests/test_backups.py).
-        "tagSpecification_1": f"jhub-eks/backup=jhub-{plan.stack}",
+    }
+    # The volume tags: the backup selection's (tests/test_backups.py) and the cost tags (test_cost_tags.py).
+    assert {v.split("=", 1)[0] for k, v in parameters.items() if k.startswith("tagSpecification_")} == {
+        "jhub-eks/backup",
+        "project",
+        "stack",
+        "environment",
+        "component",
     }
     expected = "Retain" if plan.stack == "prod" else "Delete"
     assert storage_class.inputs["reclaimPolicy"] == expected

@@ -324,8 +324,8 @@ def _pulumi_eks_children(component: Recorded, region: str, preview: bool, make_u
             # pulumi-eks does not expose it: EKS's default, the creator becomes cluster admin.
             "bootstrapClusterCreatorAdminPermissions": True,
         },
-        # pulumi-eks tags the cluster with `tags` and `clusterTags` merged.
-        "tags": {**inputs.get("tags", {}), **inputs.get("clusterTags", {})},
+        # pulumi-eks tags the cluster with `clusterTags` and `tags` merged, `tags` winning (cluster.ts).
+        "tags": {**inputs.get("clusterTags", {}), **inputs.get("tags", {})},
     }
     if "encryptionConfigKeyArn" in inputs:
         cluster_inputs["encryptionConfig"] = {
