@@ -9,6 +9,7 @@ from components.alarms import SecurityAlarms, SecurityAlarmsArgs, Threshold, pla
 from components.alerts import AlertTopic, AlertTopicArgs
 from components.audit_trail import AuditTrail, AuditTrailArgs
 from components.backups import BACKUP_TAG, Backups, BackupsArgs
+from components.budget import StackBudget, StackBudgetArgs
 from components.cluster import (
     CREATOR_TAG,
     Cluster,
@@ -51,7 +52,8 @@ except SettingsError as error:
 
 name = f"jhub-{settings.stack}"
 # Cost allocation tags on every AWS resource, with the component that declared it (components/tagging.py).
-tags = base_tags(PROJECT, settings.stack, settings.environment)
+# The stack tag is the resource prefix (jhub-dev), unique in an account that other projects share.
+tags = base_tags(PROJECT, name, settings.environment)
 tag_every_resource(tags)
 # One sts:GetCallerIdentity: the account, and who runs this (see the access entries below).
 caller_identity = aws.get_caller_identity()
@@ -425,6 +427,22 @@ SecurityAlarms(
         tags=tags,
     ),
 )
+
+budget = settings.cost.budget
+if budget.enabled:
+    assert budget.monthly_limit_usd is not None  # validated: required while the budget is on
+    stack_budget = StackBudget(
+        name,
+        StackBudgetArgs(
+            stack_tag=tags["stack"],
+            monthly_limit_usd=budget.monthly_limit_usd,
+            alert_percentages=budget.alert_percentages,
+            forecast_percentage=budget.forecast_percentage,
+            alert_topic_arn=alerts.topic_arn,
+            tags=tags,
+        ),
+    )
+    pulumi.export("budget", stack_budget.budget_name)
 
 pulumi.export("alert_topic_arn", alerts.topic_arn)
 pulumi.export("audit_trail", audit_trail.trail_name)

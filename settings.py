@@ -501,6 +501,36 @@ class DetectionSettings(_Model):
     """Width (standard deviations) of the anomaly band on the user bucket's request metrics."""
 
 
+class BudgetSettings(_Model):
+    enabled: bool = True
+    """An AWS Budget of the stack's monthly cost (every resource tagged `stack: jhub-<stack>`), alerting the
+    alert topic. Counts only once the cost allocation tags are active (bootstrap/, README "Cost")."""
+    monthly_limit_usd: float | None = Field(None, gt=0)
+    """The budget, in USD per month. Required while the budget is on: `./plan` prints the stack's fixed
+    monthly cost to start from."""
+    alert_percentages: list[Annotated[int, Field(ge=1, le=1000)]] = Field(default_factory=lambda: [80, 100])
+    """Alert when the month's actual cost passes each of these percentages of the limit."""
+    forecast_percentage: int | None = Field(100, ge=1, le=1000)
+    """Alert when the month's forecast cost passes this percentage of the limit (null: no forecast alert)."""
+
+    @model_validator(mode="after")
+    def _at_most_five_alerts(self) -> BudgetSettings:
+        # AWS Budgets: up to five notifications per budget.
+        if len(set(self.alert_percentages)) + (1 if self.forecast_percentage else 0) > 5:
+            raise _field_error(
+                "alertPercentages",
+                "AWS Budgets sends at most 5 alerts per budget (these and forecastPercentage together); list fewer",
+            )
+        return self
+
+
+class CostSettings(_Model):
+    budget: BudgetSettings = BudgetSettings()
+    """The stack's AWS Budget."""
+    active_hours_per_month: int = Field(160, ge=1, le=744)
+    """Hours an active user's server runs in a month: the plan's cost of one more active user per profile."""
+
+
 class IncidentSettings(_Model):
     lockdown: bool = False
     """Emergency switch: deny all traffic in the JupyterHub namespace and scale the hub and proxy to zero."""
@@ -660,12 +690,12 @@ class ResourceSettings(_Model):
     def _check(self) -> ResourceSettings:
         if self.cpu_guarantee > self.cpu_limit:
             raise _field_error("cpuGuarantee", f"{self.cpu_guarantee} exceeds cpuLimit {self.cpu_limit}")
-        if _kib(self.memory_guarantee) > _kib(self.memory_limit):
+        if quantity_kib(self.memory_guarantee) > quantity_kib(self.memory_limit):
             raise _field_error("memoryGuarantee", f"{self.memory_guarantee} exceeds memoryLimit {self.memory_limit}")
         return self
 
 
-def _kib(quantity: str) -> float:
+def quantity_kib(quantity: str) -> float:
     """A Kubernetes binary quantity (Mi, Gi) or a KubeSpawner byte size (M, G: powers of 1024 there) in KiB."""
     return float(quantity[:-2] if quantity.endswith("i") else quantity[:-1]) * 1024 ** "KMGT".index(
         quantity.rstrip("i")[-1]
@@ -779,7 +809,7 @@ class UserServerSettings(_Model):
                 )
         for profile in [None, *self.profiles]:
             resources = self.resources if profile is None or profile.resources is None else profile.resources
-            if _kib(self.shm_size) >= _kib(resources.memory_limit):
+            if quantity_kib(self.shm_size) >= quantity_kib(resources.memory_limit):
                 where = "userServers.resources" if profile is None else f"profile {profile.slug!r}"
                 raise _field_error(
                     "shmSize",
@@ -888,6 +918,8 @@ class Settings(_Model):
     """Alerts, GuardDuty, CloudTrail, log shipping and alarms."""
     incident: IncidentSettings = IncidentSettings()
     """Incident-response switches (reviewed like any change)."""
+    cost: CostSettings = CostSettings()
+    """The stack's budget, and the usage the plan's cost estimate assumes."""
     jupyterhub: JupyterHubSettings
     """JupyterHub domain and login."""
     secrets: Secrets = Secrets()
@@ -920,6 +952,12 @@ class Settings(_Model):
             problems.append(
                 f"{PROJECT}:nodeGroups.amiRelease: {release} is not a release for Kubernetes "
                 f"{self.cluster.kubernetes_version}; pin a {self.cluster.kubernetes_version}.x release or use latest"
+            )
+        budget = self.cost.budget
+        if budget.enabled and budget.monthly_limit_usd is None:
+            problems.append(
+                f"{PROJECT}:cost.budget.monthlyLimitUsd: the stack's budget needs a monthly limit in USD (./plan "
+                "prints the fixed monthly cost to start from); set it, or cost.budget.enabled: false"
             )
         if self.environment == "prod":
             problems += self._prod_problems()
@@ -995,6 +1033,11 @@ class Settings(_Model):
             )
         if self.detection.guard_duty.mode == "off":
             problems.append(f"{PROJECT}:detection.guardDuty.mode: prod cannot turn GuardDuty off; use account")
+        if not self.cost.budget.enabled:
+            problems.append(
+                f"{PROJECT}:cost.budget.enabled: prod's spending must alert someone; set it to true with a "
+                "monthlyLimitUsd"
+            )
         if not (self.detection.alert_emails or self.detection.alert_https_endpoints):
             problems.append(
                 f"{PROJECT}:detection.alertEmails: prod alarms must reach someone; "

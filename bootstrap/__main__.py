@@ -14,7 +14,7 @@ import pulumi_aws as aws
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from account_prerequisites import AccountPrerequisites, AccountPrerequisitesArgs
+from account_prerequisites import COST_ALLOCATION_TAG_KEYS, AccountPrerequisites, AccountPrerequisitesArgs
 from github_oidc import (
     CI_ROLE_PREFIX,
     GITHUB_OIDC_HOST,
@@ -90,6 +90,8 @@ prerequisites = AccountPrerequisites(
     AccountPrerequisitesArgs(
         guard_duty=config.get_bool("guardDuty") is not False,
         enhanced_scanning=bool(config.get_bool("registryEnhancedScanning")),
+        # Off until the first environment stack is deployed and AWS lists its tag keys (README "Cost").
+        cost_allocation_tags=COST_ALLOCATION_TAG_KEYS if config.get_bool("activateCostAllocationTags") else (),
     ),
 )
 

@@ -1,11 +1,12 @@
 """Account-wide prerequisites of the environment stacks: things there is one of per account (and
 region), which every environment uses and none may own, since destroying one would break the others:
-the Auto Scaling service-linked role, the GuardDuty detector with its protection features, and the
-registry-wide (enhanced) image scanning configuration."""
+the Auto Scaling service-linked role, the GuardDuty detector with its protection features, the
+registry-wide (enhanced) image scanning configuration, and the activation of the environment stacks'
+tags as cost allocation tags."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +30,14 @@ GUARDDUTY_FEATURES: dict[str, list[str]] = {
     "S3_DATA_EVENTS": [],
     "EBS_MALWARE_PROTECTION": [],
 }
+
+
+# The tags every resource of an environment stack carries (components/tagging.py COST_TAG_KEYS; a
+# test keeps the two lists equal). Cost Explorer and the stacks' budgets split the bill by them once
+# they are active: account-wide, and only the organization's management account (or a standalone
+# account) may activate them. AWS accepts a key only after it has seen it on a resource (up to 24 h
+# after the first environment deploy); before that the provider fails with "empty result".
+COST_ALLOCATION_TAG_KEYS = ("project", "stack", "environment", "component")
 
 
 def _declared_here(lookup: Callable[[], Any], not_found: tuple[str, ...]) -> bool:
@@ -63,6 +72,8 @@ class AccountPrerequisitesArgs:
     """Run GuardDuty in this region (when the account has no detector of its own)."""
     enhanced_scanning: bool = False
     """Amazon Inspector continuous scanning of every repository of the registry (paid)."""
+    cost_allocation_tags: Sequence[str] = ()
+    """Tag keys to activate as cost allocation tags (management or standalone account only)."""
 
 
 class AccountPrerequisites(pulumi.ComponentResource):
@@ -124,5 +135,9 @@ class AccountPrerequisites(pulumi.ComponentResource):
                     )
                 ],
                 opts=child,
+            )
+        for tag_key in args.cost_allocation_tags:
+            aws.costexplorer.CostAllocationTag(
+                f"{name}-cost-tag-{tag_key}", tag_key=tag_key, status="Active", opts=child
             )
         self.register_outputs({"auto_scaling_role_created": self.auto_scaling_role_created})

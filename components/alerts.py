@@ -12,10 +12,14 @@ import pulumi_aws as aws
 
 
 def topic_policy(topic_arn: str, account_id: str) -> dict[str, Any]:
-    """CloudWatch alarms of this account and EventBridge rules may publish; nothing without TLS.
+    """CloudWatch alarms and AWS Budgets of this account and EventBridge rules may publish; nothing
+    without TLS.
 
     EventBridge's statement has no condition: "You can't use Condition blocks in Amazon SNS topic
-    policies for EventBridge" (EventBridge user guide, Amazon SNS permissions)."""
+    policies for EventBridge" (EventBridge user guide, Amazon SNS permissions). Budgets' is the one the
+    Budgets user guide gives ("Creating an Amazon SNS topic for budget notifications"): this account's
+    budgets only (budget ARNs have no region)."""
+    partition = topic_arn.split(":")[1]
     return {
         "Version": "2012-10-17",
         "Statement": [
@@ -33,6 +37,17 @@ def topic_policy(topic_arn: str, account_id: str) -> dict[str, Any]:
                 "Principal": {"Service": "events.amazonaws.com"},
                 "Action": "sns:Publish",
                 "Resource": topic_arn,
+            },
+            {
+                "Sid": "BudgetsOfThisAccountPublish",
+                "Effect": "Allow",
+                "Principal": {"Service": "budgets.amazonaws.com"},
+                "Action": "sns:Publish",
+                "Resource": topic_arn,
+                "Condition": {
+                    "StringEquals": {"aws:SourceAccount": account_id},
+                    "ArnLike": {"aws:SourceArn": f"arn:{partition}:budgets::{account_id}:*"},
+                },
             },
             {
                 "Sid": "DenyWithoutTLS",

@@ -99,7 +99,9 @@ def alerts_key_policy(partition: str, account_id: str) -> dict[str, Any]:
     for EventBridge-to-encrypted topics" (SNS developer guide, compatibility with encrypted topics):
     the data-key request SNS makes for an EventBridge publish carries neither key, so a condition on
     them denies every alert. EventBridge's statement is therefore unconditioned; this key encrypts
-    the alert topic and nothing else, which is what bounds it."""
+    the alert topic and nothing else, which is what bounds it. AWS Budgets' statement is the one its
+    user guide gives for encrypted topics ("Protecting your Amazon SNS budget alerts data with SSE
+    and AWS KMS"), unconditioned as documented: without it budget alerts are silently never sent."""
     return {
         "Version": "2012-10-17",
         "Statement": [
@@ -116,6 +118,13 @@ def alerts_key_policy(partition: str, account_id: str) -> dict[str, Any]:
                 "Sid": "EventBridgeRulesPublishEncrypted",
                 "Effect": "Allow",
                 "Principal": {"Service": "events.amazonaws.com"},
+                "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+                "Resource": "*",
+            },
+            {
+                "Sid": "BudgetsPublishEncrypted",
+                "Effect": "Allow",
+                "Principal": {"Service": "budgets.amazonaws.com"},
                 "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
                 "Resource": "*",
             },

@@ -49,7 +49,8 @@ def component_of(plan: Inventory, resource: Recorded) -> str:
 
 def expected_tags(plan: Inventory, component: str) -> dict[str, str]:
     environment = "prod" if plan.stack == "prod" else "dev"
-    return {"project": "jhub-eks", "stack": plan.stack, "environment": environment, "component": component}
+    # The stack tag is the stack's resource prefix: unique in an account other projects share.
+    return {"project": "jhub-eks", "stack": f"jhub-{plan.stack}", "environment": environment, "component": component}
 
 
 def missing_cost_tags(plan: Inventory) -> list[str]:

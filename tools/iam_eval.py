@@ -7,7 +7,9 @@ one node process evaluates a whole batch, so call `evaluate` with every request 
 The principal's own context keys are filled in as AWS does: each session tag becomes `aws:PrincipalTag/<key>`
 (EKS Pod Identity adds kubernetes-pod-name, kubernetes-namespace, kubernetes-service-account, eks-cluster-name,
 ...), `aws:PrincipalArn` / `aws:PrincipalAccount` / `aws:PrincipalType` come from the principal ARN, and
-`aws:username` exists only for an IAM user, never for a role session. Request keys such as `s3:prefix` go in
+`aws:username` exists only for an IAM user, never for a role session. A service principal
+(`budgets.amazonaws.com`, acting on its own through a resource policy) gets `aws:PrincipalServiceName` and
+`aws:PrincipalIsAWSService`, and the resource's account. Request keys such as `s3:prefix` go in
 `context`; keys that do not apply to the action (say `s3:prefix` on GetObject) are dropped by the engine, as AWS
 would never send them, and reported in `SimulationResult.ignored_context_keys`.
 """

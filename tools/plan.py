@@ -102,7 +102,32 @@ SUMMARIES: dict[str, Summary] = {
     "aws:eks/nodeGroup:NodeGroup": lambda i: (
         f"{i.get('instanceTypes')} {i.get('capacityType')} size {i['scalingConfig']['minSize']}.."
         f"{i['scalingConfig']['maxSize']} labels={i.get('labels')} taints={i.get('taints', [])} "
-        f"subnets={len(i.get('subnetIds', []))} private"
+        f"subnets={len(i.get('subnetIds', []))} private, AMI release {i.get('releaseVersion')}"
+    ),
+    "aws:backup/vault:Vault": lambda i: (
+        f"{i.get('name')} kms={'customer key' if i.get('kmsKeyArn') else 'AWS-owned'} "
+        f"force-destroy={i.get('forceDestroy')}"
+    ),
+    "aws:backup/vaultLockConfiguration:VaultLockConfiguration": lambda i: (
+        f"min retention {i.get('minRetentionDays')}d, "
+        + (
+            f"compliance mode (lock fixed after {i['changeableForDays']}d)"
+            if i.get("changeableForDays")
+            else "governance mode"
+        )
+    ),
+    "aws:backup/plan:Plan": lambda i: "; ".join(
+        f"{r.get('ruleName')} {r.get('schedule')} keep {r.get('lifecycle', {}).get('deleteAfter')}d" for r in i["rules"]
+    ),
+    "aws:backup/selection:Selection": lambda i: (
+        f"resources={i.get('resources')} AND "
+        + " AND ".join(f"{c['key']}={c['value']}" for group in i.get("conditions", []) for c in group["stringEquals"])
+    ),
+    "aws:budgets/budget:Budget": lambda i: (
+        f"{i.get('limitAmount')} {i.get('limitUnit')} per month of "
+        f"{[v for f in i.get('costFilters', []) for v in f['values']]}; alerts "
+        + ", ".join(f"{n['notificationType']} > {n['threshold']:g}%" for n in i.get("notifications", []))
+        + " -> alert topic"
     ),
     "kubernetes:storage.k8s.io/v1:StorageClass": lambda i: (
         f"{i['metadata']['name']} {i.get('provisioner')} {i.get('parameters')} reclaim={i.get('reclaimPolicy')}"

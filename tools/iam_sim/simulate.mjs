@@ -22,6 +22,7 @@ import { runSimulation } from '@cloud-copilot/iam-simulate';
 const ASSUMED_ROLE = /^arn:(aws[a-z-]*):sts::(\d{12}):assumed-role\/([^/]+)\/(.+)$/;
 const IAM_ROLE = /^arn:(aws[a-z-]*):iam::(\d{12}):role\/(.+)$/;
 const IAM_USER = /^arn:(aws[a-z-]*):iam::(\d{12}):user\/(.+)$/;
+const SERVICE = /^[a-z0-9-]+\.amazonaws\.com$/;
 
 function readStdin() {
   return new Promise((resolve, reject) => {
@@ -50,8 +51,14 @@ function principalContext(principal, principalTags) {
     context['aws:PrincipalAccount'] = match[2];
     context['aws:PrincipalType'] = 'User';
     context['aws:username'] = match[3].split('/').at(-1);
+  } else if (SERVICE.test(principal)) {
+    // An AWS service acting on its own (a service principal in a resource policy): AWS sets these two.
+    context['aws:PrincipalServiceName'] = principal;
+    context['aws:PrincipalIsAWSService'] = 'true';
   } else {
-    throw new Error(`unsupported principal ${JSON.stringify(principal)}: expected an assumed-role, role or user ARN`);
+    throw new Error(
+      `unsupported principal ${JSON.stringify(principal)}: expected an assumed-role, role or user ARN, or a service`
+    );
   }
   for (const [key, value] of Object.entries(principalTags ?? {})) {
     if (typeof value !== 'string') {
@@ -96,7 +103,8 @@ async function evaluate(request, index) {
       action: request.action,
       resource: {
         resource: request.resource,
-        accountId: request.resourceAccount ?? derived['aws:PrincipalAccount']
+        // A service principal has no account: the resource's own (its ARN's account field).
+        accountId: request.resourceAccount ?? derived['aws:PrincipalAccount'] ?? request.resource.split(':')[4]
       },
       contextVariables: { ...derived, ...(request.context ?? {}) }
     },
