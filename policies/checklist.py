@@ -401,6 +401,14 @@ def _support_window(version: str) -> dict[str, str] | None:
     return KUBERNETES_VERSIONS["versions"].get(version)
 
 
+def support_phase(version: str) -> str:
+    """`standard`, `extended` (billed extra per cluster hour) or `unknown`, judged on today()."""
+    window = _support_window(version)
+    if window is None:
+        return "unknown"
+    return "extended" if today() > date.fromisoformat(window["endOfStandardSupport"]) else "standard"
+
+
 def supported_kubernetes(resources: Sequence[Resource]) -> list[Violation]:
     violations = []
     for cluster in _clusters(resources):
@@ -416,7 +424,7 @@ def supported_kubernetes(resources: Sequence[Resource]) -> list[Violation]:
                     cluster.urn,
                 )
             )
-        elif today() > date.fromisoformat(window["endOfStandardSupport"]):
+        elif support_phase(version) == "extended":
             violations.append(
                 Violation(
                     f"Kubernetes {version} left EKS standard support on {window['endOfStandardSupport']} (extended "

@@ -144,3 +144,15 @@ def test_bootstrap_activates_exactly_the_tags_the_stacks_carry() -> None:
     assert sorted((t.inputs["tagKey"], t.inputs["status"]) for t in activated) == sorted(
         (k, "Active") for k in tagging.COST_TAG_KEYS
     )
+
+
+def test_the_plan_warns_when_the_budget_is_below_the_fixed_cost(tmp_path: Path) -> None:
+    stack_file = tmp_path / "Pulumi.dev.yaml"
+    document = yaml.safe_load((ROOT / "stacks" / "Pulumi.dev.yaml").read_text())
+    document["config"]["jhub-eks:cost"] = {"budget": {"monthlyLimitUsd": 100}}
+    stack_file.write_text(yaml.safe_dump(document))
+    result = run_plan("dev", tmp_path / "plan.json", stack_file)
+    assert result.returncode == 0, result.stderr
+    assert "[WARN] cost.budget.monthlyLimitUsd 100 is below the stack's fixed monthly cost" in result.stdout
+    # The committed stacks' budgets are above it.
+    assert "[WARN] cost.budget" not in run_plan("dev", tmp_path / "plan2.json").stdout

@@ -20,10 +20,13 @@ from typing import Any
 import yaml
 
 from components.cluster import CREATOR_TAG
-from policies.checklist import RULES, Resource, evaluate
+from policies.checklist import RULES, Resource, evaluate, support_phase
+from settings import parse_settings
 from tools.access import render_access
+from tools.cost import estimate, load_prices
+from tools.cost import render as render_cost
 from tools.deploy_graph import render_longest_chain
-from tools.harness import BOOTSTRAP_DETECTOR, ROOT, Inventory, PlanError, Recorded, run
+from tools.harness import BOOTSTRAP_DETECTOR, ROOT, Inventory, PlanError, Recorded, load_stack_config, run
 from tools.reachability import reachability
 from tools.reachability import render as render_reachability
 
@@ -299,6 +302,20 @@ def main(argv: list[str] | None = None) -> int:
         reachability_file.write_text(table + "\n")
     text = render(inventory)
     print(text.splitlines()[0] if args.quiet else text)
+    config, secret_keys = load_stack_config(args.stack, args.stack_file)
+    settings = parse_settings(args.stack, config, frozenset(secret_keys))
+    cost = estimate(inventory, load_prices(settings.region), support_phase, settings.cost.active_hours_per_month)
+    cost_file = out.parent / f"cost-{inventory.stack}.json"
+    cost_file.write_text(json.dumps(cost.to_json(), indent=1) + "\n")
+    if not args.quiet:
+        print()
+        print(render_cost(cost))
+    budget = settings.cost.budget
+    if budget.enabled and budget.monthly_limit_usd is not None and budget.monthly_limit_usd < cost.total("min"):
+        print(
+            f"[WARN] cost.budget.monthlyLimitUsd {budget.monthly_limit_usd:,.0f} is below the stack's fixed monthly "
+            f"cost ({cost.total('min'):,.0f} at the minimum node sizes): the budget alerts every month"
+        )
     checklist, passed = render_checklist(inventory)
     print()
     print(render_longest_chain(inventory))
@@ -311,6 +328,7 @@ def main(argv: list[str] | None = None) -> int:
         print()
         print(table)
     print(f"\nInventory written to {_shown(out)}")
+    print(f"Cost estimate written to {_shown(cost_file)}")
     if table:
         print(f"Reachability table written to {_shown(reachability_file)}")
     for path in values_files:

@@ -1,0 +1,540 @@
+"""What a stack costs, from the offline plan and a dated snapshot of AWS list prices
+(data/prices/<region>.json): the monthly fixed cost by component, at the node groups' minimum and
+desired sizes; the unit prices of what is billed by use (data processed, logs, storage); and the
+cost of one more active user per server profile.
+
+Every resource type the program declares must be classified here — priced (ESTIMATORS) or free
+with the reason (FREE) — so a new billable type cannot be silently free (tests/test_cost.py).
+Node prices are on-demand list prices: for Spot groups they are an upper bound.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from settings import quantity_kib
+from tools.harness import Inventory, Recorded
+
+ROOT = Path(__file__).resolve().parent.parent
+PRICES = ROOT / "data" / "prices"
+RELEASE = "kubernetes:helm.sh/v3:Release"
+GIB_KIB = 1024 * 1024
+
+
+def load_prices(region: str) -> dict[str, Any]:
+    path = PRICES / f"{region}.json"
+    if not path.exists():
+        raise FileNotFoundError(f"no price snapshot for {region}: add {path.relative_to(ROOT)} (tools/prices.py)")
+    return json.loads(path.read_text())
+
+
+@dataclass
+class Line:
+    component: str
+    item: str
+    monthly_min: float | None
+    """USD per month at the node groups' minimum sizes (None: price not in the snapshot)."""
+    monthly_desired: float | None
+    estimated: bool = False
+    """A price not confirmed for the region (`verified: false` in the snapshot)."""
+    detail: str = ""
+    """What tells lines of the same item apart (listed when they are summed)."""
+
+
+@dataclass
+class UnitPrice:
+    component: str
+    item: str
+    usd: float | None
+    per: str
+    estimated: bool = False
+
+
+@dataclass
+class UserCost:
+    profile: str
+    pool: str
+    instance_type: str
+    share: float
+    """The fraction of a node one server reserves (its largest request against the node's allocatable)."""
+    per_hour: float | None
+    per_month_active: float | None
+    storage_per_month: float | None
+    capacity_type: str
+
+
+@dataclass
+class CostReport:
+    stack: str
+    region: str
+    snapshot: str
+    hours_per_month: int
+    active_hours_per_month: int
+    lines: list[Line] = field(default_factory=list)
+    unit_prices: list[UnitPrice] = field(default_factory=list)
+    users: list[UserCost] = field(default_factory=list)
+
+    def total(self, which: str = "min") -> float:
+        return sum((getattr(line, f"monthly_{which}") or 0.0) for line in self.lines)
+
+    def by_component(self, which: str = "min") -> dict[str, float]:
+        totals: dict[str, float] = {}
+        for line in self.lines:
+            totals[line.component] = totals.get(line.component, 0.0) + (getattr(line, f"monthly_{which}") or 0.0)
+        return totals
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self) | {"totalMin": self.total("min"), "totalDesired": self.total("desired")}
+
+
+# ---- Classification of every declared type -----------------------------------------------------
+
+FREE: dict[str, str] = {
+    "pulumi:pulumi:Stack": "Pulumi's own",
+    "pulumi:providers:kubernetes": "Pulumi's own",
+    "random:index/randomId:RandomId": "generated locally",
+    "aws:iam/role:Role": "IAM is free",
+    "aws:iam/rolePolicy:RolePolicy": "IAM is free",
+    "aws:iam/rolePolicyAttachment:RolePolicyAttachment": "IAM is free",
+    "aws:kms/alias:Alias": "aliases are free (the key is priced)",
+    "aws:ec2/vpc:Vpc": "VPCs are free",
+    "aws:ec2/subnet:Subnet": "subnets are free",
+    "aws:ec2/route:Route": "routes are free",
+    "aws:ec2/routeTable:RouteTable": "route tables are free",
+    "aws:ec2/routeTableAssociation:RouteTableAssociation": "free",
+    "aws:ec2/internetGateway:InternetGateway": "free (its data is billed as transfer out)",
+    "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup": "security groups are free",
+    "aws:ec2/securityGroup:SecurityGroup": "security groups are free",
+    "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": "free",
+    "aws:ec2/launchTemplate:LaunchTemplate": "free (its instances are priced with the node groups)",
+    "aws:autoscaling/tag:Tag": "free",
+    "aws:ec2/flowLog:FlowLog": "billed as log ingestion into its log group (priced there)",
+    "aws:eks/addon:Addon": "EKS add-ons are free (their pods run on the priced nodes)",
+    "aws:eks/podIdentityAssociation:PodIdentityAssociation": "free",
+    "eks:index:Cluster": "priced as the aws:eks/cluster:Cluster it creates",
+    "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": "free (transitions are per request)",
+    "aws:s3/bucketOwnershipControls:BucketOwnershipControls": "free",
+    "aws:s3/bucketPolicy:BucketPolicy": "free",
+    "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock": "free",
+    "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration": (
+        "free (bucket keys keep KMS requests few)"
+    ),
+    "aws:s3/bucketVersioning:BucketVersioning": "free (old versions are storage, priced with the bucket)",
+    "aws:ecr/lifecyclePolicy:LifecyclePolicy": "free",
+    "aws:ecr/repositoryPolicy:RepositoryPolicy": "free",
+    "aws:sns/topicPolicy:TopicPolicy": "free",
+    "aws:sns/topicSubscription:TopicSubscription": "free (deliveries: SNS free tier covers alert volumes)",
+    "aws:cloudwatch/eventRule:EventRule": "EventBridge rules on AWS service events are free",
+    "aws:cloudwatch/eventTarget:EventTarget": "free",
+    "aws:acm/certificate:Certificate": "public ACM certificates are free",
+    "aws:acm/certificateValidation:CertificateValidation": "free",
+    "aws:route53/record:Record": "records are free (the hosted zone is not the stack's)",
+    "aws:backup/vaultLockConfiguration:VaultLockConfiguration": "free",
+    "aws:backup/selection:Selection": "free (recovery points priced with the vault)",
+    "aws:backup/plan:Plan": "free (recovery points priced with the vault)",
+    "aws:budgets/budget:Budget": "budgets without actions are free",
+    "kubernetes:core/v1:Namespace": "Kubernetes objects run on the priced nodes",
+    "kubernetes:core/v1:NamespacePatch": "Kubernetes objects run on the priced nodes",
+    "kubernetes:core/v1:ServiceAccount": "Kubernetes objects run on the priced nodes",
+    "kubernetes:networking.k8s.io/v1:NetworkPolicy": "Kubernetes objects run on the priced nodes",
+    "kubernetes:apps/v1:DeploymentPatch": "lockdown scales the hub down; nothing billed",
+}
+
+Estimator = Callable[["_Context", Recorded], Iterator[Line | UnitPrice]]
+
+
+@dataclass
+class _Context:
+    inventory: Inventory
+    prices: dict[str, Any]
+    kubernetes_support: Callable[[str], str]
+    by_urn: dict[str, Recorded]
+
+    @property
+    def hours(self) -> int:
+        return int(self.prices["hoursPerMonth"])
+
+    def price(self, key: str) -> tuple[float | None, bool]:
+        entry = self.prices["prices"][key]
+        return entry["usd"], not entry["verified"]
+
+    def component(self, resource: Recorded) -> str:
+        node = self.by_urn.get(resource.parent)
+        while node is not None:
+            if node.type.startswith("jhub:"):
+                return node.type.rsplit(":", 1)[-1]
+            node = self.by_urn.get(node.parent)
+        return "(stack)"
+
+    def monthly(self, resource: Recorded, item: str, key: str, count: float = 1.0) -> Line:
+        usd, estimated = self.price(key)
+        amount = None if usd is None else usd * count
+        return Line(self.component(resource), item, amount, amount, estimated)
+
+    def unit(self, resource: Recorded, item: str, key: str) -> UnitPrice:
+        usd, estimated = self.price(key)
+        return UnitPrice(self.component(resource), item, usd, self.prices["prices"][key]["per"], estimated)
+
+
+def _eks_cluster(ctx: _Context, resource: Recorded) -> Iterator[Line | UnitPrice]:
+    version = str(resource.inputs.get("version"))
+    yield ctx.monthly(resource, f"EKS control plane ({version})", "eks.cluster-hour", ctx.hours)
+    if ctx.kubernetes_support(version) == "extended":
+        yield ctx.monthly(resource, f"EKS extended support ({version})", "eks.extended-support-hour", ctx.hours)
+
+
+def _nat(ctx: _Context, resource: Recorded) -> Iterator[Line | UnitPrice]:
+    yield ctx.monthly(resource, "NAT gateway", "vpc.nat-gateway-hour", ctx.hours)
+    yield ctx.unit(resource, "NAT gateway data processed", "vpc.nat-gateway-gb")
+
+
+def _eip(ctx: _Context, resource: Recorded) -> Iterator[Line | UnitPrice]:
+    yield ctx.monthly(resource, "public IPv4 address (NAT)", "vpc.public-ipv4-hour", ctx.hours)
+
+
+def _endpoint(ctx: _Context, resource: Recorded) -> Iterator[Line | UnitPrice]:
+    if resource.inputs.get("vpcEndpointType") != "Interface":
+        return  # gateway endpoints (S3) are free
+    zones = len(resource.inputs.get("subnetIds") or [])
+    service = str(resource.inputs.get("serviceName", "")).rsplit(".", 1)[-1]
+    line = ctx.monthly(
+        resource, f"interface endpoints ({zones} AZ each)", "vpc.interface-endpoint-hour", ctx.hours * zones
+    )
+    line.detail = service
+    yield line
+    yield ctx.unit(resource, "interface endpoints data processed", "vpc.interface-endpoint-gb")
+
+
+def _kms_key(ctx: _Context, resource: Recorded) -> Iterator[Line | UnitPrice]:
+    yield ctx.monthly(resource, "KMS key", "kms.key-month")
+
+
+def _log_group(ctx: _Context, resource: Recorded) -> Iterator[Line | UnitPrice]:
+    name = str(resource.inputs.get("name", resource.name))
+    vended = "flow" in resource.name
+    yield ctx.unit(resource, f"logs {name} ingested", "logs.vended-ingestion-gb" if vended else "logs.ingestion-gb")
+    yield ctx.unit(resource, f"logs {name} stored", "logs.storage-gb-month")
+
+
+def _metric_filter(ctx: _Context, resource: Recorded) -> Iterator[Line | UnitPrice]:
+    transformation = (resource.inputs.get("metricTransformation") or {}).get("name", "")
+    yield ctx.unit(resource, f"custom metric {transformation} (per metric)", "cloudwatch.custom-metric-month")
+
+
+def _alarm(ctx: _Context, resource: Recorded) -> Iterator[Line | UnitPrice]:
+    # An anomaly detection alarm is billed as three metrics (the metric and the band's two bounds).
+    metrics = 3 if resource.inputs.get("thresholdMetricId") else 1
+    yield ctx.monthly(
+        resource, "alarm" + (" (anomaly detection)" if metrics == 3 else ""), "cloudwatch.alarm-month", metrics
+    )
+
+
+def _dashboard(ctx: _Context, resource: Recorded) -> Iterator[Line | UnitPrice]:
+    yield ctx.monthly(resource, "CloudWatch dashboard", "cloudwatch.dashboard-month")
+
+
+def _bucket(ctx: _Context, resource: Recorded) -> Iterator[Line | UnitPrice]:
+    yield ctx.unit(resource, f"S3 {resource.name} stored", "s3.standard-gb-month")
+
+
+def _bucket_metric(ctx: _Context, resource: Recorded) -> Iterator[Line | UnitPrice]:
+    yield ctx.unit(resource, "S3 request metrics (each a custom metric)", "cloudwatch.custom-metric-month")
+
+
+def _repository(ctx: _Context, resource: Recorded) -> Iterator[Line | UnitPrice]:
+    yield ctx.unit(resource, "ECR images stored", "ecr.storage-gb-month")
+
+
+def _vault(ctx: _Context, resource: Recorded) -> Iterator[Line | UnitPrice]:
+    yield ctx.unit(resource, "EBS recovery points (incremental snapshots)", "ebs.snapshot-gb-month")
+
+
+def _trail(ctx: _Context, resource: Recorded) -> Iterator[Line | UnitPrice]:
+    yield ctx.unit(
+        resource,
+        "CloudTrail management events if the account has another trail",
+        "cloudtrail.extra-management-copy-100k",
+    )
+    if resource.inputs.get("eventSelectors") or resource.inputs.get("advancedEventSelectors"):
+        yield ctx.unit(resource, "CloudTrail data events", "cloudtrail.data-events-100k")
+
+
+def _topic(ctx: _Context, resource: Recorded) -> Iterator[Line | UnitPrice]:
+    return iter(())  # free tier covers alert volumes; KMS requests priced with the key
+
+
+def _node_group(ctx: _Context, resource: Recorded) -> Iterator[Line | UnitPrice]:
+    scaling = resource.inputs["scalingConfig"]
+    instance_type = resource.inputs["instanceTypes"][0]
+    instance = ctx.prices["instances"].get(instance_type)
+    spot = resource.inputs.get("capacityType") == "SPOT"
+    pool = (resource.inputs.get("labels") or {}).get("node-purpose", resource.name)
+    label = f"{pool} node groups, {instance_type}" + (" (Spot: on-demand price, an upper bound)" if spot else "")
+    usd = None if instance is None else instance["usd"] * ctx.hours
+    yield Line(
+        ctx.component(resource),
+        label,
+        None if usd is None else usd * scaling["minSize"],
+        None if usd is None else usd * scaling["desiredSize"],
+    )
+    disk = _root_disk_gib(ctx, resource)
+    gp3, estimated = ctx.price("ebs.gp3-gb-month")
+    if disk and gp3 is not None:
+        yield Line(
+            ctx.component(resource),
+            f"{pool} node groups, root volumes {disk} GiB",
+            gp3 * disk * scaling["minSize"],
+            gp3 * disk * scaling["desiredSize"],
+            estimated,
+        )
+    yield ctx.unit(resource, "GuardDuty runtime monitoring of these nodes", "guardduty.runtime-vcpu-month")
+
+
+def _root_disk_gib(ctx: _Context, node_group: Recorded) -> int | None:
+    template_id = (node_group.inputs.get("launchTemplate") or {}).get("id")
+    for template in ctx.inventory.of_type("aws:ec2/launchTemplate:LaunchTemplate"):
+        if template.id == template_id or template.outputs.get("id") == template_id:
+            return int(template.inputs["blockDeviceMappings"][0]["ebs"]["volumeSize"])
+    return None
+
+
+def _release(ctx: _Context, resource: Recorded) -> Iterator[Line | UnitPrice]:
+    values = resource.inputs.get("values")
+    if resource.inputs.get("chart") != "jupyterhub" or not isinstance(values, dict):
+        return  # the autoscaler and device plugin run on the priced nodes
+    service = values["proxy"]["service"]
+    if service.get("type") != "LoadBalancer":
+        return
+    annotations = service.get("annotations") or {}
+    nlb = annotations.get("service.beta.kubernetes.io/aws-load-balancer-type") == "nlb"
+    component = ctx.component(resource)
+    key = "elb.network-lb-hour" if nlb else "elb.classic-lb-hour"
+    usd, estimated = ctx.price(key)
+    amount = None if usd is None else usd * ctx.hours
+    yield Line(component, "hub load balancer (" + ("NLB" if nlb else "Classic") + ")", amount, amount, estimated)
+    # An internet-facing load balancer has a public IPv4 address in each public subnet (AZ).
+    zones = len(
+        [
+            s
+            for s in ctx.inventory.of_type("aws:ec2/subnet:Subnet")
+            if s.inputs.get("tags", {}).get("kubernetes.io/role/elb")
+        ]
+    )
+    ipv4, _ = ctx.price("vpc.public-ipv4-hour")
+    if ipv4 is not None and zones:
+        yield Line(
+            component, f"hub load balancer public IPv4 x {zones}", ipv4 * ctx.hours * zones, ipv4 * ctx.hours * zones
+        )
+    if nlb:
+        yield ctx.unit(resource, "hub load balancer capacity units", "elb.network-lcu-hour")
+    # The hub's database volume (chart default 1Gi), from the same storage class.
+    database_gib = quantity_kib(str(((values["hub"].get("db") or {}).get("pvc") or {}).get("storage", "1Gi"))) / GIB_KIB
+    gp3, _ = ctx.price("ebs.gp3-gb-month")
+    if gp3 is not None:
+        yield Line(component, f"hub database volume {database_gib:g} GiB", gp3 * database_gib, gp3 * database_gib)
+    yield ctx.unit(resource, "user home volumes (see per user)", "ebs.gp3-gb-month")
+
+
+def _storage_class(ctx: _Context, resource: Recorded) -> Iterator[Line | UnitPrice]:
+    return iter(())  # the volumes it makes: per user below, and the hub database (in the min nodes' terms)
+
+
+ESTIMATORS: dict[str, Estimator] = {
+    "aws:eks/cluster:Cluster": _eks_cluster,
+    "aws:ec2/natGateway:NatGateway": _nat,
+    "aws:ec2/eip:Eip": _eip,
+    "aws:ec2/vpcEndpoint:VpcEndpoint": _endpoint,
+    "aws:kms/key:Key": _kms_key,
+    "aws:cloudwatch/logGroup:LogGroup": _log_group,
+    "aws:cloudwatch/logMetricFilter:LogMetricFilter": _metric_filter,
+    "aws:cloudwatch/metricAlarm:MetricAlarm": _alarm,
+    "aws:cloudwatch/dashboard:Dashboard": _dashboard,
+    "aws:s3/bucket:Bucket": _bucket,
+    "aws:s3/bucketMetric:BucketMetric": _bucket_metric,
+    "aws:ecr/repository:Repository": _repository,
+    "aws:backup/vault:Vault": _vault,
+    "aws:cloudtrail/trail:Trail": _trail,
+    "aws:sns/topic:Topic": _topic,
+    "aws:eks/nodeGroup:NodeGroup": _node_group,
+    "kubernetes:helm.sh/v3:Release": _release,
+    "kubernetes:storage.k8s.io/v1:StorageClass": _storage_class,
+}
+
+
+def unclassified(inventory: Inventory) -> list[str]:
+    """Declared types neither priced nor known to be free (components are not billed themselves)."""
+    return sorted({r.type for r in inventory.resources if not r.type.startswith("jhub:")} - set(ESTIMATORS) - set(FREE))
+
+
+# ---- One more active user --------------------------------------------------------------------------
+
+
+def allocatable(instance: dict[str, Any]) -> tuple[float, float]:
+    """vCPU and memory (KiB) a node offers pods: capacity less nodeadm's kube-reserved (cpu: 6 % of the
+    first core, 1 % of the second, 0.5 % of cores 3-4, 0.25 % above; memory: 11 MiB per max pod + 255
+    MiB, max pods = ENIs x (IPs per ENI - 1) + 2) and the 100 MiB hard eviction threshold
+    (amazon-eks-ami nodeadm/internal/kubelet/config.go, eni_max_pods.go)."""
+    millicores = instance["vcpu"] * 1000
+    reserved_cpu = 0.0
+    for start, end, share in ((0, 1000, 0.06), (1000, 2000, 0.01), (2000, 4000, 0.005), (4000, millicores, 0.0025)):
+        if millicores > start:
+            reserved_cpu += (min(millicores, end) - start) * share
+    max_pods = instance["defaultMaxENIs"] * (instance["ipv4AddressesPerInterface"] - 1) + 2
+    reserved_mib = 11 * max_pods + 255 + 100
+    return (millicores - reserved_cpu) / 1000, (instance["memoryMib"] - reserved_mib) * 1024
+
+
+def _pools(inventory: Inventory) -> dict[str, Recorded]:
+    pools: dict[str, Recorded] = {}
+    for group in inventory.of_type("aws:eks/nodeGroup:NodeGroup"):
+        pools.setdefault(str((group.inputs.get("labels") or {}).get("node-purpose")), group)
+    return pools
+
+
+def user_costs(inventory: Inventory, prices: dict[str, Any], active_hours: int) -> list[UserCost]:
+    release = next((r for r in inventory.of_type(RELEASE) if r.inputs.get("chart") == "jupyterhub"), None)
+    values = release.inputs.get("values") if release else None
+    if not isinstance(values, dict):
+        return []
+    single = values["singleuser"]
+    base = {
+        "cpu_guarantee": single.get("cpu", {}).get("guarantee", 0),
+        "mem_guarantee": single.get("memory", {}).get("guarantee", "0M"),
+    }
+    profiles = single.get("profileList") or [{"slug": "default", "kubespawner_override": {}}]
+    storage_gib = quantity_kib(str(single.get("storage", {}).get("capacity", "0Gi"))) / GIB_KIB
+    gp3 = prices["prices"]["ebs.gp3-gb-month"]["usd"]
+    snapshot = prices["prices"]["ebs.snapshot-gb-month"]["usd"]
+    pools = _pools(inventory)
+    costs = []
+    for profile in profiles:
+        override = {**base, **profile.get("kubespawner_override", {})}
+        pool = str((override.get("node_selector") or {}).get("node-purpose", "user"))
+        group = pools.get(pool)
+        if group is None:
+            continue
+        instance_type = group.inputs["instanceTypes"][0]
+        instance = prices["instances"].get(instance_type)
+        if instance is None:
+            costs.append(
+                UserCost(
+                    profile["slug"],
+                    pool,
+                    instance_type,
+                    0.0,
+                    None,
+                    None,
+                    None,
+                    group.inputs.get("capacityType", "ON_DEMAND"),
+                )
+            )
+            continue
+        cpu, memory_kib = allocatable(instance)
+        gpus = float((override.get("extra_resource_limits") or {}).get("nvidia.com/gpu", 0))
+        share = max(
+            float(override.get("cpu_guarantee") or 0) / cpu,
+            quantity_kib(str(override.get("mem_guarantee") or "0M")) / memory_kib,
+            gpus / instance["gpus"] if instance["gpus"] else 0.0,
+        )
+        per_hour = share * instance["usd"]
+        storage = storage_gib * (gp3 or 0) + storage_gib * (snapshot or 0)  # a full snapshot: the upper bound
+        costs.append(
+            UserCost(
+                profile["slug"],
+                pool,
+                instance_type,
+                share,
+                per_hour,
+                per_hour * active_hours,
+                storage,
+                group.inputs.get("capacityType", "ON_DEMAND"),
+            )
+        )
+    return costs
+
+
+def estimate(
+    inventory: Inventory, prices: dict[str, Any], kubernetes_support: Callable[[str], str], active_hours: int
+) -> CostReport:
+    ctx = _Context(inventory, prices, kubernetes_support, {r.urn: r for r in inventory.resources})
+    report = CostReport(inventory.stack, prices["region"], prices["snapshot"], ctx.hours, active_hours)
+    for resource in inventory.resources:
+        estimator = ESTIMATORS.get(resource.type)
+        if estimator is None:
+            continue
+        for entry in estimator(ctx, resource):
+            if isinstance(entry, Line):
+                report.lines.append(entry)
+            else:
+                report.unit_prices.append(entry)
+    report.users = user_costs(inventory, prices, active_hours)
+    return report
+
+
+# ---- Rendering -------------------------------------------------------------------------------------
+
+
+def _summed(lines: Iterator[Line]) -> list[tuple[str, list[Line]]]:
+    groups: dict[str, list[Line]] = {}
+    for line in lines:
+        groups.setdefault(line.item, []).append(line)
+    return list(groups.items())
+
+
+def _sum(amounts: Iterator[float | None]) -> float | None:
+    values = list(amounts)
+    return None if any(v is None for v in values) else sum(v for v in values if v is not None)
+
+
+def _usd(amount: float | None) -> str:
+    return "   (no price)" if amount is None else f"{amount:>12,.2f}"
+
+
+def render(report: CostReport) -> str:
+    unknown = sum(1 for line in report.lines if line.monthly_min is None)
+    lines = [
+        f"Monthly cost of '{report.stack}' (USD, AWS list prices in {report.region}, snapshot {report.snapshot}; "
+        f"{report.hours_per_month} h a month; * = price not confirmed for the region)",
+        f"  {'fixed cost by component':<78} {'min nodes':>12} {'desired':>12}",
+    ]
+    by_min, by_desired = report.by_component("min"), report.by_component("desired")
+    for component in sorted(by_min):
+        lines.append(f"  {component:<78} {by_min[component]:>12,.2f} {by_desired[component]:>12,.2f}")
+        for item, group in _summed(x for x in report.lines if x.component == component):
+            mark = "*" if any(x.estimated for x in group) else " "
+            label = item if len(group) == 1 else f"{item} x {len(group)}"
+            details = sorted({x.detail for x in group if x.detail})
+            label += f": {', '.join(details)}" if details else ""
+            lines.append(
+                f"    {label[:75]:<75}{mark} {_usd(_sum(x.monthly_min for x in group))} "
+                f"{_usd(_sum(x.monthly_desired for x in group))}"
+            )
+    total = f"  {'TOTAL fixed per month':<78} {report.total('min'):>12,.2f} {report.total('desired'):>12,.2f}"
+    lines.append(total + (f"  (+ {unknown} item(s) without a snapshot price)" if unknown else ""))
+    lines.append("  billed by use (unit prices):")
+    seen: set[tuple[str, str]] = set()
+    for unit in report.unit_prices:
+        if (unit.item, unit.per) in seen:
+            continue
+        seen.add((unit.item, unit.per))
+        price = "price not in snapshot" if unit.usd is None else f"{unit.usd:g} per {unit.per}"
+        lines.append(f"    {unit.component:<16} {unit.item[:60]:<60} {price}{' *' if unit.estimated else ''}")
+    lines.append(
+        f"  one more active user ({report.active_hours_per_month} h of server a month, "
+        "cost.activeHoursPerMonth), per profile:"
+    )
+    for user in report.users:
+        if user.per_hour is None:
+            lines.append(f"    {user.profile:<16} on {user.instance_type}: instance type not in the price snapshot")
+            continue
+        spot = " (Spot: less)" if user.capacity_type == "SPOT" else ""
+        lines.append(
+            f"    {user.profile:<16} {user.share:6.1%} of a {user.instance_type} ({user.pool} pool): "
+            f"{user.per_hour:.3f}/h = {user.per_month_active:,.2f}/month{spot}, + home volume and its "
+            f"backups {user.storage_per_month:,.2f}/month"
+        )
+    return "\n".join(lines)
