@@ -373,6 +373,8 @@ def check_preview(wf: Workflows) -> list[str]:
     preview_steps = preview.get("steps", [])
     if not any("tools.reachability_diff" in str(s.get("run", "")) for s in preview_steps):
         problems.append("pr.yml/preview: does not post the reachability diff (tools/reachability_diff.py)")
+    if not any("tools.cost_diff" in str(s.get("run", "")) for s in preview_steps):
+        problems.append("pr.yml/preview: does not post the cost diff (tools/cost_diff.py)")
     base_ref = "${{ github.event.pull_request.base.sha }}"
     if not any((s.get("with") or {}).get("ref") == base_ref for s in preview_steps):
         problems.append("pr.yml/preview: does not check out the base branch for the reachability diff")
@@ -548,6 +550,10 @@ def _set(target: dict[str, Any], key: str, value: Any) -> None:
     target[key] = value
 
 
+def _diff_step(wf: Workflows) -> dict[str, Any]:
+    return next(s for s in _job(wf, "pr.yml", "preview")["steps"] if "tools.cost_diff" in str(s.get("run", "")))
+
+
 def _confirm_step(wf: Workflows) -> dict[str, Any]:
     return next(s for s in _job(wf, "teardown.yml", "destroy")["steps"] if "CONFIRM" in (s.get("env") or {}))
 
@@ -636,6 +642,10 @@ MUTATIONS: dict[str, tuple[str, Callable[[Workflows], None]]] = {
     "preview without policy pack": (
         "preview",
         lambda wf: _step(wf, "pr.yml", "preview", "pulumi/actions")["with"].pop("policyPacks"),
+    ),
+    "no cost diff": (
+        "preview",
+        lambda wf: _set(_diff_step(wf), "run", _diff_step(wf)["run"].replace("tools.cost_diff", "true")),
     ),
     "preview of dev only": (
         "preview",
