@@ -55,18 +55,16 @@ def comment(stack: str, base: dict[str, Any] | None, head: dict[str, Any]) -> st
     before_users = {u["profile"]: u for u in base["users"]}
     for user in head["users"]:
         old = before_users.pop(user["profile"], None)
-        a = user["per_month_active"]
-        b = old["per_month_active"] if old else None
-        if a is None or (b is not None and abs(a - b) < 0.005):
+        now: float | None = user["per_month_active"]
+        before: float | None = old["per_month_active"] if old else None
+        if now is None or (before is not None and abs(now - before) < 0.005):
             continue
         lines.append(
-            f"| one more active user, `{user['profile']}` | {'new' if b is None else f'{b:,.2f}'} | {a:,.2f} | "
-            f"{'' if b is None else _delta(b, a)} |"
+            f"| one more active user, `{user['profile']}` | {'new' if before is None else f'{before:,.2f}'} | "
+            f"{now:,.2f} | {'' if before is None else _delta(before, now)} |"
         )
-    for profile in before_users:
-        lines.append(
-            f"| one more active user, `{profile}` | {before_users[profile]['per_month_active'] or 0:,.2f} | removed | |"
-        )
+    for profile, gone in before_users.items():
+        lines.append(f"| one more active user, `{profile}` | {gone['per_month_active'] or 0:,.2f} | removed | |")
     if not rows and abs(head["totalMin"] - base["totalMin"]) < 0.005:
         lines += ["", "No change to the fixed monthly cost."]
     return "\n".join(lines) + "\n"
