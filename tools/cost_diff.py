@@ -55,13 +55,13 @@ def comment(stack: str, base: dict[str, Any] | None, head: dict[str, Any]) -> st
     before_users = {u["profile"]: u for u in base["users"]}
     for user in head["users"]:
         old = before_users.pop(user["profile"], None)
-        now: float | None = user["per_month_active"]
-        before: float | None = old["per_month_active"] if old else None
-        if now is None or (before is not None and abs(now - before) < 0.005):
+        is_now: float | None = user["per_month_active"]
+        was: float | None = old["per_month_active"] if old else None
+        if is_now is None or (was is not None and abs(is_now - was) < 0.005):
             continue
         lines.append(
-            f"| one more active user, `{user['profile']}` | {'new' if before is None else f'{before:,.2f}'} | "
-            f"{now:,.2f} | {'' if before is None else _delta(before, now)} |"
+            f"| one more active user, `{user['profile']}` | {'new' if was is None else f'{was:,.2f}'} | "
+            f"{is_now:,.2f} | {'' if was is None else _delta(was, is_now)} |"
         )
     for profile, gone in before_users.items():
         lines.append(f"| one more active user, `{profile}` | {gone['per_month_active'] or 0:,.2f} | removed | |")
