@@ -21,6 +21,7 @@ from components.cluster import (
     version_step_problem,
 )
 from components.cluster_addons import ClusterAddons, ClusterAddonsArgs
+from components.dashboard import OperationsDashboard, OperationsDashboardArgs
 from components.encryption import Encryption, EncryptionArgs
 from components.gpu_device_plugin import GpuDevicePlugin, GpuDevicePluginArgs
 from components.guardduty import ThreatDetection, ThreatDetectionArgs, account_detector
@@ -28,7 +29,7 @@ from components.identity import UserIdentity, UserIdentityArgs
 from components.jupyterhub import JupyterHub, JupyterHubArgs
 from components.jupyterhub_values import CURATOR_SERVICE_ACCOUNT, USER_SERVICE_ACCOUNT, choose_user_image
 from components.log_groups import existing_log_groups
-from components.log_shipping import ContainerLogs, ContainerLogsArgs
+from components.log_shipping import ContainerLogs, ContainerLogsArgs, container_log_group_name
 from components.network import Network, NetworkArgs
 from components.node_groups import (
     NVIDIA_AMI,
@@ -408,7 +409,7 @@ def threshold(alarm: AlarmSettings) -> Threshold:
     return Threshold(alarm.threshold, alarm.period_seconds, alarm.evaluation_periods)
 
 
-SecurityAlarms(
+security_alarms = SecurityAlarms(
     name,
     SecurityAlarmsArgs(
         alert_topic_arn=alerts.topic_arn,
@@ -427,6 +428,28 @@ SecurityAlarms(
         tags=tags,
     ),
 )
+
+# ---- Operations ------------------------------------------------------------------------------------
+event_rules: list[tuple[str, pulumi.Input[str]]] = []
+if detection.guard_duty.mode == "account":
+    event_rules.append(("GuardDuty findings", threat_detection.findings_rule_name))
+event_rules += security_alarms.event_rules
+dashboard = OperationsDashboard(
+    name,
+    OperationsDashboardArgs(
+        dashboard_name=f"{name}-operations",
+        region=settings.region,
+        cluster_name=settings.cluster.name,
+        namespace=settings.jupyterhub.namespace,
+        bucket_name=user_data.bucket_name,
+        performance_log_group=container_log_group_name(settings.cluster.name, "performance"),
+        alarm_arns=security_alarms.alarm_arns,
+        event_rules=event_rules,
+        node_pools=["user", *(["gpu"] if settings.node_groups.gpu else [])],
+        anomaly_band=detection.s3_anomaly_band,
+    ),
+)
+pulumi.export("dashboard_url", dashboard.url)
 
 budget = settings.cost.budget
 if budget.enabled:

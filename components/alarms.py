@@ -36,6 +36,12 @@ SECURITY_GROUP_EVENTS = [
 # part of the filter syntax the tests can check with an independent matcher (tools/patterns.py).
 HUB_LOGIN_FAILURE_PATTERNS = ('"Failed login"', '"not allowed"', '"403 GET /hub/"')
 
+# The metrics the log alarms count (METRIC_NAMESPACE, no dimensions): the key in CamelCase.
+KUBERNETES_AUTH_FAILURES_METRIC = "KubernetesAuthFailures"
+HUB_LOGIN_FAILURES_METRIC = "HubLoginFailures"
+# The user bucket's request metrics configuration: its name is the `FilterId` dimension.
+BUCKET_METRICS_FILTER_ID = "EntireBucket"
+
 
 # Changes the platform makes itself, not people: the Kubernetes cloud provider (running in the
 # control plane as the cluster role) adds and removes the NLB's rules on the cluster security group
@@ -126,11 +132,17 @@ class SecurityAlarmsArgs:
 
 
 class SecurityAlarms(pulumi.ComponentResource):
+    alarm_arns: pulumi.Output[list[str]]
+    event_rules: list[tuple[str, pulumi.Output[str]]]
+    """(what it watches, rule name) of the EventBridge rules, for their AWS/Events metrics."""
+
     def __init__(self, name: str, args: SecurityAlarmsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("jhub:aws:SecurityAlarms", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         tags = args.tags or {}
         notify = [args.alert_topic_arn]
+        alarms: list[aws.cloudwatch.MetricAlarm] = []
+        self.event_rules = []
 
         def threshold_alarm(
             key: str,
@@ -141,7 +153,7 @@ class SecurityAlarms(pulumi.ComponentResource):
             dimensions: Mapping[str, pulumi.Input[str]] | None = None,
         ) -> None:
             """Sum of `metric` per period at or over the threshold, for the evaluation periods."""
-            aws.cloudwatch.MetricAlarm(
+            alarm = aws.cloudwatch.MetricAlarm(
                 f"{name}-{key}",
                 alarm_description=description,
                 namespace=namespace,
@@ -158,6 +170,7 @@ class SecurityAlarms(pulumi.ComponentResource):
                 tags=tags,
                 opts=child,
             )
+            alarms.append(alarm)
 
         def log_alarm(
             key: str, description: str, log_group: pulumi.Input[str], patterns: Sequence[str], limit: Threshold
@@ -176,14 +189,14 @@ class SecurityAlarms(pulumi.ComponentResource):
             threshold_alarm(key, description, METRIC_NAMESPACE, metric, limit)
 
         log_alarm(
-            "kubernetes-auth-failures",
+            "kubernetes-auth-failures",  # KUBERNETES_AUTH_FAILURES_METRIC
             "Denied or failed Kubernetes API authentications (EKS authenticator log)",
             args.control_plane_log_group,
             [KUBERNETES_AUTH_FAILURE_PATTERN],
             args.kubernetes_auth_failures,
         )
         log_alarm(
-            "hub-login-failures",
+            "hub-login-failures",  # HUB_LOGIN_FAILURES_METRIC
             "Refused JupyterHub logins and 403 responses (hub container log)",
             args.container_log_group,
             HUB_LOGIN_FAILURE_PATTERNS,
@@ -191,10 +204,12 @@ class SecurityAlarms(pulumi.ComponentResource):
         )
 
         # S3 request metrics (CloudWatch has none for a bucket without this configuration).
-        aws.s3.BucketMetric(f"{name}-user-data-requests", bucket=args.bucket_name, name="EntireBucket", opts=child)
-        dimensions = {"BucketName": args.bucket_name, "FilterId": "EntireBucket"}
+        aws.s3.BucketMetric(
+            f"{name}-user-data-requests", bucket=args.bucket_name, name=BUCKET_METRICS_FILTER_ID, opts=child
+        )
+        dimensions = {"BucketName": args.bucket_name, "FilterId": BUCKET_METRICS_FILTER_ID}
         for metric in ("AllRequests", "GetRequests", "4xxErrors"):
-            aws.cloudwatch.MetricAlarm(
+            anomaly = aws.cloudwatch.MetricAlarm(
                 f"{name}-s3-{metric.lower()}-anomaly",
                 alarm_description=f"User bucket {metric} outside the expected band (anomaly detection)",
                 comparison_operator="GreaterThanUpperThreshold",
@@ -220,6 +235,7 @@ class SecurityAlarms(pulumi.ComponentResource):
                 tags=tags,
                 opts=child,
             )
+            alarms.append(anomaly)
         threshold_alarm(
             "s3-access-denied",
             "User bucket 4xx responses (AccessDenied and other refusals)",
@@ -249,4 +265,6 @@ class SecurityAlarms(pulumi.ComponentResource):
                 f"{name}-{key}", description=description, event_pattern=pattern, tags=tags, opts=child
             )
             aws.cloudwatch.EventTarget(f"{name}-{key}", rule=rule.name, arn=args.alert_topic_arn, opts=child)
-        self.register_outputs({})
+            self.event_rules.append((key.replace("-", " "), rule.name))
+        self.alarm_arns = pulumi.Output.all(*(a.arn for a in alarms))
+        self.register_outputs({"alarm_arns": self.alarm_arns, "event_rules": dict(self.event_rules)})

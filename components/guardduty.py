@@ -54,6 +54,8 @@ class ThreatDetection(pulumi.ComponentResource):
     (bootstrap/account_prerequisites.py): destroying a stack must not switch GuardDuty off."""
 
     detector_id: pulumi.Output[str]
+    findings_rule_name: pulumi.Output[str]
+    """The findings rule, whose AWS/Events metrics count the findings (GuardDuty publishes none)."""
 
     def __init__(self, name: str, args: ThreatDetectionArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("jhub:aws:ThreatDetection", name, None, opts)
@@ -81,4 +83,5 @@ class ThreatDetection(pulumi.ComponentResource):
                 allow_all_in_namespace(GUARDDUTY_AGENT_NAMESPACE),
                 pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=[namespace]),
             )
-        self.register_outputs({"detector_id": self.detector_id})
+        self.findings_rule_name = rule.name
+        self.register_outputs({"detector_id": self.detector_id, "findings_rule_name": self.findings_rule_name})

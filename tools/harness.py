@@ -247,6 +247,8 @@ def _outputs_for(type_: str, name: str, inputs: dict[str, Any], region: str) -> 
         outputs["name"] = name
     elif type_ == "aws:cloudwatch/logGroup:LogGroup":
         outputs["arn"] = f"arn:aws:logs:{region}:{ACCOUNT_ID}:log-group:{inputs.get('name', name)}"
+    elif type_ == "aws:cloudwatch/metricAlarm:MetricAlarm":
+        outputs["arn"] = f"arn:aws:cloudwatch:{region}:{ACCOUNT_ID}:alarm:{inputs.get('name', name)}"
     elif type_ == "aws:sns/topic:Topic":
         # SNS topic ARNs end in the bare topic name (arn:aws:sns:<region>:<account>:<name>).
         outputs["arn"] = f"arn:aws:sns:{region}:{ACCOUNT_ID}:{inputs.get('name', name)}"

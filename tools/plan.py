@@ -48,6 +48,14 @@ def _policy_summary(document: Any) -> str:
     return " ".join(parts)
 
 
+def _widget_titles(body: Any) -> str:
+    """A dashboard's widget titles; its body waits on other resources' outputs in a first preview."""
+    try:
+        return "; ".join(w["properties"]["title"] for w in json.loads(body)["widgets"])
+    except (TypeError, ValueError, KeyError):
+        return "widgets known once the bucket and alarms exist (a first preview)"
+
+
 SUMMARIES: dict[str, Summary] = {
     "aws:kms/key:Key": lambda i: (
         f"rotation={i.get('enableKeyRotation')} every {i.get('rotationPeriodInDays')}d, "
@@ -125,6 +133,9 @@ SUMMARIES: dict[str, Summary] = {
     "aws:backup/selection:Selection": lambda i: (
         f"resources={i.get('resources')} AND "
         + " AND ".join(f"{c['key']}={c['value']}" for group in i.get("conditions", []) for c in group["stringEquals"])
+    ),
+    "aws:cloudwatch/dashboard:Dashboard": lambda i: (
+        f"{i.get('dashboardName')}: {_widget_titles(i.get('dashboardBody'))}"
     ),
     "aws:budgets/budget:Budget": lambda i: (
         f"{i.get('limitAmount')} {i.get('limitUnit')} per month of "
