@@ -43,7 +43,7 @@ from components.node_groups import (
 from components.registry import Registry, RegistryArgs, image_tag_pushed
 from components.storage import UserDataBucket, UserDataBucketArgs
 from components.tagging import base_tags, tag_every_resource
-from settings import PROJECT, AlarmSettings, NodeGroupSettings, SettingsError, load_settings
+from settings import ADDON_VERSIONS, PROJECT, AlarmSettings, NodeGroupSettings, SettingsError, load_settings
 
 try:
     settings = load_settings()
@@ -127,6 +127,21 @@ if settings.data.bucket.require_vpc_endpoint and not any(same_principal(caller, 
         "HeadBucket, so `pulumi refresh` and bucket updates fail with 403; add it to data.bucket.managerRoleArns"
     )
 
+
+def addon_version(addon: str) -> str:
+    """The pinned version, or EKS's default for the cluster's Kubernetes version (kube-proxy: the most
+    recent, as pulumi-eks installed it), read at each `up`: add-ons follow the control plane."""
+    pinned = settings.cluster.addon_versions.get(addon)
+    if pinned:
+        return pinned
+    return aws.eks.get_addon_version(
+        addon_name=addon, kubernetes_version=settings.cluster.kubernetes_version, most_recent=addon == "kube-proxy"
+    ).version
+
+
+addon_versions = {addon: addon_version(addon) for addon in ADDON_VERSIONS["installed"]}
+
+
 cluster = Cluster(
     name,
     ClusterArgs(
@@ -145,6 +160,7 @@ cluster = Cluster(
         private_endpoint_security_group_ids=settings.cluster.private_endpoint_access.security_group_ids,
         private_endpoint_cidrs=settings.cluster.private_endpoint_access.cidrs,
         deletion_protection=settings.cluster.deletion_protection,
+        addon_versions=addon_versions,
         existing_log_groups=existing_log_groups(f"/aws/eks/{settings.cluster.name}/"),
         retain_logs_on_destroy=settings.data.retain_on_destroy,
         tags=tags,
@@ -211,6 +227,7 @@ addons = ClusterAddons(
         provider=cluster.provider,
         retain_volumes=settings.data.retain_on_destroy,
         volume_tags={BACKUP_TAG: name} if settings.data.backup.enabled else None,
+        addon_versions=addon_versions,
         autoscaler_chart_version=settings.cluster.autoscaler.chart_version,
         autoscaler_image_tag=settings.cluster.autoscaler.image,
         wait_for=node_groups.core,
@@ -342,6 +359,7 @@ jupyterhub = JupyterHub(
         profile_images=profile_images,
         lockdown=settings.incident.lockdown,
         vpc_cidr=settings.network.vpc_cidr,
+        kubernetes_version=settings.cluster.kubernetes_version,
         release_depends_on=[*node_groups.core, *node_groups.user, *node_groups.gpu, addons],
         tags=tags,
     ),
@@ -397,6 +415,7 @@ container_logs = ContainerLogs(
         oidc_issuer=cluster.oidc_issuer,
         logs_key_arn=encryption.logs_key_arn,
         retention_days=detection.container_log_retention_days,
+        addon_version=addon_versions["amazon-cloudwatch-observability"],
         provider=cluster.provider,
         wait_for=node_groups.core,
         existing_log_groups=existing_log_groups(f"/aws/containerinsights/{settings.cluster.name}/"),

@@ -36,6 +36,7 @@ import pydantic
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic.alias_generators import to_camel
 
+from components.user_scheduler import image_tag as user_scheduler_image_tag
 from policies.checklist import opening_traits
 
 PROJECT = "jhub-eks"
@@ -274,9 +275,17 @@ class ClusterSettings(_Model):
     """EKS deletion protection: the cluster cannot be deleted until this is turned off."""
     autoscaler: AutoscalerSettings = AutoscalerSettings()
     """cluster-autoscaler, which scales the node groups (user nodes from zero)."""
+    addon_versions: dict[str, Annotated[str, Field(pattern=r"^v\d+\.\d+\.\d+-eksbuild\.\d+$")]] = Field(
+        default_factory=dict
+    )
+    """Pinned EKS add-on versions (`vpc-cni: v1.21.1-eksbuild.7`). Unpinned add-ons take EKS's default version
+    for the cluster's Kubernetes version at each `pulumi up` (kube-proxy: the most recent), shown in the preview."""
 
     @model_validator(mode="after")
     def _check(self) -> ClusterSettings:
+        problem = addon_pin_problem(self.addon_versions, self.kubernetes_version)
+        if problem:
+            raise _field_error(f"addonVersions.{problem[0]}", problem[1])
         if self.endpoint_public_access and not self.public_access_cidrs:
             raise _field_error(
                 "publicAccessCidrs",
@@ -695,6 +704,35 @@ class ResourceSettings(_Model):
         return self
 
 
+ADDON_VERSIONS = json.loads((Path(__file__).resolve().parent / "data" / "eks" / "addon-versions.json").read_text())
+
+
+def _addon_version_key(version: str) -> tuple[int, ...]:
+    return tuple(int(n) for n in re.findall(r"\d+", version))
+
+
+def addon_pin_problem(pins: Mapping[str, str], kubernetes_version: str) -> tuple[str, str] | None:
+    """(add-on, what is wrong) for the first pin EKS would refuse or that is older than AWS documents."""
+    documented = ADDON_VERSIONS["documented"].get(kubernetes_version, {})
+    for addon, version in pins.items():
+        if addon not in ADDON_VERSIONS["installed"]:
+            return addon, f"is no add-on the program installs; pin one of {ADDON_VERSIONS['installed']}"
+        if addon == "kube-proxy" and not version.startswith(f"v{kubernetes_version}."):
+            return (
+                addon,
+                f"{version} is not a kube-proxy of Kubernetes {kubernetes_version}; kube-proxy follows the "
+                "cluster's minor version",
+            )
+        floor = documented.get(addon)
+        if floor and _addon_version_key(version) < _addon_version_key(floor):
+            return (
+                addon,
+                f"{version} is older than {floor}, the version AWS documents for Kubernetes {kubernetes_version} "
+                "(data/eks/addon-versions.json); pin that or later, or remove the pin",
+            )
+    return None
+
+
 def quantity_kib(quantity: str) -> float:
     """A Kubernetes binary quantity (Mi, Gi) or a KubeSpawner byte size (M, G: powers of 1024 there) in KiB."""
     return float(quantity[:-2] if quantity.endswith("i") else quantity[:-1]) * 1024 ** "KMGT".index(
@@ -947,6 +985,12 @@ class Settings(_Model):
         if self.secrets.oauth_client_secret is None:
             problems.append(_missing_secret("oauthClientSecret"))
         problems += self._profile_problems()
+        if user_scheduler_image_tag(self.cluster.kubernetes_version) is None:
+            problems.append(
+                f"{PROJECT}:cluster.kubernetesVersion: no kube-scheduler image for the hub's user-scheduler on "
+                f"Kubernetes {self.cluster.kubernetes_version} (data/eks/user-scheduler.json); add one within the "
+                "skew policy (that minor or the one before)"
+            )
         release = self.node_groups.ami_release
         if release != "latest" and not release.startswith(f"{self.cluster.kubernetes_version}."):
             problems.append(

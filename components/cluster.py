@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import pulumi
@@ -146,6 +146,8 @@ class ClusterArgs:
     private_endpoint_security_group_ids: list[str] = field(default_factory=list)
     private_endpoint_cidrs: list[str] = field(default_factory=list)
     deletion_protection: bool = False
+    addon_versions: Mapping[str, str] = field(default_factory=dict)
+    """EKS add-on name -> version (vpc-cni, eks-pod-identity-agent, kube-proxy here); unset: EKS picks."""
     existing_log_groups: frozenset[str] = frozenset()
     """Log groups that exist now (components/log_groups.py): the control-plane group is adopted."""
     retain_logs_on_destroy: bool = False
@@ -279,6 +281,8 @@ class Cluster(pulumi.ComponentResource):
             # The VPC CNI and CoreDNS add-ons are declared below / after the nodes, with their settings.
             use_default_vpc_cni=True,
             coredns_addon_options=eks.CoreDnsAddonOptionsArgs(enabled=False),
+            # pulumi-eks installs kube-proxy; its version is explicit (else it reads the most recent at each up).
+            kube_proxy_addon_options=eks.KubeProxyAddonOptionsArgs(version=args.addon_versions.get("kube-proxy")),
             tags=tags,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[log_group, cluster_policy, secrets_key_use]),
         )
@@ -322,6 +326,7 @@ class Cluster(pulumi.ComponentResource):
             f"{name}-vpc-cni",
             cluster_name=args.cluster_name,
             addon_name="vpc-cni",
+            addon_version=args.addon_versions.get("vpc-cni"),
             service_account_role_arn=vpc_cni_role.arn,
             configuration_values=json.dumps(vpc_cni_configuration()),
             resolve_conflicts_on_create="OVERWRITE",
@@ -334,6 +339,7 @@ class Cluster(pulumi.ComponentResource):
             f"{name}-pod-identity-agent",
             cluster_name=args.cluster_name,
             addon_name="eks-pod-identity-agent",
+            addon_version=args.addon_versions.get("eks-pod-identity-agent"),
             resolve_conflicts_on_create="OVERWRITE",
             resolve_conflicts_on_update="OVERWRITE",
             tags=tags,

@@ -4,8 +4,8 @@ StorageClass, and cluster-autoscaler — each AWS caller with its own IRSA role.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
@@ -134,6 +134,8 @@ class ClusterAddonsArgs:
     volume_tags: dict[str, str] | None = None
     """Tags on every volume the storage class creates (the backup selection's, components/backups.py)."""
     tags: dict[str, str] | None = None
+    addon_versions: Mapping[str, str] = field(default_factory=dict)
+    """EKS add-on name -> version (coredns, aws-ebs-csi-driver here); unset: EKS picks."""
 
 
 class ClusterAddons(pulumi.ComponentResource):
@@ -161,6 +163,7 @@ class ClusterAddons(pulumi.ComponentResource):
             f"{name}-coredns",
             cluster_name=cluster_name,
             addon_name="coredns",
+            addon_version=args.addon_versions.get("coredns"),
             resolve_conflicts_on_create="OVERWRITE",
             resolve_conflicts_on_update="OVERWRITE",
             configuration_values=json.dumps({"nodeSelector": {"node-purpose": "core"}}),
@@ -185,6 +188,7 @@ class ClusterAddons(pulumi.ComponentResource):
             f"{name}-ebs-csi",
             cluster_name=cluster_name,
             addon_name="aws-ebs-csi-driver",
+            addon_version=args.addon_versions.get("aws-ebs-csi-driver"),
             service_account_role_arn=ebs_role.arn,
             resolve_conflicts_on_create="OVERWRITE",
             resolve_conflicts_on_update="OVERWRITE",

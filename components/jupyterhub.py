@@ -11,6 +11,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
+from components import user_scheduler
 from components.hub_network_policies import HubNetworkSpec, hub_network_policies
 from components.jupyterhub_values import (
     CURATOR_SERVICE_ACCOUNT,
@@ -60,6 +61,8 @@ class JupyterHubArgs:
     """Incident switch: deny all traffic in the namespace and scale the hub and proxy to zero."""
     vpc_cidr: str = "10.0.0.0/16"
     """The VPC's range: the control plane's ENIs, which the user-scheduler reaches after DNAT."""
+    kubernetes_version: str = ""
+    """The cluster's minor version: the user-scheduler runs a kube-scheduler within its skew."""
     release_depends_on: list[pulumi.Resource] | None = None
     """What must run before the release installs (nodes, CNI, CoreDNS, storage); nothing else waits."""
     tags: dict[str, str] | None = None
@@ -152,6 +155,7 @@ class JupyterHub(pulumi.ComponentResource):
                     for slug, repository in zip(profile_slugs, resolved[4:], strict=True)
                 },
                 load_balancer_tags=component_tags(tags, "jhub:k8s:JupyterHub"),
+                user_scheduler_image_tag=user_scheduler.image_tag(args.kubernetes_version),
             )
         )
         # The namespace's NetworkPolicies, before the release starts any pod (strict enforcement
@@ -172,6 +176,7 @@ class JupyterHub(pulumi.ComponentResource):
             declare(f"{name}-{policy['metadata']['name']}", policy, policy_options)
             for policy in hub_network_policies(network)
         ]
+        scheduler_rights = self._user_scheduler_rights(name, hub.namespace, args.provider)
         release = k8s.helm.v3.Release(
             f"{name}-release",
             name=RELEASE_NAME,
@@ -186,7 +191,9 @@ class JupyterHub(pulumi.ComponentResource):
             max_history=10,
             opts=pulumi.ResourceOptions.merge(
                 k8s_child,
-                pulumi.ResourceOptions(depends_on=[service_account, *policies, *(args.release_depends_on or [])]),
+                pulumi.ResourceOptions(
+                    depends_on=[service_account, *policies, *scheduler_rights, *(args.release_depends_on or [])]
+                ),
             ),
         )
 
@@ -252,6 +259,36 @@ class JupyterHub(pulumi.ComponentResource):
                 spec=k8s.apps.v1.DeploymentSpecPatchArgs(replicas=0),
                 opts=options,
             )
+
+    def _user_scheduler_rights(self, name: str, namespace: str, provider: k8s.Provider) -> list[pulumi.Resource]:
+        """What kube-scheduler needs beyond the chart's v1.30 rules (components/user_scheduler.py),
+        bound to the chart's user-scheduler service account."""
+        options = pulumi.ResourceOptions(parent=self, provider=provider)
+        role_name = f"{namespace}-user-scheduler-since-1.30"
+        role = k8s.rbac.v1.ClusterRole(
+            f"{name}-user-scheduler-since-1-30",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=role_name),
+            rules=[
+                k8s.rbac.v1.PolicyRuleArgs(
+                    api_groups=rule["apiGroups"],
+                    resources=rule["resources"],
+                    resource_names=rule.get("resourceNames"),
+                    verbs=rule["verbs"],
+                )
+                for rule in user_scheduler.ADDED_SINCE_1_30
+            ],
+            opts=options,
+        )
+        binding = k8s.rbac.v1.ClusterRoleBinding(
+            f"{name}-user-scheduler-since-1-30",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=role_name),
+            role_ref=k8s.rbac.v1.RoleRefArgs(api_group="rbac.authorization.k8s.io", kind="ClusterRole", name=role_name),
+            subjects=[
+                k8s.rbac.v1.SubjectArgs(kind="ServiceAccount", name=user_scheduler.SERVICE_ACCOUNT, namespace=namespace)
+            ],
+            opts=pulumi.ResourceOptions.merge(options, pulumi.ResourceOptions(depends_on=[role])),
+        )
+        return [role, binding]
 
     def _certificate(self, name: str, hub: JupyterHubSettings, tags: dict[str, str]) -> pulumi.Output[str]:
         """A DNS-validated ACM certificate for the hub (and `*.domain` with per-user subdomains)."""

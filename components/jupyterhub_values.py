@@ -316,6 +316,7 @@ def build_values(
     user_image: UserImage | None = None,
     profile_images: Mapping[str, UserImage] | None = None,
     load_balancer_tags: Mapping[str, str] | None = None,
+    user_scheduler_image_tag: str | None = None,
 ) -> dict[str, Any]:
     """All Helm values of the release; `hub.values_overrides` merged last.
 
@@ -407,7 +408,11 @@ def build_values(
             "networkPolicy": dict(CHART_POLICIES_OFF),
         },
         "scheduling": {
-            "userScheduler": {"enabled": True},
+            "userScheduler": {
+                "enabled": True,
+                # A kube-scheduler within the skew policy of the cluster (components/user_scheduler.py).
+                **({"image": {"tag": user_scheduler_image_tag}} if user_scheduler_image_tag else {}),
+            },
             "podPriority": {"enabled": True},
             "userPods": {
                 "nodeAffinity": {"matchNodePurpose": "require"},

@@ -34,6 +34,8 @@ class ContainerLogsArgs:
     oidc_issuer: pulumi.Input[str]
     logs_key_arn: pulumi.Input[str]
     retention_days: int
+    addon_version: str | None = None
+    """The add-on's version (unset: EKS picks its default at creation and never moves it)."""
     provider: k8s.Provider | None = None
     """With it, the add-on's namespace and its NetworkPolicy are declared before the add-on."""
     wait_for: Sequence[pulumi.Resource] = ()
@@ -98,6 +100,7 @@ class ContainerLogs(pulumi.ComponentResource):
             f"{name}-cloudwatch-observability",
             cluster_name=args.cluster_ready,
             addon_name="amazon-cloudwatch-observability",
+            addon_version=args.addon_version,
             service_account_role_arn=role.arn,
             configuration_values=json.dumps({"containerLogs": {"enabled": True}}),
             resolve_conflicts_on_create="OVERWRITE",

@@ -90,6 +90,8 @@ def test_every_validated_setting_has_an_error_fixture() -> None:
         "encryption.keyDeletionWindowDays",
         "data.retainOnDestroy",
         "cost.budget.monthlyLimitUsd",
+        "cluster.kubernetesVersion",
+        "cluster.addonVersions",
         "cost.budget.alertPercentages",
         "cost.budget.enabled",
         "jupyterhub.github.allowedOrganizations",

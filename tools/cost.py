@@ -142,6 +142,8 @@ FREE: dict[str, str] = {
     "kubernetes:core/v1:ServiceAccount": "Kubernetes objects run on the priced nodes",
     "kubernetes:networking.k8s.io/v1:NetworkPolicy": "Kubernetes objects run on the priced nodes",
     "kubernetes:apps/v1:DeploymentPatch": "lockdown scales the hub down; nothing billed",
+    "kubernetes:rbac.authorization.k8s.io/v1:ClusterRole": "Kubernetes objects run on the priced nodes",
+    "kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding": "Kubernetes objects run on the priced nodes",
 }
 
 Estimator = Callable[["_Context", Recorded], Iterator[Line | UnitPrice]]

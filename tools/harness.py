@@ -228,6 +228,25 @@ EKS_AMI_RELEASE_PARAMETER = re.compile(
 AMI_RELEASE_DATE = "20251115"
 """The release the offline plan pretends AWS recommends today."""
 
+# What the offline plan pretends `eks:DescribeAddonVersions` answers: EKS's default and most recent
+# version of each add-on for a Kubernetes version (illustrative: public readings of 1.35's, 2026-10).
+# EKS knows these add-on names (and many more); an unknown name or Kubernetes version is the
+# provider's "empty result", as in a real account.
+EKS_ADDON_VERSIONS: dict[str, tuple[str, str]] = {
+    "vpc-cni": ("v1.22.4-eksbuild.3", "v1.23.2-eksbuild.1"),
+    "eks-pod-identity-agent": ("v1.3.10-eksbuild.3", "v1.4.0-eksbuild.3"),
+    "kube-proxy": ("v{k8s}.3-eksbuild.2", "v{k8s}.3-eksbuild.29"),
+    "coredns": ("v1.13.2-eksbuild.31", "v1.14.6-eksbuild.4"),
+    "aws-ebs-csi-driver": ("v1.57.1-eksbuild.1", "v1.64.0-eksbuild.1"),
+    "amazon-cloudwatch-observability": ("v6.4.0-eksbuild.1", "v6.6.0-eksbuild.1"),
+    "aws-guardduty-agent": ("v1.12.1-eksbuild.2", "v1.12.1-eksbuild.2"),
+}
+KUBERNETES_VERSIONS_KNOWN = frozenset(
+    json.loads((Path(__file__).resolve().parent.parent / "data" / "eks" / "kubernetes-versions.json").read_text())[
+        "versions"
+    ]
+)
+
 
 def _outputs_for(type_: str, name: str, inputs: dict[str, Any], region: str) -> dict[str, Any]:
     """Plausible provider outputs, so downstream code (ARN parsing, JSON policies) runs for real."""
@@ -475,6 +494,13 @@ def run(
                     return {}, [("name", f"reading SSM Parameter ({name}): ParameterNotFound")]
                 value = f"{match['k8s']}.5-{AMI_RELEASE_DATE}"
                 return {"id": name, "name": name, "type": "String", "value": value, "insecureValue": value}, []
+            if args.token == "aws:eks/getAddonVersion:getAddonVersion":
+                addon, k8s = str(args.args.get("addonName")), str(args.args.get("kubernetesVersion"))
+                if addon not in EKS_ADDON_VERSIONS or k8s not in KUBERNETES_VERSIONS_KNOWN:
+                    return {}, [("addonName", f"reading EKS Add-On version info ({addon}, {k8s}): empty result")]
+                default, latest = EKS_ADDON_VERSIONS[addon]
+                version = (latest if args.args.get("mostRecent") else default).format(k8s=k8s)
+                return {"id": addon, "addonName": addon, "kubernetesVersion": k8s, "version": version}, []
             if args.token == "aws:index/getPartition:getPartition":
                 return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"}, []
             return {}, []

@@ -96,10 +96,12 @@ SUMMARIES: dict[str, Summary] = {
         f"private-endpoint={i.get('endpointPrivateAccess')}, public-endpoint={i.get('endpointPublicAccess')} "
         f"{i.get('publicAccessCidrs', '')}, auth={i.get('authenticationMode')}, oidc={i.get('createOidcProvider')}, "
         f"admins={[e.get('principalArn') for e in i.get('accessEntries', {}).values()]}, "
-        f"deletion-protection={i.get('deletionProtection')}"
+        f"deletion-protection={i.get('deletionProtection')}, "
+        f"kube-proxy {(i.get('kubeProxyAddonOptions') or {}).get('version', '(most recent at each up)')}"
     ),
     "aws:eks/addon:Addon": lambda i: (
-        f"{i.get('addonName')} irsa={'yes' if i.get('serviceAccountRoleArn') else 'no'} "
+        f"{i.get('addonName')} {i.get('addonVersion', '(EKS default at creation)')} "
+        f"irsa={'yes' if i.get('serviceAccountRoleArn') else 'no'} "
         f"config={i.get('configurationValues', '{}')}"
     ),
     "aws:ec2/launchTemplate:LaunchTemplate": lambda i: (
