@@ -707,7 +707,7 @@ class ResourceSettings(_Model):
 ADDON_VERSIONS = json.loads((Path(__file__).resolve().parent / "data" / "eks" / "addon-versions.json").read_text())
 
 
-def _addon_version_key(version: str) -> tuple[int, ...]:
+def version_key(version: str) -> tuple[int, ...]:
     return tuple(int(n) for n in re.findall(r"\d+", version))
 
 
@@ -724,7 +724,7 @@ def addon_pin_problem(pins: Mapping[str, str], kubernetes_version: str) -> tuple
                 "cluster's minor version",
             )
         floor = documented.get(addon)
-        if floor and _addon_version_key(version) < _addon_version_key(floor):
+        if floor and version_key(version) < version_key(floor):
             return (
                 addon,
                 f"{version} is older than {floor}, the version AWS documents for Kubernetes {kubernetes_version} "

@@ -40,7 +40,9 @@ def github_trust_policy(provider_arn: str, subjects: list[str]) -> dict[str, Any
 
 
 def preview_subjects(repository: str) -> list[str]:
-    return [f"repo:{repository}:pull_request"]
+    # Pull requests' previews, and the weekly version check (.github/workflows/updates.yml, which runs in
+    # the `updates` environment: reads EKS add-on versions and the AMI release parameters).
+    return [f"repo:{repository}:pull_request", f"repo:{repository}:environment:updates"]
 
 
 def deploy_subjects(repository: str) -> list[str]:

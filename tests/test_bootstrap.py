@@ -59,7 +59,7 @@ def test_github_oidc_provider_for_sts(bootstrap: Inventory) -> None:
 @pytest.mark.parametrize(
     ("role", "subjects"),
     [
-        ("preview", [f"repo:{REPO}:pull_request"]),
+        ("preview", [f"repo:{REPO}:pull_request", f"repo:{REPO}:environment:updates"]),
         ("deploy", [f"repo:{REPO}:ref:refs/heads/main", f"repo:{REPO}:environment:prod"]),
     ],
 )

@@ -30,7 +30,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 WORKFLOWS_DIR = ROOT / ".github" / "workflows"
-WORKFLOW_NAMES = ("pr.yml", "deploy.yml", "teardown.yml")
+WORKFLOW_NAMES = ("pr.yml", "deploy.yml", "teardown.yml", "updates.yml")
 
 SHA = re.compile(r"[0-9a-f]{40}")
 EXPRESSION = re.compile(r"\$\{\{(.*?)\}\}", re.DOTALL)
@@ -101,7 +101,13 @@ REVIEWED_ACTIONS: dict[str, Pin] = {
 }
 
 # The only jobs that exchange a GitHub OIDC token for AWS credentials.
-OIDC_JOBS = {("pr.yml", "preview"), ("deploy.yml", "dev"), ("deploy.yml", "prod"), ("teardown.yml", "destroy")}
+OIDC_JOBS = {
+    ("pr.yml", "preview"),
+    ("deploy.yml", "dev"),
+    ("deploy.yml", "prod"),
+    ("teardown.yml", "destroy"),
+    ("updates.yml", "updates"),
+}
 
 # Where each context may appear (GitHub's context-availability table, for the keys these workflows use).
 _JOB = {"github", "needs", "strategy", "matrix", "vars", "inputs"}
@@ -257,6 +263,8 @@ def check_job_permissions(wf: Workflows) -> list[str]:
             for s in job.get("steps", [])
         ):
             allowed["pull-requests"] = "write"
+        if any("gh pr create" in str(s.get("run", "")) for s in job.get("steps", [])):
+            allowed.update({"contents": "write", "pull-requests": "write"})  # pushes a branch, opens the PR
         for scope, level in permissions.items():
             if level != "none" and allowed.get(scope) != level:
                 problems.append(f"{where}: `{scope}: {level}` is more than this job needs")
@@ -275,7 +283,12 @@ def check_triggers(wf: Workflows) -> list[str]:
         events = {on} if isinstance(on, str) else set(on or [])
         for event in events & {"pull_request_target", "workflow_run"}:
             problems.append(f"{name}: `{event}` runs with secrets on code a fork controls")
-    expected = {"pr.yml": {"pull_request"}, "deploy.yml": {"push"}, "teardown.yml": {"workflow_dispatch"}}
+    expected = {
+        "pr.yml": {"pull_request"},
+        "deploy.yml": {"push"},
+        "teardown.yml": {"workflow_dispatch"},
+        "updates.yml": {"schedule", "workflow_dispatch"},
+    }
     for name, events in expected.items():
         on = wf.docs[name].get("on") or {}
         if set(on) != events:
@@ -515,6 +528,26 @@ def check_pulumi_version(wf: Workflows) -> list[str]:
     return problems
 
 
+def check_updates(wf: Workflows) -> list[str]:
+    """The weekly update proposal: scheduled, the update tool with AWS, plans before and after, one PR."""
+    problems = []
+    doc = wf.docs["updates.yml"]
+    if not (doc.get("on") or {}).get("schedule"):
+        problems.append("updates.yml: has no schedule")
+    job = (doc.get("jobs") or {}).get("updates") or {}
+    runs = [str(s.get("run", "")) for s in job.get("steps", [])]
+    if not any("tools.updates --aws" in r for r in runs):
+        problems.append("updates.yml: does not run tools/updates.py with --aws")
+    tool_step = next((i for i, r in enumerate(runs) if "tools.updates" in r), -1)
+    if not any("./plan" in r for r in runs[:tool_step]) or not any("./plan" in r for r in runs[tool_step + 1 :]):
+        problems.append("updates.yml: needs the offline plans before and after the update for the PR's plan diff")
+    if not any("gh pr create" in r and "--body-file pr-body.md" in r for r in runs):
+        problems.append("updates.yml: opens no pull request with the report and plan diff (pr-body.md)")
+    if job.get("environment") != "updates":
+        problems.append("updates.yml: the preview role trusts the `updates` environment's subject only")
+    return problems
+
+
 CHECKS: dict[str, Callable[[Workflows], list[str]]] = {
     "pins": check_pins,
     "inputs": check_inputs,
@@ -527,6 +560,7 @@ CHECKS: dict[str, Callable[[Workflows], list[str]]] = {
     "deploy": check_deploy,
     "teardown": check_teardown,
     "pulumi version": check_pulumi_version,
+    "updates": check_updates,
 }
 
 
@@ -548,6 +582,10 @@ def _step(wf: Workflows, name: str, job_id: str, owner_repo: str) -> dict[str, A
 
 def _set(target: dict[str, Any], key: str, value: Any) -> None:
     target[key] = value
+
+
+def _updates_step(wf: Workflows) -> dict[str, Any]:
+    return next(s for s in _job(wf, "updates.yml", "updates")["steps"] if "tools.updates" in str(s.get("run", "")))
 
 
 def _diff_step(wf: Workflows) -> dict[str, Any]:
@@ -646,6 +684,14 @@ MUTATIONS: dict[str, tuple[str, Callable[[Workflows], None]]] = {
     "no cost diff": (
         "preview",
         lambda wf: _set(_diff_step(wf), "run", _diff_step(wf)["run"].replace("tools.cost_diff", "true")),
+    ),
+    "updates without AWS": (
+        "updates",
+        lambda wf: _set(_updates_step(wf), "run", _updates_step(wf)["run"].replace(" --aws", "")),
+    ),
+    "updates without the plan after": (
+        "updates",
+        lambda wf: _job(wf, "updates.yml", "updates")["steps"].pop(5),
     ),
     "preview of dev only": (
         "preview",
