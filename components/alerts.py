@@ -83,7 +83,7 @@ class AlertTopic(pulumi.ComponentResource):
             tags=args.tags or {},
             opts=child,
         )
-        aws.sns.TopicPolicy(
+        policy = aws.sns.TopicPolicy(
             f"{name}-alerts",
             arn=topic.arn,
             policy=pulumi.Output.all(topic.arn, args.account_id).apply(lambda v: json.dumps(topic_policy(v[0], v[1]))),
@@ -97,5 +97,7 @@ class AlertTopic(pulumi.ComponentResource):
             aws.sns.TopicSubscription(
                 f"{name}-alerts-https-{index}", topic=topic.arn, protocol="https", endpoint=url, opts=child
             )
-        self.topic_arn = topic.arn
+        # Through the policy: alarms, rules and the budget are created once the topic lets them publish
+        # (AWS Budgets may refuse a topic it cannot publish to when the budget is created).
+        self.topic_arn = policy.arn
         self.register_outputs({"topic_arn": self.topic_arn})
