@@ -179,11 +179,19 @@ def node_group_spec(group: NodeGroupSettings) -> NodeGroupSpec:
     )
 
 
+ami_release_sources: dict[str, dict[str, str]] = {}
+
+
 def ami_release(ami_type: str) -> str:
-    """The pinned release, or the one AWS recommends now (its public SSM parameter)."""
+    """The pinned release, or the one AWS recommends now (its public SSM parameter); both recorded
+    with their source in the `node_ami_releases` output."""
     if settings.node_groups.ami_release != "latest":
-        return settings.node_groups.ami_release
-    return aws.ssm.get_parameter(name=ami_release_parameter(ami_type, settings.cluster.kubernetes_version)).value
+        release, source = settings.node_groups.ami_release, f"{PROJECT}:nodeGroups.amiRelease (pinned)"
+    else:
+        parameter = ami_release_parameter(ami_type, settings.cluster.kubernetes_version)
+        release, source = aws.ssm.get_parameter(name=parameter).value, f"SSM {parameter}"
+    ami_release_sources[ami_type] = {"release": release, "source": source}
+    return release
 
 
 node_groups = NodeGroups(
@@ -494,6 +502,7 @@ pulumi.export("cluster_name", cluster.cluster_name)
 pulumi.export("kubeconfig", cluster.kubeconfig)
 pulumi.export("oidc_provider_arn", cluster.oidc_provider_arn)
 pulumi.export("node_role_arn", node_groups.node_role_arn)
+pulumi.export("node_ami_releases", ami_release_sources)
 pulumi.export("storage_class", addons.storage_class_name)
 pulumi.export("jupyterhub_url", jupyterhub.url)
 pulumi.export("user_data_bucket", user_data.bucket_name)

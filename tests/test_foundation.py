@@ -434,6 +434,11 @@ def test_node_groups_run_the_ami_release_aws_recommends_or_the_pinned_one(plan: 
         assert group.inputs["version"] == version
         assert group.inputs["updateConfig"] == {"maxUnavailable": 1}  # one node at a time per group
         assert group.inputs.get("forceUpdateVersion") is False  # drains respect disruption budgets
+    # Where the release came from, in the plan's outputs.
+    sources = plan.outputs["node_ami_releases"]
+    assert {s["release"] for s in sources.values()} == {expected}
+    if pinned == "latest":
+        assert all(s["source"].startswith(f"SSM /aws/service/eks/optimized-ami/{version}/") for s in sources.values())
 
 
 def test_a_pinned_release_is_used_as_written(tmp_path: Path) -> None:
@@ -446,6 +451,10 @@ def test_a_pinned_release_is_used_as_written(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     plan = Inventory.from_json(json.loads(out.read_text()))
     assert {g.inputs["releaseVersion"] for g in plan.of_type("aws:eks/nodeGroup:NodeGroup")} == {"1.35.2-20260301"}
+    assert (
+        plan.outputs["node_ami_releases"]["AL2023_x86_64_STANDARD"]["source"]
+        == "jhub-eks:nodeGroups.amiRelease (pinned)"
+    )
 
 
 def test_the_offline_ssm_answers_only_the_published_parameter_names() -> None:
