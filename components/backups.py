@@ -18,18 +18,10 @@ import pulumi
 import pulumi_aws as aws
 
 from components.tagging import component_tags
+from components.trust import service_trust_policy
 
 BACKUP_TAG = "jhub-eks/backup"
 BACKUP_POLICIES = ("AWSBackupServiceRolePolicyForBackup", "AWSBackupServiceRolePolicyForRestores")
-
-
-def backup_trust_policy() -> dict[str, Any]:
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {"Effect": "Allow", "Principal": {"Service": "backup.amazonaws.com"}, "Action": "sts:AssumeRole"}
-        ],
-    }
 
 
 def volume_selection(partition: str, stack: str) -> dict[str, Any]:
@@ -69,7 +61,7 @@ class Backups(pulumi.ComponentResource):
         role = aws.iam.Role(
             f"{name}-backup",
             description="AWS Backup: snapshots and restores of this stack's tagged EBS volumes",
-            assume_role_policy=json.dumps(backup_trust_policy()),
+            assume_role_policy=json.dumps(service_trust_policy("backup.amazonaws.com")),
             tags=tags,
             opts=child,
         )

@@ -16,6 +16,7 @@ import pulumi_kubernetes as k8s
 from components.irsa import irsa_role
 from components.log_groups import adopt_if_present
 from components.network_policies import KUBERNETES_SERVICE_CIDR
+from components.trust import service_trust_policy
 
 # Every control-plane log type EKS offers; the audit log is what an incident review needs.
 CONTROL_PLANE_LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
@@ -191,16 +192,7 @@ class Cluster(pulumi.ComponentResource):
             f"{name}-control-plane",
             description=f"EKS control plane of {args.cluster_name}",
             assume_role_policy=json.dumps(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Effect": "Allow",
-                            "Principal": {"Service": "eks.amazonaws.com"},
-                            "Action": ["sts:AssumeRole", "sts:TagSession"],
-                        }
-                    ],
-                }
+                service_trust_policy("eks.amazonaws.com", ["sts:AssumeRole", "sts:TagSession"])
             ),
             tags=tags,
             opts=child,

@@ -11,6 +11,8 @@ from typing import Literal
 import pulumi
 import pulumi_aws as aws
 
+from components.trust import service_trust_policy
+
 
 @dataclass(frozen=True)
 class SubnetPlan:
@@ -232,19 +234,11 @@ class Network(pulumi.ComponentResource):
         role = aws.iam.Role(
             f"{name}-flow-logs",
             assume_role_policy=pulumi.Output.from_input(args.account_id).apply(
+                # Confused-deputy guard: only flow logs of this account may assume it.
                 lambda account: json.dumps(
-                    {
-                        "Version": "2012-10-17",
-                        "Statement": [
-                            {
-                                "Effect": "Allow",
-                                "Principal": {"Service": "vpc-flow-logs.amazonaws.com"},
-                                "Action": "sts:AssumeRole",
-                                # Confused-deputy guard: only flow logs of this account may assume it.
-                                "Condition": {"StringEquals": {"aws:SourceAccount": account}},
-                            }
-                        ],
-                    }
+                    service_trust_policy(
+                        "vpc-flow-logs.amazonaws.com", condition={"StringEquals": {"aws:SourceAccount": account}}
+                    )
                 )
             ),
             tags=tags,

@@ -11,6 +11,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.tagging import component_tags
+from components.trust import service_trust_policy
 
 USER_NODE_LABEL = ("hub.jupyter.org/node-purpose", "user")
 USER_NODE_TAINT = ("hub.jupyter.org/dedicated", "user", "NO_SCHEDULE")
@@ -129,14 +130,7 @@ class NodeGroups(pulumi.ComponentResource):
         node_role = aws.iam.Role(
             f"{name}-node",
             description="EKS managed nodes: join the cluster and pull images; no CNI or SSM rights",
-            assume_role_policy=json.dumps(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}
-                    ],
-                }
-            ),
+            assume_role_policy=json.dumps(service_trust_policy("ec2.amazonaws.com")),
             tags=tags,
             opts=child,
         )
