@@ -36,7 +36,7 @@ SECURITY_GROUP_EVENTS = [
 # part of the filter syntax the tests can check with an independent matcher (tools/patterns.py).
 HUB_LOGIN_FAILURE_PATTERNS = ('"Failed login"', '"not allowed"', '"403 GET /hub/"')
 
-# The metrics the log alarms count (METRIC_NAMESPACE, no dimensions): the key in CamelCase.
+# The metrics the log alarms count (METRIC_NAMESPACE, no dimensions; the dashboard graphs them).
 KUBERNETES_AUTH_FAILURES_METRIC = "KubernetesAuthFailures"
 HUB_LOGIN_FAILURES_METRIC = "HubLoginFailures"
 # The user bucket's request metrics configuration: its name is the `FilterId` dimension.
@@ -173,9 +173,13 @@ class SecurityAlarms(pulumi.ComponentResource):
             alarms.append(alarm)
 
         def log_alarm(
-            key: str, description: str, log_group: pulumi.Input[str], patterns: Sequence[str], limit: Threshold
+            key: str,
+            metric: str,
+            description: str,
+            log_group: pulumi.Input[str],
+            patterns: Sequence[str],
+            limit: Threshold,
         ) -> None:
-            metric = "".join(part.capitalize() for part in key.split("-"))
             for index, pattern in enumerate(patterns):
                 aws.cloudwatch.LogMetricFilter(
                     f"{name}-{key}-{index}",
@@ -189,14 +193,16 @@ class SecurityAlarms(pulumi.ComponentResource):
             threshold_alarm(key, description, METRIC_NAMESPACE, metric, limit)
 
         log_alarm(
-            "kubernetes-auth-failures",  # KUBERNETES_AUTH_FAILURES_METRIC
+            "kubernetes-auth-failures",
+            KUBERNETES_AUTH_FAILURES_METRIC,
             "Denied or failed Kubernetes API authentications (EKS authenticator log)",
             args.control_plane_log_group,
             [KUBERNETES_AUTH_FAILURE_PATTERN],
             args.kubernetes_auth_failures,
         )
         log_alarm(
-            "hub-login-failures",  # HUB_LOGIN_FAILURES_METRIC
+            "hub-login-failures",
+            HUB_LOGIN_FAILURES_METRIC,
             "Refused JupyterHub logins and 403 responses (hub container log)",
             args.container_log_group,
             HUB_LOGIN_FAILURE_PATTERNS,

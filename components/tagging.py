@@ -53,17 +53,15 @@ class CostTagger:
 
     def __init__(self, base: Mapping[str, str]) -> None:
         self.base = dict(base)
-        self._component_of: dict[int, str] = {}
-        self._keep: list[pulumi.Resource] = []  # ids stay unique while the resources are alive
+        self._component_of: dict[pulumi.Resource, str] = {}  # resources hash by identity
 
     def __call__(self, args: pulumi.ResourceTransformationArgs) -> pulumi.ResourceTransformationResult | None:
         parent = args.opts.parent if args.opts is not None else None
         if args.type_.startswith(OWN_TYPE_PREFIX):
             component = component_name(args.type_)
         else:
-            component = self._component_of.get(id(parent), "") if parent is not None else ""
-        self._component_of[id(args.resource)] = component
-        self._keep.append(args.resource)
+            component = self._component_of.get(parent, "") if parent is not None else ""
+        self._component_of[args.resource] = component
         if not component or not takes_tags(args.type_, args.props):
             return None
         own = args.props.get("tags") or {}

@@ -52,13 +52,12 @@ ADDED_SINCE_1_30: list[dict[str, Any]] = [
 ]
 
 
-def image_tags() -> dict[str, str]:
-    """kube-scheduler image tag per cluster minor version."""
-    return dict(json.loads(DATA.read_text())["imageTags"])
+IMAGE_TAGS: dict[str, str] = json.loads(DATA.read_text())["imageTags"]
+"""kube-scheduler image tag per cluster minor version."""
 
 
 def image_tag(kubernetes_version: str) -> str | None:
-    return image_tags().get(kubernetes_version)
+    return IMAGE_TAGS.get(kubernetes_version)
 
 
 def skew_problem(kubernetes_version: str, tag: str) -> str | None:

@@ -20,9 +20,7 @@ import pytest
 from components import tagging
 from components.jupyterhub_values import LOAD_BALANCER_TAGS_ANNOTATION, load_balancer_tags_annotation
 from tests.test_jupyterhub import hub_values
-from tools.harness import Inventory, Recorded
-
-COMPONENT_PREFIX = "jhub:"
+from tools.harness import Inventory
 
 
 @cache
@@ -34,17 +32,6 @@ def sdk_takes_tags(resource_type: str) -> bool:
         warnings.simplefilter("ignore", DeprecationWarning)
         cls = getattr(importlib.import_module(f"pulumi_aws.{package}"), class_name)
     return "tags" in inspect.signature(cls._internal_init).parameters
-
-
-def component_of(plan: Inventory, resource: Recorded) -> str:
-    """The type name of the nearest `jhub:` component above a resource, or "" at the stack's top."""
-    by_urn = {r.urn: r for r in plan.resources}
-    node = by_urn.get(resource.parent)
-    while node is not None:
-        if node.type.startswith(COMPONENT_PREFIX):
-            return node.type.rsplit(":", 1)[-1]
-        node = by_urn.get(node.parent)
-    return ""
 
 
 def expected_tags(plan: Inventory, component: str) -> dict[str, str]:
@@ -61,7 +48,7 @@ def missing_cost_tags(plan: Inventory) -> list[str]:
             continue
         if resource.type.startswith("aws:") and not sdk_takes_tags(resource.type):
             continue
-        component = component_of(plan, resource)
+        component = plan.component_of(resource)
         if not component:
             problems.append(f"{resource.type} {resource.name}: declared outside any component")
             continue
@@ -78,7 +65,7 @@ def test_every_taggable_aws_resource_carries_the_cost_tags_of_its_component(plan
         # The check is not vacuous: most of the stack is taggable, and each component is named.
         tagged = [r for r in plan.resources if r.type.startswith("aws:") and sdk_takes_tags(r.type)]
         assert len(tagged) > 50
-        components = {component_of(plan, r) for r in tagged}
+        components = {plan.component_of(r) for r in tagged}
         assert {"Network", "Cluster", "NodeGroups", "Encryption", "JupyterHub", "Backups"} <= components
 
 

@@ -126,6 +126,7 @@ FREE: dict[str, str] = {
     "aws:s3/bucketVersioning:BucketVersioning": "free (old versions are storage, priced with the bucket)",
     "aws:ecr/lifecyclePolicy:LifecyclePolicy": "free",
     "aws:ecr/repositoryPolicy:RepositoryPolicy": "free",
+    "aws:sns/topic:Topic": "the SNS free tier covers alert volumes; KMS requests are priced with the key",
     "aws:sns/topicPolicy:TopicPolicy": "free",
     "aws:sns/topicSubscription:TopicSubscription": "free (deliveries: SNS free tier covers alert volumes)",
     "aws:cloudwatch/eventRule:EventRule": "EventBridge rules on AWS service events are free",
@@ -137,6 +138,9 @@ FREE: dict[str, str] = {
     "aws:backup/selection:Selection": "free (recovery points priced with the vault)",
     "aws:backup/plan:Plan": "free (recovery points priced with the vault)",
     "aws:budgets/budget:Budget": "budgets without actions are free",
+    "kubernetes:storage.k8s.io/v1:StorageClass": (
+        "its volumes are priced with the hub (database) and per user (homes)"
+    ),
     "kubernetes:core/v1:Namespace": "Kubernetes objects run on the priced nodes",
     "kubernetes:core/v1:NamespacePatch": "Kubernetes objects run on the priced nodes",
     "kubernetes:core/v1:ServiceAccount": "Kubernetes objects run on the priced nodes",
@@ -154,7 +158,6 @@ class _Context:
     inventory: Inventory
     prices: dict[str, Any]
     kubernetes_support: Callable[[str], str]
-    by_urn: dict[str, Recorded]
 
     @property
     def hours(self) -> int:
@@ -165,12 +168,7 @@ class _Context:
         return entry["usd"], not entry["verified"]
 
     def component(self, resource: Recorded) -> str:
-        node = self.by_urn.get(resource.parent)
-        while node is not None:
-            if node.type.startswith("jhub:"):
-                return node.type.rsplit(":", 1)[-1]
-            node = self.by_urn.get(node.parent)
-        return "(stack)"
+        return self.inventory.component_of(resource) or "(stack)"
 
     def monthly(self, resource: Recorded, item: str, key: str, count: float = 1.0) -> Line:
         usd, estimated = self.price(key)
@@ -265,10 +263,6 @@ def _trail(ctx: _Context, resource: Recorded) -> Iterator[Line | UnitPrice]:
         yield ctx.unit(resource, "CloudTrail data events", "cloudtrail.data-events-100k")
 
 
-def _topic(ctx: _Context, resource: Recorded) -> Iterator[Line | UnitPrice]:
-    return iter(())  # free tier covers alert volumes; KMS requests priced with the key
-
-
 def _node_group(ctx: _Context, resource: Recorded) -> Iterator[Line | UnitPrice]:
     scaling = resource.inputs["scalingConfig"]
     instance_type = resource.inputs["instanceTypes"][0]
@@ -341,10 +335,6 @@ def _release(ctx: _Context, resource: Recorded) -> Iterator[Line | UnitPrice]:
     yield ctx.unit(resource, "user home volumes (see per user)", "ebs.gp3-gb-month")
 
 
-def _storage_class(ctx: _Context, resource: Recorded) -> Iterator[Line | UnitPrice]:
-    return iter(())  # the volumes it makes: per user below, and the hub database (in the min nodes' terms)
-
-
 ESTIMATORS: dict[str, Estimator] = {
     "aws:eks/cluster:Cluster": _eks_cluster,
     "aws:ec2/natGateway:NatGateway": _nat,
@@ -360,10 +350,8 @@ ESTIMATORS: dict[str, Estimator] = {
     "aws:ecr/repository:Repository": _repository,
     "aws:backup/vault:Vault": _vault,
     "aws:cloudtrail/trail:Trail": _trail,
-    "aws:sns/topic:Topic": _topic,
     "aws:eks/nodeGroup:NodeGroup": _node_group,
     "kubernetes:helm.sh/v3:Release": _release,
-    "kubernetes:storage.k8s.io/v1:StorageClass": _storage_class,
 }
 
 
@@ -462,7 +450,7 @@ def user_costs(inventory: Inventory, prices: dict[str, Any], active_hours: int) 
 def estimate(
     inventory: Inventory, prices: dict[str, Any], kubernetes_support: Callable[[str], str], active_hours: int
 ) -> CostReport:
-    ctx = _Context(inventory, prices, kubernetes_support, {r.urn: r for r in inventory.resources})
+    ctx = _Context(inventory, prices, kubernetes_support)
     report = CostReport(inventory.stack, prices["region"], prices["snapshot"], ctx.hours, active_hours)
     for resource in inventory.resources:
         estimator = ESTIMATORS.get(resource.type)

@@ -13,13 +13,17 @@ import re
 import runpy
 import sys
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import yaml
 from pulumi.runtime.rpc import UNKNOWN as _UNKNOWN_SENTINEL  # how the SDK sends an unknown value
 
-from policies.checklist import UNKNOWN  # the rules' marker for a value the engine does not know yet
+from policies.checklist import (
+    KUBERNETES_VERSIONS,  # the EKS release calendar (data/eks/)
+    UNKNOWN,  # the rules' marker for a value the engine does not know yet
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 STACKS = ROOT / "stacks"
@@ -107,6 +111,20 @@ class Inventory:
     outputs: dict[str, Any]
     secret_outputs: list[str]
     reads: list[Read] = field(default_factory=list)
+
+    def component_of(self, resource: Recorded) -> str:
+        """The type name of the nearest component of the program's own (`jhub:`) above a resource
+        (`jhub:aws:NodeGroups` -> `NodeGroups`), or "" for a resource outside every component."""
+        node = self._by_urn.get(resource.parent)
+        while node is not None:
+            if node.type.startswith("jhub:"):
+                return node.type.rsplit(":", 1)[-1]
+            node = self._by_urn.get(node.parent)
+        return ""
+
+    @cached_property
+    def _by_urn(self) -> dict[str, Recorded]:
+        return {r.urn: r for r in self.resources}
 
     def of_type(self, type_: str) -> list[Recorded]:
         return [r for r in self.resources if r.type == type_]
@@ -241,11 +259,6 @@ EKS_ADDON_VERSIONS: dict[str, tuple[str, str]] = {
     "amazon-cloudwatch-observability": ("v6.4.0-eksbuild.1", "v6.6.0-eksbuild.1"),
     "aws-guardduty-agent": ("v1.12.1-eksbuild.2", "v1.12.1-eksbuild.2"),
 }
-KUBERNETES_VERSIONS_KNOWN = frozenset(
-    json.loads((Path(__file__).resolve().parent.parent / "data" / "eks" / "kubernetes-versions.json").read_text())[
-        "versions"
-    ]
-)
 
 
 def _outputs_for(type_: str, name: str, inputs: dict[str, Any], region: str) -> dict[str, Any]:
@@ -498,7 +511,7 @@ def run(
                 return {"id": name, "name": name, "type": "String", "value": value, "insecureValue": value}, []
             if args.token == "aws:eks/getAddonVersion:getAddonVersion":
                 addon, k8s = str(args.args.get("addonName")), str(args.args.get("kubernetesVersion"))
-                if addon not in EKS_ADDON_VERSIONS or k8s not in KUBERNETES_VERSIONS_KNOWN:
+                if addon not in EKS_ADDON_VERSIONS or k8s not in KUBERNETES_VERSIONS["versions"]:
                     return {}, [("addonName", f"reading EKS Add-On version info ({addon}, {k8s}): empty result")]
                 default, latest = EKS_ADDON_VERSIONS[addon]
                 version = (latest if args.args.get("mostRecent") else default).format(k8s=k8s)
