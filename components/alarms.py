@@ -33,7 +33,7 @@ SECURITY_GROUP_EVENTS = [
 # Refused JupyterHub logins, as the hub logs them: `Failed login for <user>` (handlers/base.py),
 # `User ... not allowed` (an authenticated user outside the allow rules) and 403 responses of hub
 # pages. One metric filter each, all feeding one metric: a single quoted phrase per filter is the
-# part of the filter syntax the tests can check with an independent matcher (tools/patterns.py).
+# part of the filter syntax the tests can check with an independent matcher (tests/patterns.py).
 HUB_LOGIN_FAILURE_PATTERNS = ('"Failed login"', '"not allowed"', '"403 GET /hub/"')
 
 # The metrics the log alarms count (METRIC_NAMESPACE, no dimensions; the dashboard graphs them).

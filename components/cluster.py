@@ -26,10 +26,6 @@ CLUSTER_ADMIN_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterA
 # Tag on the EKS cluster naming the principal EKS made cluster admin when it created the cluster.
 CREATOR_TAG = "jhub-eks/cluster-creator"
 
-# How a failed eks:DescribeCluster invoke reads when the cluster does not exist: the provider's
-# finder maps ResourceNotFoundException (or "No cluster found for name:") to "couldn't find resource".
-_CLUSTER_NOT_FOUND = ("couldn't find resource", "ResourceNotFoundException", "No cluster found for name")
-
 
 def principal_of(caller_arn: str) -> str:
     """The IAM principal behind an STS caller ARN: an assumed-role session's role, else the ARN.
@@ -55,55 +51,6 @@ def same_principal(first: str, second: str) -> bool:
         return (parts[4], kind, rest.rsplit("/", 1)[-1].lower())
 
     return identity(first) == identity(second)
-
-
-@dataclass(frozen=True)
-class ExistingCluster:
-    tags: dict[str, str]
-    version: str | None
-    """The control plane's Kubernetes minor version (e.g. "1.34"), as eks:DescribeCluster reports it."""
-
-
-def existing_cluster(cluster_name: str) -> ExistingCluster | None:
-    """The cluster of this name as EKS describes it now, or None when there is none yet."""
-    try:
-        found = aws.eks.get_cluster(name=cluster_name)
-    except Exception as error:
-        if any(text in str(error) for text in _CLUSTER_NOT_FOUND):
-            return None
-        raise
-    return ExistingCluster(tags=dict(found.tags or {}), version=getattr(found, "version", None) or None)
-
-
-def cluster_creator(existing: ExistingCluster | None, caller_arn: str) -> str | None:
-    """The principal EKS made cluster admin through its own access entry (pulumi-eks creates every
-    cluster with bootstrapClusterCreatorAdminPermissions, pulumi-eks#2373): for a cluster that does
-    not exist yet, the caller of this run; for an existing one, what its `CREATOR_TAG` recorded when
-    it was created (so a later run by another admin keeps the same entries). None when an existing
-    cluster has no such tag."""
-    if existing is None:
-        return principal_of(caller_arn)
-    return existing.tags.get(CREATOR_TAG)
-
-
-def version_step_problem(existing: ExistingCluster | None, wanted: str) -> str | None:
-    """EKS moves a control plane one minor version up per update, never down
-    (https://docs.aws.amazon.com/eks/latest/userguide/update-cluster.html)."""
-    if existing is None or not existing.version:
-        return None
-    have = tuple(int(p) for p in existing.version.split(".")[:2])
-    want = tuple(int(p) for p in wanted.split(".")[:2])
-    if want < have:
-        return (
-            f"the cluster runs Kubernetes {existing.version}, and EKS cannot downgrade; set {existing.version} or later"
-        )
-    if want[0] == have[0] and want[1] > have[1] + 1:
-        step = f"{have[0]}.{have[1] + 1}"
-        return (
-            f"the cluster runs Kubernetes {existing.version}, and EKS upgrades one minor version per update; "
-            f"set {step} (and its autoscaler chart), run `pulumi up`, then {wanted}"
-        )
-    return None
 
 
 def control_plane_log_group_name(cluster_name: str) -> str:

@@ -159,7 +159,7 @@ class ClusterAddons(pulumi.ComponentResource):
         cluster_name = pulumi.Output.from_input(args.cluster_name)
 
         # CoreDNS only after nodes exist: created earlier it stays DEGRADED and times out.
-        aws.eks.Addon(
+        coredns = aws.eks.Addon(
             f"{name}-coredns",
             cluster_name=cluster_name,
             addon_name="coredns",
@@ -252,4 +252,7 @@ class ClusterAddons(pulumi.ComponentResource):
         )
 
         self.storage_class_name = storage_class.metadata.apply(lambda m: m.name or STORAGE_CLASS_NAME)
+        # What workloads with volumes need (DNS, the CSI driver, the class), without the autoscaler's
+        # release: a release that waits on this component as a whole waits on the autoscaler too.
+        self.volume_workload_prerequisites: list[pulumi.Resource] = [system_policy, coredns, ebs_csi, storage_class]
         self.register_outputs({"storage_class_name": self.storage_class_name})

@@ -27,20 +27,10 @@ def findings_pattern(min_severity: float = MEDIUM_SEVERITY) -> dict[str, Any]:
     }
 
 
-def account_detector() -> str | None:
-    """The id of this account's GuardDuty detector in this region, or None (the lookup fails when
-    there is none)."""
-    try:
-        found = aws.guardduty.get_detector()
-    except Exception:
-        return None
-    return found.id or None
-
-
 @dataclass(frozen=True)
 class ThreatDetectionArgs:
     detector_id: str
-    """The account's detector (account_detector()); bootstrap/ or the organization owns it."""
+    """The account's detector (preflight.read_detector); bootstrap/ or the organization owns it."""
     alert_topic_arn: pulumi.Input[str]
     provider: k8s.Provider | None = None
     """With it, the namespace of GuardDuty's EKS runtime agent gets the NetworkPolicy strict

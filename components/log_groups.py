@@ -12,13 +12,6 @@ already in the stack's state with that id, `import` is a no-op."""
 from __future__ import annotations
 
 import pulumi
-import pulumi_aws as aws
-
-
-def existing_log_groups(prefix: str) -> frozenset[str]:
-    """Names of the log groups under `prefix` now (logs:DescribeLogGroups, at preview and update)."""
-    found = aws.cloudwatch.get_log_groups(log_group_name_prefix=prefix)
-    return frozenset(found.log_group_names or [])
 
 
 def adopt_if_present(name: str, existing: frozenset[str]) -> pulumi.ResourceOptions:

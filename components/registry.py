@@ -13,18 +13,6 @@ import pulumi_aws as aws
 PULL_ACTIONS = ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"]
 
 
-def image_tag_pushed(repository_name: str, tag: str) -> bool:
-    """Whether `tag` is in the repository now (ecr:DescribeImages, at preview and update time).
-
-    False when the repository does not exist yet: the first `pulumi up` creates it empty, so nothing
-    can have been pushed to it."""
-    try:
-        images = aws.ecr.get_images(repository_name=repository_name)
-    except Exception:  # RepositoryNotFoundException comes back as a failed invoke
-        return False
-    return any(image.image_tag == tag for image in images.image_ids or [])
-
-
 def repository_policy(node_role_arn: str, admin_role_arns: Sequence[str]) -> dict[str, Any]:
     """Nodes pull through their role; nobody else in the account may pull (admins may, to inspect).
 

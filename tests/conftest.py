@@ -15,7 +15,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tools.harness import Inventory  # noqa: E402
+from offline_plan.mock_engine import Inventory  # noqa: E402
 
 STACK_NAMES = sorted(
     p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in (ROOT / "stacks").glob("Pulumi.*.yaml")
@@ -29,7 +29,17 @@ def key_arn(plan: Inventory, purpose: str) -> str:
 
 def run_plan(stack: str, out: Path, stack_file: Path | None = None, *extra: str) -> subprocess.CompletedProcess[str]:
     # The analyzer runs where reachability is tested (tests/test_reachability.py), not in every plan.
-    command = [sys.executable, "-m", "tools.plan", stack, "--out", str(out), "--quiet", "--no-reachability", *extra]
+    command = [
+        sys.executable,
+        "-m",
+        "offline_plan.plan",
+        stack,
+        "--out",
+        str(out),
+        "--quiet",
+        "--no-reachability",
+        *extra,
+    ]
     if stack_file is not None:
         command += ["--stack-file", str(stack_file)]
     return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300, check=False)
@@ -39,7 +49,7 @@ def _plan_in_parallel(folder: Path, jobs: dict[str, tuple[str, Path | None, int]
     """Plan each job (name: stack, stack file or None, expected exit code) in its own process."""
     processes = {}
     for name, (stack, stack_file, _) in jobs.items():
-        command = [sys.executable, "-m", "tools.plan", stack, "--out", str(folder / f"{name}.json"), "--quiet"]
+        command = [sys.executable, "-m", "offline_plan.plan", stack, "--out", str(folder / f"{name}.json"), "--quiet"]
         command += ["--no-reachability"] + (["--stack-file", str(stack_file)] if stack_file else [])
         processes[name] = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     inventories = {}

@@ -15,8 +15,8 @@ import pytest
 import yaml
 
 from components.cluster import CREATOR_TAG, principal_of, same_principal
+from offline_plan.mock_engine import DEFAULT_CALLER_ROLE, Inventory
 from tests.conftest import ROOT, run_plan
-from tools.harness import DEFAULT_CALLER_ROLE, Inventory
 
 
 class ResourceInUseError(Exception):

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+from offline_plan.mock_engine import EKS_ADDON_VERSIONS, Inventory
 from policies.checklist import KUBERNETES_VERSIONS, support_phase
 from settings import ADDON_VERSIONS, addon_pin_problem
 from tests.conftest import ROOT, run_plan
-from tools.harness import EKS_ADDON_VERSIONS, Inventory
 
 
 def versions(plan: Inventory) -> dict[str, str]:

@@ -19,10 +19,10 @@ from typing import Any
 import pytest
 
 from components.backups import BACKUP_TAG
+from offline_plan.mock_engine import ACCOUNT_ID, Inventory, Recorded
 from tests.conftest import key_arn
+from tests.iam_eval import IamRequest, evaluate
 from tests.test_jupyterhub import hub_values
-from tools.harness import ACCOUNT_ID, Inventory, Recorded
-from tools.iam_eval import IamRequest, evaluate
 
 STORAGE_CLASS = "kubernetes:storage.k8s.io/v1:StorageClass"
 REGION = "eu-west-1"

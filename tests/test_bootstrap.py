@@ -11,15 +11,15 @@ from typing import Any
 import pytest
 
 from bootstrap.account_prerequisites import AUTO_SCALING_ROLE, AUTO_SCALING_SERVICE, OWNER_TAG
+from offline_plan.mock_engine import ACCOUNT_ID, Inventory
 from tests.conftest import ROOT
-from tools.harness import ACCOUNT_ID, Inventory
-from tools.iam_eval import IamRequest, evaluate
+from tests.iam_eval import IamRequest, evaluate
 
 REPO = "example-org/jhub-eks"
 SCRIPT = """
 import json, sys
 sys.path.insert(0, {root!r})
-from tools import harness
+from offline_plan import mock_engine as harness
 inventory = harness.run("ci", harness.ROOT / "bootstrap" / "Pulumi.ci.yaml",
                         program=harness.ROOT / "bootstrap" / "__main__.py", project="jhub-eks-bootstrap",
                         iam_roles={iam_roles!r}, detector={detector!r}, config_override={config!r})

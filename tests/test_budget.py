@@ -12,13 +12,13 @@ import yaml
 
 from bootstrap.account_prerequisites import COST_ALLOCATION_TAG_KEYS
 from components import tagging
+from offline_plan import cost
+from offline_plan.mock_engine import ACCOUNT_ID, Inventory
 from policies import checklist
 from tests.conftest import ROOT, key_arn, run_plan
+from tests.iam_eval import IamRequest, evaluate
 from tests.test_bootstrap import run_bootstrap
 from tests.test_cost_tags import expected_tags
-from tools import cost
-from tools.harness import ACCOUNT_ID, Inventory
-from tools.iam_eval import IamRequest, evaluate
 
 BUDGET = "aws:budgets/budget:Budget"
 

@@ -7,8 +7,8 @@ import hashlib
 import re
 import subprocess
 
+from offline_plan.mock_engine import ROOT
 from settings import JupyterHubSettings
-from tools.harness import ROOT
 
 CHART_DIR = ROOT / "data" / "charts" / f"jupyterhub-{JupyterHubSettings.model_fields['chart_version'].default}"
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 import re
 
+from offline_plan.mock_engine import Inventory
 from tests.conftest import ROOT
-from tools.harness import Inventory
 
 CONSTRAINTS = json.loads((ROOT / "data" / "charts" / "kube-versions.json").read_text())["charts"]
 

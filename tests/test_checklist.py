@@ -12,11 +12,11 @@ from typing import Any
 
 import pytest
 
+from offline_plan.mock_engine import Inventory
+from offline_plan.plan import checklist_view
 from policies import checklist
 from policies.checklist import RULES, Resource, evaluate
 from tests.conftest import ROOT, run_plan
-from tools.harness import Inventory
-from tools.plan import checklist_view
 
 Mutation = Callable[[list[Resource]], None]
 EKS = "aws:eks/cluster:Cluster"  # pulumi-eks's child: what a stack policy sees of the cluster

@@ -1,4 +1,4 @@
-"""The cost estimate (tools/cost.py): nothing the program declares is silently free, the fixed cost
+"""The cost estimate (offline_plan/cost.py): nothing the program declares is silently free, the fixed cost
 follows the stack's settings (counted here from the settings, not from the estimator's own reading
 of the plan), and one more active user costs the share of a node their profile reserves."""
 
@@ -14,11 +14,11 @@ from typing import Any
 import pytest
 import yaml
 
+from offline_plan import cost
+from offline_plan.mock_engine import Inventory, Recorded
 from policies import checklist
 from settings import NetworkSettings
 from tests.conftest import ROOT
-from tools import cost
-from tools.harness import Inventory, Recorded
 
 PRICES = cost.load_prices("eu-west-1")
 HOURS = PRICES["hoursPerMonth"]
@@ -158,7 +158,7 @@ def test_a_memory_bound_profile_is_priced_by_memory(plans: dict[str, Inventory])
 def test_the_plan_prints_the_cost_and_writes_it(tmp_path: Path) -> None:
     out = tmp_path / "plan.json"
     result = subprocess.run(
-        [sys.executable, "-m", "tools.plan", "prod", "--out", str(out), "--no-reachability"],
+        [sys.executable, "-m", "offline_plan.plan", "prod", "--out", str(out), "--no-reachability"],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -174,7 +174,7 @@ def test_the_plan_prints_the_cost_and_writes_it(tmp_path: Path) -> None:
     assert {u["profile"] for u in written["users"]} == {"standard", "large", "curator", "gpu"}
 
 
-# ---- The refresh tool (tools/prices.py), against GetProducts' response shape ----------------------
+# ---- The refresh tool (maintenance/prices.py), against GetProducts' response shape ----------------------
 
 
 def _product(sku: str, *tiers: tuple[str, str]) -> str:
@@ -203,7 +203,7 @@ class _Pricing:
 
 
 def test_refresh_reads_the_first_tier_and_marks_the_entry_verified() -> None:
-    from tools import prices
+    from maintenance import prices
 
     snapshot = {
         "region": "eu-west-1",

@@ -1,4 +1,4 @@
-"""The PR comment with the cost change per stack (tools/cost_diff.py), from two real plans' estimates."""
+"""The PR comment with the cost change per stack (offline_plan/cost_diff.py), from two real plans' estimates."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ import json
 from pathlib import Path
 from typing import Any
 
+from offline_plan import cost
+from offline_plan.cost_diff import MARKER, comment, main
+from offline_plan.mock_engine import Inventory
 from policies import checklist
-from tools import cost
-from tools.cost_diff import MARKER, comment, main
-from tools.harness import Inventory
 
 
 def estimate(plan: Inventory) -> dict[str, Any]:

@@ -19,8 +19,8 @@ import pytest
 
 from components import tagging
 from components.jupyterhub_values import LOAD_BALANCER_TAGS_ANNOTATION, load_balancer_tags_annotation
+from offline_plan.mock_engine import Inventory
 from tests.test_jupyterhub import hub_values
-from tools.harness import Inventory
 
 
 @cache

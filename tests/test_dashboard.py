@@ -13,8 +13,8 @@ import pytest
 
 from components.dashboard import USER_POD_NAME_TOKEN, node_count_query
 from components.jupyterhub_values import USER_POD_NAME_TEMPLATE
+from offline_plan.mock_engine import Inventory
 from tests.test_jupyterhub import hub_values
-from tools.harness import Inventory
 
 DASHBOARD = "aws:cloudwatch/dashboard:Dashboard"
 NAME = re.compile(r"^[A-Za-z0-9_-]{1,255}$")  # PutDashboard's DashboardName

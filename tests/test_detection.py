@@ -10,10 +10,10 @@ from typing import Any
 import kubernetes_validate
 import pytest
 
+from offline_plan.mock_engine import ACCOUNT_ID, BOOTSTRAP_DETECTOR, Inventory
 from tests import test_patterns as samples
 from tests.conftest import ROOT, key_arn, run_plan
-from tools.harness import ACCOUNT_ID, BOOTSTRAP_DETECTOR, Inventory
-from tools.patterns import event_pattern_matches, filter_pattern_matches
+from tests.patterns import event_pattern_matches, filter_pattern_matches
 
 TOPIC = "aws:sns/topic:Topic"
 
@@ -277,7 +277,7 @@ def test_runbook_maps_every_step_of_the_guide() -> None:
         assert switch in runbook, switch
 
 
-# ---- The declared patterns against real matchers (tools/patterns.py) -----------------------------
+# ---- The declared patterns against real matchers (tests/patterns.py) -----------------------------
 
 
 def _matches_any(patterns: list[str], line: str) -> bool:

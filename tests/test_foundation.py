@@ -12,9 +12,9 @@ import pytest
 import yaml
 
 from components.cluster import CONTROL_PLANE_LOG_TYPES
+from offline_plan.mock_engine import STACKS, Inventory, Recorded
 from settings import AUTOSCALER_CHARTS
 from tests.conftest import key_arn, run_plan
-from tools.harness import STACKS, Inventory, Recorded
 
 KEY = "aws:kms/key:Key"
 LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
@@ -424,7 +424,7 @@ def test_kubeconfig_is_a_secret_output_and_provider_input(plan: Inventory) -> No
 def test_node_groups_run_the_ami_release_aws_recommends_or_the_pinned_one(plan: Inventory) -> None:
     """The release comes from the public SSM parameter of each AMI type (the harness answers only the
     names AWS publishes, as SSM does: a wrong name fails the plan), unless nodeGroups.amiRelease pins one."""
-    from tools.harness import AMI_RELEASE_DATE
+    from offline_plan.mock_engine import AMI_RELEASE_DATE
 
     version = stack_config(plan)["jhub-eks:cluster"]["kubernetesVersion"]
     pinned = stack_config(plan)["jhub-eks:nodeGroups"].get("amiRelease", "latest")
@@ -459,7 +459,7 @@ def test_a_pinned_release_is_used_as_written(tmp_path: Path) -> None:
 
 def test_the_offline_ssm_answers_only_the_published_parameter_names() -> None:
     from components.node_groups import NVIDIA_AMI, STANDARD_AMI, ami_release_parameter
-    from tools.harness import EKS_AMI_RELEASE_PARAMETER
+    from offline_plan.mock_engine import EKS_AMI_RELEASE_PARAMETER
 
     for ami_type in (STANDARD_AMI, NVIDIA_AMI):
         assert EKS_AMI_RELEASE_PARAMETER.fullmatch(ami_release_parameter(ami_type, "1.33"))

@@ -18,11 +18,11 @@ import yaml
 
 from components.gpu_device_plugin import device_plugin_values
 from components.node_groups import AUTOSCALER_TEMPLATE, TAINT_EFFECTS
+from offline_plan.mock_engine import Inventory, Recorded
 from tests.scheduling import Node, affinity_allows, fits, taints_allow
 from tests.test_foundation import stack_config
 from tests.test_user_pods import profiles, spawner_config
 from tests.user_pods import HubUser, spawn
-from tools.harness import Inventory, Recorded
 
 ROOT = Path(__file__).resolve().parent.parent
 DEVICE_PLUGIN_DEFAULTS = yaml.safe_load((ROOT / "data/charts/nvidia-device-plugin-0.20.0/values.yaml").read_text())

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tools.iam_eval import IamEvalError, IamRequest, ensure_installed, evaluate, simulate
+from tests.iam_eval import IamEvalError, IamRequest, ensure_installed, evaluate, simulate
 
 ACCOUNT = "123456789012"
 BUCKET = "jhub-prod-homes"

@@ -21,10 +21,10 @@ from components.jupyterhub_values import (
     deep_merge,
     redacted_secrets,
 )
+from offline_plan.mock_engine import REDACTED, ROOT, STACKS, UNKNOWN, Inventory
 from settings import JupyterHubSettings
 from tests.conftest import run_plan
 from tests.pod_security import restricted_violations
-from tools.harness import REDACTED, ROOT, STACKS, UNKNOWN, Inventory
 
 # The chart's schema and defaults travel with the repository (data/charts/, with their source).
 CHART_VERSION = JupyterHubSettings.model_fields["chart_version"].default

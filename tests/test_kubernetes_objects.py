@@ -6,8 +6,8 @@ from __future__ import annotations
 import kubernetes_validate
 import pytest
 
-from tools.harness import Inventory
-from tools.k8s_scan import declared_objects as kubernetes_objects
+from offline_plan.mock_engine import Inventory
+from tests.k8s_scan import declared_objects as kubernetes_objects
 
 
 def kubernetes_version(plan: Inventory) -> str:

@@ -33,10 +33,10 @@ from tornado.httpserver import HTTPServer
 from tornado.netutil import bind_sockets
 from traitlets.config import Config
 
+from offline_plan.access import access_lines
+from offline_plan.mock_engine import Inventory
 from tests.test_jupyterhub import hub_settings, hub_values
 from tests.user_pods import chart_spawner_config
-from tools.access import access_lines
-from tools.harness import Inventory
 
 VERIFIER = "pkce-verifier-0123456789abcdef0123456789abcdef"
 

@@ -17,10 +17,10 @@ import yaml
 from components.cluster import vpc_cni_configuration
 from components.jupyterhub import RELEASE_NAME
 from components.network_policies import KUBERNETES_API_CLUSTER_IP, KUBERNETES_SERVICE_CIDR
+from offline_plan.deploy_graph import DeployGraph
+from offline_plan.mock_engine import Inventory, Recorded
+from offline_plan.reachability import contract_pods
 from tests.conftest import ROOT
-from tools.deploy_graph import DeployGraph
-from tools.harness import Inventory, Recorded
-from tools.reachability import contract_pods
 
 NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
 
@@ -135,8 +135,8 @@ def test_the_checklist_refuses_standard_enforcement_and_no_system_policy_reads_a
     import dataclasses
     import json
 
+    from offline_plan.plan import checklist_view
     from policies.checklist import network_policies_enforced
-    from tools.plan import checklist_view
 
     view = checklist_view(plan)
     assert network_policies_enforced(view) == []  # the allow-all system policies are no lockdown

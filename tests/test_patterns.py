@@ -1,4 +1,4 @@
-"""The project's EventBridge rules and CloudWatch Logs filters, checked by independent engines (tools/patterns.py).
+"""The project's EventBridge rules and CloudWatch Logs filters, checked by independent engines (tests/patterns.py).
 
 Every pattern gets an event it must match and a benign one it must not; the bite tests use patterns that are wrong
 on purpose, so a matcher that said yes (or no) to everything would fail here.
@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from moto.logs.utils import EventMessageFilter
 
-from tools.patterns import (
+from tests.patterns import (
     InvalidEventError,
     InvalidEventPatternError,
     UnsupportedFilterPatternError,

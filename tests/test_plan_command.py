@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from offline_plan.mock_engine import Inventory
 from tests.conftest import ROOT, run_plan
-from tools.harness import Inventory
 
 
 def test_bad_settings_stop_the_plan_with_one_message_and_nothing_declared(tmp_path: Path) -> None:
@@ -20,7 +20,7 @@ def test_bad_settings_stop_the_plan_with_one_message_and_nothing_declared(tmp_pa
 
 
 def test_plan_groups_resources_by_component_and_redacts_secrets(plans: dict[str, Inventory]) -> None:
-    from tools.plan import render
+    from offline_plan.plan import render
 
     for stack, inventory in plans.items():
         text = render(inventory)

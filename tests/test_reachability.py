@@ -1,5 +1,5 @@
 """What the hub's NetworkPolicies allow, computed by np-guard's network-config-analyzer over the
-declared policies and the pods of the label contract (tools/reachability.py), for every stack and
+declared policies and the pods of the label contract (offline_plan/reachability.py), for every stack and
 with the incident lockdown on. Each property is a function returning its violations, so that the
 mutation tests below can show it fails on a broken policy set."""
 
@@ -17,9 +17,9 @@ from typing import Any
 
 import pytest
 
+from offline_plan.mock_engine import Inventory
+from offline_plan.reachability import NETWORK_POLICY, Connection, reachability
 from tests.conftest import HTTPS_MODES, ROOT
-from tools.harness import Inventory
-from tools.reachability import NETWORK_POLICY, Connection, reachability
 
 HUB_NS = "jupyterhub/"
 # Addresses a user server must never reach: instance metadata, the VPC (nodes, endpoints, the API's
@@ -134,7 +134,7 @@ def test_logins_spawns_and_routes_still_work(plan: Inventory) -> None:
 
 
 def test_the_table_is_printed_and_written_by_the_plan(tmp_path: Path) -> None:
-    command = [sys.executable, "-m", "tools.plan", "prod", "--out", str(tmp_path / "plan.json")]
+    command = [sys.executable, "-m", "offline_plan.plan", "prod", "--out", str(tmp_path / "plan.json")]
     result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300, check=False)
     assert result.returncode == 0, result.stderr
     assert "Reachability for 'prod' (network-config-analyzer" in result.stdout

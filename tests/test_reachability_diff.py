@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tools.reachability_diff import MARKER, _lines, comment
+from offline_plan.reachability_diff import MARKER, _lines, comment
 
 BASE = [
     "jupyterhub/user-server-a => jupyterhub/hub : {protocols:TCP,dst_ports:8081}",

@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 import yaml
 
+from offline_plan.mock_engine import Inventory
 from tests.conftest import ROOT, run_plan
-from tools.harness import Inventory
 
 LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
 

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from tools.deploy_graph import DeployGraph, render_longest_chain
-from tools.harness import Inventory
+from offline_plan.deploy_graph import DeployGraph, render_longest_chain
+from offline_plan.mock_engine import Inventory
 
 # Must be created in parallel with the ~10 minute control plane, not after it.
 INDEPENDENT_OF_CLUSTER = [

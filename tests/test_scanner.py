@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 
+from offline_plan.mock_engine import Inventory
+from tests.k8s_scan import Finding, ScanException, declared_objects, load_exceptions, scan, stale, unexplained
 from tests.test_jupyterhub import hub_settings
 from tests.test_user_pods import profiles, spawner_config
 from tests.user_pods import HubUser, spawn
-from tools.harness import Inventory
-from tools.k8s_scan import Finding, ScanException, declared_objects, load_exceptions, scan, stale, unexplained
 
 
 def _without_namespace(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:

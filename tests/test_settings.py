@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 import yaml
 
+from offline_plan.mock_engine import PLACEHOLDER_PREFIX, STACKS, load_stack_config
 from settings import PROJECT, SettingsError, parse_settings
-from tools.harness import PLACEHOLDER_PREFIX, STACKS, load_stack_config
 
 FIXTURES = Path(__file__).parent / "fixtures" / "settings"
 
@@ -138,6 +138,6 @@ def test_secret_values_are_secret_str() -> None:
 
 
 def test_settings_reference_is_generated_from_the_model() -> None:
-    from tools import settings_doc
+    from maintenance import settings_doc
 
-    assert settings_doc.main(["--check"]) == 0, "docs/settings.md is stale: run python -m tools.settings_doc"
+    assert settings_doc.main(["--check"]) == 0, "docs/settings.md is stale: run python -m maintenance.settings_doc"

@@ -1,4 +1,4 @@
-"""The update check (tools/updates.py) against the shapes it reads: a Helm repository's index.yaml and
+"""The update check (maintenance/updates.py) against the shapes it reads: a Helm repository's index.yaml and
 `aws eks describe-addon-versions` / `aws ssm get-parameter` JSON; and that writing a pin keeps the
 stack file's comments (a reviewer reads the pull request's diff)."""
 
@@ -10,9 +10,9 @@ from typing import Any
 
 import yaml
 
+from maintenance.updates import Update, apply, aws_updates, chart_updates, newest_chart
+from offline_plan.mock_engine import STACKS, load_stack_config
 from settings import parse_settings
-from tools.harness import STACKS, load_stack_config
-from tools.updates import Update, apply, aws_updates, chart_updates, newest_chart
 
 INDEX = {
     "apiVersion": "v1",

@@ -11,10 +11,10 @@ import pytest
 from traitlets.config import Config
 
 from components.jupyterhub_values import GPU_RESOURCE, GPU_TAINT, NODE_POOL_LABEL
+from offline_plan.mock_engine import Inventory
 from tests.pod_security import restricted_violations
 from tests.test_jupyterhub import hub_settings, hub_values
 from tests.user_pods import HubUser, ProfileRefusedError, chart_spawner_config, spawn
-from tools.harness import Inventory
 
 
 def spawner_config(plan: Inventory, values: dict[str, Any] | None = None) -> Config:

@@ -12,9 +12,9 @@ import pytest
 import yaml
 
 from components import user_scheduler
+from offline_plan.mock_engine import Inventory
 from policies.checklist import KUBERNETES_VERSIONS, support_phase
 from tests.test_jupyterhub import hub_values
-from tools.harness import Inventory
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 CHART_RULES = yaml.safe_load((DATA / "charts" / "jupyterhub-4.4.0" / "user-scheduler-rules.yaml").read_text())

@@ -384,10 +384,10 @@ def check_preview(wf: Workflows) -> list[str]:
     if not str((step.get("with") or {}).get("stack-name", "")).endswith("/${{ matrix.stack }}"):
         problems.append("pr.yml/preview: stack-name must be <org>/${{ matrix.stack }}")
     preview_steps = preview.get("steps", [])
-    if not any("tools.reachability_diff" in str(s.get("run", "")) for s in preview_steps):
-        problems.append("pr.yml/preview: does not post the reachability diff (tools/reachability_diff.py)")
-    if not any("tools.cost_diff" in str(s.get("run", "")) for s in preview_steps):
-        problems.append("pr.yml/preview: does not post the cost diff (tools/cost_diff.py)")
+    if not any("offline_plan.reachability_diff" in str(s.get("run", "")) for s in preview_steps):
+        problems.append("pr.yml/preview: does not post the reachability diff (offline_plan/reachability_diff.py)")
+    if not any("offline_plan.cost_diff" in str(s.get("run", "")) for s in preview_steps):
+        problems.append("pr.yml/preview: does not post the cost diff (offline_plan/cost_diff.py)")
     base_ref = "${{ github.event.pull_request.base.sha }}"
     if not any((s.get("with") or {}).get("ref") == base_ref for s in preview_steps):
         problems.append("pr.yml/preview: does not check out the base branch for the reachability diff")
@@ -536,9 +536,9 @@ def check_updates(wf: Workflows) -> list[str]:
         problems.append("updates.yml: has no schedule")
     job = (doc.get("jobs") or {}).get("updates") or {}
     runs = [str(s.get("run", "")) for s in job.get("steps", [])]
-    if not any("tools.updates --aws" in r for r in runs):
-        problems.append("updates.yml: does not run tools/updates.py with --aws")
-    tool_step = next((i for i, r in enumerate(runs) if "tools.updates" in r), -1)
+    if not any("maintenance.updates --aws" in r for r in runs):
+        problems.append("updates.yml: does not run maintenance/updates.py with --aws")
+    tool_step = next((i for i, r in enumerate(runs) if "maintenance.updates" in r), -1)
     if not any("./plan" in r for r in runs[:tool_step]) or not any("./plan" in r for r in runs[tool_step + 1 :]):
         problems.append("updates.yml: needs the offline plans before and after the update for the PR's plan diff")
     if not any("gh pr create" in r and "--body-file pr-body.md" in r for r in runs):
@@ -585,11 +585,13 @@ def _set(target: dict[str, Any], key: str, value: Any) -> None:
 
 
 def _updates_step(wf: Workflows) -> dict[str, Any]:
-    return next(s for s in _job(wf, "updates.yml", "updates")["steps"] if "tools.updates" in str(s.get("run", "")))
+    return next(
+        s for s in _job(wf, "updates.yml", "updates")["steps"] if "maintenance.updates" in str(s.get("run", ""))
+    )
 
 
 def _diff_step(wf: Workflows) -> dict[str, Any]:
-    return next(s for s in _job(wf, "pr.yml", "preview")["steps"] if "tools.cost_diff" in str(s.get("run", "")))
+    return next(s for s in _job(wf, "pr.yml", "preview")["steps"] if "offline_plan.cost_diff" in str(s.get("run", "")))
 
 
 def _confirm_step(wf: Workflows) -> dict[str, Any]:
@@ -683,7 +685,7 @@ MUTATIONS: dict[str, tuple[str, Callable[[Workflows], None]]] = {
     ),
     "no cost diff": (
         "preview",
-        lambda wf: _set(_diff_step(wf), "run", _diff_step(wf)["run"].replace("tools.cost_diff", "true")),
+        lambda wf: _set(_diff_step(wf), "run", _diff_step(wf)["run"].replace("offline_plan.cost_diff", "true")),
     ),
     "updates without AWS": (
         "updates",

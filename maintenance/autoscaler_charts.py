@@ -4,7 +4,7 @@ For every chart tag from 9.38.0 on: the appVersion, the default image tag, and t
 ClusterRole's `storage.k8s.io` rule lets the autoscaler list and watch (read from the template).
 
     git clone --bare https://github.com/kubernetes/autoscaler /tmp/autoscaler.git
-    python -m tools.autoscaler_charts /tmp/autoscaler.git
+    python -m maintenance.autoscaler_charts /tmp/autoscaler.git
 """
 
 from __future__ import annotations

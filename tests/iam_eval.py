@@ -1,7 +1,7 @@
 """Test-only IAM access evaluator: a real Allow/Deny decision for a request against IAM policy documents.
 
 The engine is the npm package @cloud-copilot/iam-simulate (AGPL-3.0-or-later, used only as a test tool and
-never shipped), pinned in tools/iam_sim/package.json and package-lock.json and driven by tools/iam_sim/simulate.mjs:
+never shipped), pinned in tests/iam_sim/package.json and package-lock.json and driven by tests/iam_sim/simulate.mjs:
 one node process evaluates a whole batch, so call `evaluate` with every request at once.
 
 The principal's own context keys are filled in as AWS does: each session tag becomes `aws:PrincipalTag/<key>`
@@ -108,7 +108,7 @@ def _install_is_current() -> bool:
 
 
 def ensure_installed() -> str:
-    """Check node (and npm), run `npm ci` in tools/iam_sim unless node_modules matches the lockfile; return node."""
+    """Check node (and npm), run `npm ci` in tests/iam_sim unless node_modules matches the lockfile; return node."""
     node = _require("node")
     if _install_is_current():
         return node

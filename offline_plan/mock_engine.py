@@ -2,7 +2,7 @@
 
 No Pulumi CLI, provider plugin, cloud account or network is used: the program's resource
 registrations go to a mock monitor that records type, name, parent, inputs (secrets redacted) and
-dependencies. The offline plan (``tools/plan.py``) and the tests both run the program through here.
+dependencies. The offline plan (``offline_plan/plan.py``) and the tests both run the program through here.
 """
 
 from __future__ import annotations

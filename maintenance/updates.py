@@ -3,7 +3,7 @@ with AWS credentials, EKS add-ons pinned in `cluster.addonVersions` and AMI rele
 `nodeGroups.amiRelease`. Unpinned add-ons and `amiRelease: latest` follow AWS at each `pulumi up`
 and need no pull request.
 
-    python -m tools.updates [--aws] --report updates.md   # writes the pins into the stack files
+    python -m maintenance.updates [--aws] --report updates.md   # writes the pins into the stack files
 
 The scheduled workflow (.github/workflows/updates.yml) runs it, plans both stacks before and after,
 and opens a pull request with the report and the plan diff. A chart update also needs the chart's
@@ -25,8 +25,8 @@ from typing import Any
 
 import yaml
 
+from offline_plan.mock_engine import STACKS, load_stack_config
 from settings import Settings, parse_settings, version_key
-from tools.harness import STACKS, load_stack_config
 
 PROJECT = "jhub-eks"
 # The chart repositories the program installs from (components/*: CHART_REPOSITORY / repository_opts).
@@ -74,7 +74,7 @@ def chart_updates(stack: str, settings: Settings, indexes: Mapping[str, Mapping[
         ("jupyterhub", "jupyterhub.chartVersion", settings.jupyterhub.chart_version, None,
          "add data/charts/jupyterhub-<version>/ (values.schema.json, values.yaml; SOURCE.md says how)"),
         ("cluster-autoscaler", "cluster.autoscaler.chartVersion", settings.cluster.autoscaler.chart_version, kubernetes,
-         "regenerate data/charts/cluster-autoscaler/versions.json (tools/autoscaler_charts.py)"),
+         "regenerate data/charts/cluster-autoscaler/versions.json (maintenance/autoscaler_charts.py)"),
     ]  # fmt: skip
     if settings.node_groups.gpu is not None:
         pins.append(

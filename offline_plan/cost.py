@@ -16,8 +16,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from offline_plan.mock_engine import Inventory, Recorded
 from settings import quantity_kib
-from tools.harness import Inventory, Recorded
 
 ROOT = Path(__file__).resolve().parent.parent
 PRICES = ROOT / "data" / "prices"
@@ -28,7 +28,7 @@ GIB_KIB = 1024 * 1024
 def load_prices(region: str) -> dict[str, Any]:
     path = PRICES / f"{region}.json"
     if not path.exists():
-        raise FileNotFoundError(f"no price snapshot for {region}: add {path.relative_to(ROOT)} (tools/prices.py)")
+        raise FileNotFoundError(f"no price snapshot for {region}: add {path.relative_to(ROOT)} (maintenance/prices.py)")
     return json.loads(path.read_text())
 
 

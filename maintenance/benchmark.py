@@ -1,7 +1,7 @@
 """Benchmark: how long the offline plan of a stack takes against just importing the SDK modules
 the program uses (each in a fresh interpreter, median of several runs).
 
-    python -m tools.benchmark [STACK] [--runs N]
+    python -m maintenance.benchmark [STACK] [--runs N]
 
 The target (issue 2): plan(prod) < 2 x import time.
 """
@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as folder:
-        plan = [sys.executable, "-m", "tools.plan", args.stack, "--quiet", "--out", f"{folder}/plan.json"]
+        plan = [sys.executable, "-m", "offline_plan.plan", args.stack, "--quiet", "--out", f"{folder}/plan.json"]
         imports = [sys.executable, "-c", IMPORTS]
         _time(imports)  # warm the file cache once for both
         import_times = [_time(imports) for _ in range(args.runs)]

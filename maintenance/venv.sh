@@ -1,8 +1,8 @@
 # Sourced by ./plan, ./test and .ci/run with a profile: `plan` (the program's runtime lock only) or
 # `dev` (plus tests and linters). Creates .venv, bootstraps the pinned uv with pip (hash-checked),
 # then installs the hash-pinned locks with uv; again only when a lock changes. Both profiles also
-# get .venv-nca, the NetworkPolicy analyzer's own venv (tools/nca.txt), for the reachability table;
-# the dev profile also .venv-checkov, the Kubernetes manifest scanner's (tools/checkov.txt).
+# get .venv-nca, the NetworkPolicy analyzer's own venv (maintenance/nca.txt), for the reachability table;
+# the dev profile also .venv-checkov, the Kubernetes manifest scanner's (maintenance/checkov.txt).
 set -euo pipefail
 # Some images (this one, some CI runners) set PYTHONDONTWRITEBYTECODE: then every run of the plan,
 # each of the tests' ~30 plan subprocesses and each analyzer run compiles pulumi-aws/-kubernetes
@@ -15,15 +15,15 @@ PYTHON_BIN="${PYTHON:-python3}"
 profile="${1:-dev}"
 locks=("$ROOT/requirements.txt")
 if [ "$profile" = dev ]; then locks+=("$ROOT/requirements-dev.txt"); fi
-want="$(cat "${locks[@]}" "$ROOT/tools/uv.txt" | sha256sum | cut -d' ' -f1)"
-dev_want="$(cat "$ROOT/requirements.txt" "$ROOT/requirements-dev.txt" "$ROOT/tools/uv.txt" | sha256sum | cut -d' ' -f1)"
+want="$(cat "${locks[@]}" "$ROOT/maintenance/uv.txt" | sha256sum | cut -d' ' -f1)"
+dev_want="$(cat "$ROOT/requirements.txt" "$ROOT/requirements-dev.txt" "$ROOT/maintenance/uv.txt" | sha256sum | cut -d' ' -f1)"
 have_plan="$(cat "$VENV/.installed-plan" 2>/dev/null || true)"
 have_dev="$(cat "$VENV/.installed-dev" 2>/dev/null || true)"
 # The dev install includes the runtime lock, so it satisfies `plan` too.
 # Tools whose exact pins clash with ours get a venv each, from their own hash-pinned lock:
 # .venv-nca (the NetworkPolicy analyzer, both profiles) and .venv-checkov (the scanner, dev only).
 install_tool_venv() {  # name lock
-  local venv="$ROOT/.venv-$1" lock="$ROOT/tools/$2" tool_want
+  local venv="$ROOT/.venv-$1" lock="$ROOT/maintenance/$2" tool_want
   tool_want="$(sha256sum < "$lock" | cut -d' ' -f1)"
   if [ "$(cat "$venv/.installed" 2>/dev/null || true)" != "$tool_want" ]; then
     echo "installing $1 into $venv" >&2
@@ -49,9 +49,9 @@ if ! "$VENV/bin/python" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>
   rm -rf "$VENV"
   "$PYTHON_BIN" -m venv "$VENV"
 fi
-if ! cmp -s "$ROOT/tools/uv.txt" "$VENV/.uv.txt"; then
-  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --require-hashes -r "$ROOT/tools/uv.txt"
-  cp "$ROOT/tools/uv.txt" "$VENV/.uv.txt"
+if ! cmp -s "$ROOT/maintenance/uv.txt" "$VENV/.uv.txt"; then
+  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --require-hashes -r "$ROOT/maintenance/uv.txt"
+  cp "$ROOT/maintenance/uv.txt" "$VENV/.uv.txt"
 fi
 echo "installing the locked requirements ($profile) into $VENV" >&2
 args=()

@@ -21,8 +21,8 @@ from typing import Any
 
 import yaml
 
+from offline_plan.mock_engine import ROOT, Inventory
 from policies.checklist import UNKNOWN
-from tools.harness import ROOT, Inventory
 
 NCA = ROOT / ".venv-nca" / "bin" / "nca"
 CONTRACT = ROOT / "data" / "pods" / "contract.yaml"
@@ -126,7 +126,7 @@ _LINE = re.compile(r"^(?P<source>\S+) => (?P<destination>\S+) : (?P<allowed>.+)$
 def reachability(inventory: Inventory) -> list[Connection]:
     """Every allowed connection between the contract's pods and address ranges, per nca."""
     if not NCA.exists():
-        raise AnalyzerError(f"{NCA} is missing: run ./test or ./plan once (tools/venv.sh installs it)")
+        raise AnalyzerError(f"{NCA} is missing: run ./test or ./plan once (maintenance/venv.sh installs it)")
     with tempfile.TemporaryDirectory() as folder:
         resources = Path(folder) / "resources.yaml"
         resources.write_text(yaml.safe_dump_all(_objects(inventory), sort_keys=True))

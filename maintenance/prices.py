@@ -1,7 +1,7 @@
 """Refresh the price snapshot (data/prices/<region>.json) from the AWS Price List Query API.
 
     .venv/bin/python -m pip install boto3        # once; not a dependency of the program or the tests
-    AWS_PROFILE=... .venv/bin/python -m tools.prices eu-west-1
+    AWS_PROFILE=... .venv/bin/python -m maintenance.prices eu-west-1
 
 Needs AWS credentials allowed `pricing:GetProducts`. Each entry of the snapshot carries the service
 code and the attribute filters that find its product (the region is added as `regionCode`); the
@@ -18,7 +18,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from tools.cost import PRICES
+from offline_plan.cost import PRICES
 
 # The Price List Query API is served from these regions only; any of them prices every region.
 PRICING_ENDPOINT_REGION = {"eu": "eu-central-1", "ap": "ap-south-1"}

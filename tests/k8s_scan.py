@@ -2,7 +2,7 @@
 
 Every finding must be an exception in policies/checkov_exceptions.yaml, with the reason it is
 accepted; an exception no stack needs any more is stale and fails too. checkov runs from its own
-venv (.venv-checkov, tools/checkov.txt), once over all the documents it is given, offline
+venv (.venv-checkov, maintenance/checkov.txt), once over all the documents it is given, offline
 (`--skip-download`: no platform mappings, no external checks).
 
 What is scanned: the plain objects (not the Helm releases: their objects are rendered by Helm
@@ -22,7 +22,7 @@ from typing import Any
 
 import yaml
 
-from tools.harness import ROOT, Inventory
+from offline_plan.mock_engine import ROOT, Inventory
 
 CHECKOV = ROOT / ".venv-checkov" / "bin" / "checkov"
 EXCEPTIONS = ROOT / "policies" / "checkov_exceptions.yaml"
@@ -72,7 +72,7 @@ def scan(documents: dict[str, list[dict[str, Any]]]) -> tuple[list[Finding], int
     """checkov's failed checks over each named document set, and how many checks passed (so a
     caller can tell "no finding" from "nothing was checked")."""
     if not CHECKOV.exists():
-        raise ScannerError(f"{CHECKOV} is missing: run ./test once (tools/venv.sh installs it)")
+        raise ScannerError(f"{CHECKOV} is missing: run ./test once (maintenance/venv.sh installs it)")
     with tempfile.TemporaryDirectory() as folder:
         for source, objects in documents.items():
             (Path(folder) / f"{source}.yaml").write_text(yaml.safe_dump_all(objects, sort_keys=True))

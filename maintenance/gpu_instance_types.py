@@ -3,7 +3,7 @@ each has, as cluster-autoscaler knows them (its static table, which it also uses
 a group scaled to zero), at the autoscaler version the chart pin runs.
 
     git clone --bare https://github.com/kubernetes/autoscaler /tmp/autoscaler.git
-    python -m tools.gpu_instance_types /tmp/autoscaler.git cluster-autoscaler-1.35.0
+    python -m maintenance.gpu_instance_types /tmp/autoscaler.git cluster-autoscaler-1.35.0
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """The cost change a pull request makes, per stack, as a PR comment: the monthly fixed cost by
 component and the cost of one more active user per profile, base branch against head, from the
-offline plans' build/cost-<stack>.json (tools/cost.py).
+offline plans' build/cost-<stack>.json (offline_plan/cost.py).
 
-    python -m tools.cost_diff STACK BASE_COST_JSON HEAD_COST_JSON > comment.md
+    python -m offline_plan.cost_diff STACK BASE_COST_JSON HEAD_COST_JSON > comment.md
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from functools import cache
 
-from tools.harness import Inventory
+from offline_plan.mock_engine import Inventory
 
 # Rough creation times in minutes of the slow resource types (AWS documentation and experience);
 # everything else counts 0.1. Only used to rank chains for a reviewer, never to assert timings.

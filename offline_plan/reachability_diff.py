@@ -2,7 +2,7 @@
 branch's table (build/reachability-<stack>.txt) that the head drops, and those it adds. A change
 that opens a path shows as an added line.
 
-    python -m tools.reachability_diff STACK BASE_TABLE HEAD_TABLE > comment.md
+    python -m offline_plan.reachability_diff STACK BASE_TABLE HEAD_TABLE > comment.md
 """
 
 from __future__ import annotations

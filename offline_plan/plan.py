@@ -1,6 +1,6 @@
 """The offline plan: run the program for a stack under mocks and show what it would declare.
 
-    python -m tools.plan [STACK] [--stack-file PATH] [--out PATH]
+    python -m offline_plan.plan [STACK] [--stack-file PATH] [--out PATH]
 
 Prints the planned resources grouped by component with the security settings that matter, and
 writes the full inventory (type, name, parent, inputs, dependencies; secrets redacted) as JSON.
@@ -20,15 +20,15 @@ from typing import Any
 import yaml
 
 from components.cluster import CREATOR_TAG
+from offline_plan.access import render_access
+from offline_plan.cost import estimate, load_prices
+from offline_plan.cost import render as render_cost
+from offline_plan.deploy_graph import render_longest_chain
+from offline_plan.mock_engine import BOOTSTRAP_DETECTOR, ROOT, Inventory, PlanError, Recorded, load_stack_config, run
+from offline_plan.reachability import reachability
+from offline_plan.reachability import render as render_reachability
 from policies.checklist import RULES, Resource, evaluate, support_phase
 from settings import parse_settings
-from tools.access import render_access
-from tools.cost import estimate, load_prices
-from tools.cost import render as render_cost
-from tools.deploy_graph import render_longest_chain
-from tools.harness import BOOTSTRAP_DETECTOR, ROOT, Inventory, PlanError, Recorded, load_stack_config, run
-from tools.reachability import reachability
-from tools.reachability import render as render_reachability
 
 Summary = Callable[[dict[str, Any]], str]
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from offline_plan.mock_engine import Inventory
 from policies.checklist import OPENING_TRAITS
-from tools.harness import Inventory
 
 RELEASE = "kubernetes:helm.sh/v3:Release"
 

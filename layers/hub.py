@@ -1,0 +1,124 @@
+"""Hub: the users' data, their identity in AWS, the image registry, and the JupyterHub release."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+
+from components.identity import UserIdentity, UserIdentityArgs
+from components.jupyterhub import JupyterHub, JupyterHubArgs
+from components.jupyterhub_values import CURATOR_SERVICE_ACCOUNT, USER_SERVICE_ACCOUNT, choose_user_image
+from components.registry import Registry, RegistryArgs
+from components.storage import UserDataBucket, UserDataBucketArgs
+from layers.cluster import ClusterLayer
+from layers.foundation import Foundation
+from preflight import Facts, registry_repository_name
+from settings import Settings
+
+
+@dataclass(frozen=True)
+class HubLayer:
+    user_data: UserDataBucket
+    user_identity: UserIdentity
+    registry: Registry
+    jupyterhub: JupyterHub
+
+
+def declare_hub(
+    name: str, settings: Settings, facts: Facts, foundation: Foundation, cluster: ClusterLayer, tags: dict[str, str]
+) -> HubLayer:
+    encryption, network, hub = foundation.encryption, foundation.network, settings.jupyterhub
+    bucket = settings.data.bucket
+    user_data = UserDataBucket(
+        name,
+        UserDataBucketArgs(
+            name_prefix=name,
+            key_arn=encryption.user_data_key_arn,
+            retain_on_destroy=settings.data.retain_on_destroy,
+            noncurrent_version_days=bucket.noncurrent_version_days,
+            abort_multipart_days=bucket.abort_multipart_days,
+            vpc_endpoint_id=network.s3_endpoint_id if bucket.require_vpc_endpoint else None,
+            break_glass_role_arns=bucket.break_glass_role_arns,
+            manager_role_arns=[*settings.cluster.admin_role_arns, *bucket.manager_role_arns],
+            tags=tags,
+        ),
+    )
+    user_identity = UserIdentity(
+        name,
+        UserIdentityArgs(
+            cluster_name=settings.cluster.name,
+            cluster_ready=cluster.cluster.cluster_name,
+            partition=settings.partition,
+            region=settings.region,
+            account_id=facts.account_id,
+            bucket_arn=user_data.bucket_arn,
+            key_arn=encryption.user_data_key_arn,
+            namespace=hub.namespace,
+            service_account=USER_SERVICE_ACCOUNT,
+            curator_service_account=CURATOR_SERVICE_ACCOUNT if hub.user_servers.has_curators else None,
+            tags=tags,
+        ),
+    )
+    registry = Registry(
+        name,
+        RegistryArgs(
+            repository_name=registry_repository_name(settings),
+            key_arn=encryption.user_data_key_arn,
+            node_role_arn=cluster.node_groups.node_role_arn,
+            admin_role_arns=settings.cluster.admin_role_arns,
+            keep_last_images=settings.registry.keep_last_images,
+            untagged_expire_days=settings.registry.untagged_expire_days,
+            delete_images_on_destroy=not settings.data.retain_on_destroy,
+            tags=tags,
+        ),
+    )
+
+    # The user image: from this stack's registry once the configured tag is pushed. The first `up`
+    # creates the repository empty, so until then user servers run the chart's public sample image
+    # (push, then `pulumi up` again switches them; see README "First deploy").
+    user_image = choose_user_image(
+        hub.user_servers.image,
+        chart_version=hub.chart_version,
+        registry_url=registry.repository_url,
+        tag_pushed=facts.image_pushed(hub.user_servers.image.tag),
+    )
+    if user_image.warning:
+        pulumi.log.warn(user_image.warning)
+    # Profiles with their own tag in this stack's registry, the same way (each falls back on its own).
+    profile_images = {}
+    for profile in hub.user_servers.profiles:
+        if profile.image is None or not profile.image.from_registry:
+            continue
+        choice = choose_user_image(
+            profile.image,
+            chart_version=hub.chart_version,
+            registry_url=registry.repository_url,
+            tag_pushed=facts.image_pushed(profile.image.tag),
+        )
+        if choice.warning:
+            pulumi.log.warn(f"profile {profile.slug!r}: {choice.warning}")
+        profile_images[profile.slug] = (choice.repository, choice.tag or profile.image.tag)
+
+    assert settings.secrets.oauth_client_id and settings.secrets.oauth_client_secret  # validated: required
+    jupyterhub = JupyterHub(
+        name,
+        JupyterHubArgs(
+            hub=hub,
+            storage_class=cluster.addons.storage_class_name,
+            oauth_client_id=pulumi.Output.secret(settings.secrets.oauth_client_id.get_secret_value()),
+            oauth_client_secret=pulumi.Output.secret(settings.secrets.oauth_client_secret.get_secret_value()),
+            provider=cluster.cluster.provider,
+            user_bucket=user_data.bucket_name,
+            region=settings.region,
+            user_image_repository=user_image.repository,
+            user_image_tag=user_image.tag,
+            profile_images=profile_images,
+            lockdown=settings.incident.lockdown,
+            vpc_cidr=settings.network.vpc_cidr,
+            kubernetes_version=settings.cluster.kubernetes_version,
+            release_depends_on=cluster.hub_prerequisites,
+            tags=tags,
+        ),
+    )
+    return HubLayer(user_data=user_data, user_identity=user_identity, registry=registry, jupyterhub=jupyterhub)

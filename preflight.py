@@ -1,0 +1,289 @@
+"""The pre-flight: every lookup of the account and the cluster, made once, before anything is declared.
+
+`read_facts` asks AWS what the program must know before it can declare resources (who runs it, the
+existing cluster and its creator tag, add-on versions, AMI releases, the images pushed to the stack's
+repository, log groups AWS re-created after a destroy, the region's GuardDuty detector) and returns
+them as one immutable `Facts`. The layers take facts as arguments; no component looks anything up.
+
+Each lookup tells three outcomes apart (the providers report all three as a failed invoke):
+- *absent*: the service's own not-found answer, which is a fact (a first deploy has no cluster);
+- *denied* and *throttled*: the run stops with the call and the permission it needs. Read as
+  absence, a denied ecr:ListImages would silently move every user server to the public sample image,
+  and a denied guardduty:ListDetectors would read as "no detector";
+- anything else stops the run with the provider's message.
+
+`checks` and `warnings` are pure functions of the settings and the facts.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import pulumi_aws as aws
+
+from components.cluster import CREATOR_TAG, principal_of, same_principal
+from components.node_groups import NVIDIA_AMI, STANDARD_AMI, ami_release_parameter
+from settings import ADDON_VERSIONS, PROJECT, Settings
+
+T = TypeVar("T")
+
+# How the services answer "denied" and "slow down" (botocore's error codes, as the providers quote them).
+DENIED = ("AccessDenied", "UnauthorizedOperation", "not authorized to perform", "UnrecognizedClientException")
+THROTTLED = ("Throttling", "ThrottlingException", "TooManyRequestsException", "RequestLimitExceeded", "Rate exceeded")
+
+
+class PreflightError(Exception):
+    """A lookup that failed for another reason than absence: one message, the call and the fix."""
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """One read of the account: the API call and permission it needs, and how its absence reads."""
+
+    call: str
+    permission: str
+    absent: tuple[str, ...] = ()
+    """Texts of the service's not-found answer, as the provider reports it (empty: never absent)."""
+
+    def run(self, read: Callable[..., T], **arguments: Any) -> T | None:
+        """`read(**arguments)`, or None when the service says it does not exist; any other failure stops
+        the run."""
+        try:
+            return read(**arguments)
+        except Exception as error:
+            text = str(error)
+            if any(marker in text for marker in self.absent):
+                return None
+            raise PreflightError(self.failure(text)) from None
+
+    def failure(self, text: str) -> str:
+        detail = text.strip().splitlines()[-1] if text.strip() else "no message"
+        if any(marker in text for marker in DENIED):
+            return (
+                f"pre-flight: {self.call} was denied: whoever runs `pulumi preview` / `pulumi up` needs "
+                f"{self.permission} ({detail})"
+            )
+        if any(marker in text for marker in THROTTLED):
+            return f"pre-flight: {self.call} was throttled by AWS after the provider's retries; run again ({detail})"
+        return f"pre-flight: {self.call} failed: {detail}"
+
+
+CALLER = Lookup("sts:GetCallerIdentity", "valid AWS credentials")
+CLUSTER = Lookup(
+    "eks:DescribeCluster",
+    "eks:DescribeCluster",
+    # The provider's finder maps ResourceNotFoundException ("No cluster found for name:") to this.
+    absent=("couldn't find resource", "ResourceNotFoundException", "No cluster found for name"),
+)
+ADDON_VERSION = Lookup("eks:DescribeAddonVersions", "eks:DescribeAddonVersions")
+AMI_RELEASE = Lookup("ssm:GetParameter (the EKS AMI's public parameter)", "ssm:GetParameter")
+IMAGES = Lookup("ecr:ListImages", "ecr:ListImages", absent=("RepositoryNotFoundException",))
+LOG_GROUPS = Lookup("logs:DescribeLogGroups", "logs:DescribeLogGroups")
+# With no detector id the data source lists detectors and reports none as an empty result.
+DETECTOR = Lookup(
+    "guardduty:ListDetectors", "guardduty:ListDetectors and guardduty:GetDetector", absent=("empty result",)
+)
+
+
+@dataclass(frozen=True)
+class ExistingCluster:
+    tags: Mapping[str, str]
+    version: str | None
+    """The control plane's Kubernetes minor version (e.g. "1.34"), as eks:DescribeCluster reports it."""
+
+
+@dataclass(frozen=True)
+class AmiRelease:
+    release: str
+    source: str
+    """Where the release came from: the stack's pin, or the SSM parameter AWS publishes."""
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What the account and the cluster are now, read once per run (`read_facts`)."""
+
+    account_id: str
+    caller: str
+    """The IAM principal running this (an assumed role's role ARN, not the session's)."""
+    existing_cluster: ExistingCluster | None
+    addon_versions: Mapping[str, str]
+    ami_releases: Mapping[str, AmiRelease]
+    """Per AMI type the node groups use."""
+    pushed_images: Mapping[str, str] | None
+    """Tag -> digest of the images in the stack's ECR repository; None while the repository does not exist."""
+    existing_log_groups: frozenset[str] = field(default_factory=frozenset)
+    """Log groups under the cluster's EKS and Container Insights prefixes, to adopt (components/log_groups.py)."""
+    guardduty_detector_id: str | None = None
+
+    @property
+    def cluster_creator(self) -> str | None:
+        """The principal EKS made cluster admin through its own access entry (pulumi-eks creates every
+        cluster with bootstrapClusterCreatorAdminPermissions, pulumi-eks#2373): for a cluster that does
+        not exist yet, the caller of this run; for an existing one, what its `CREATOR_TAG` recorded when
+        it was created (so a later run by another admin keeps the same entries). None when an existing
+        cluster has no such tag."""
+        if self.existing_cluster is None:
+            return self.caller
+        return self.existing_cluster.tags.get(CREATOR_TAG)
+
+    def image_pushed(self, tag: str) -> bool:
+        return tag in (self.pushed_images or {})
+
+
+def registry_repository_name(settings: Settings) -> str:
+    """Per stack: dev and prod may share an account, and destroying dev must not touch prod's images."""
+    return f"jhub-{settings.stack}/{settings.registry.repository_name}"
+
+
+def log_group_prefixes(cluster_name: str) -> tuple[str, ...]:
+    """Where EKS (control plane) and the CloudWatch agents (Container Insights) write."""
+    return (f"/aws/eks/{cluster_name}/", f"/aws/containerinsights/{cluster_name}/")
+
+
+def read_existing_cluster(cluster_name: str) -> ExistingCluster | None:
+    found = CLUSTER.run(aws.eks.get_cluster, name=cluster_name)
+    if found is None:
+        return None
+    return ExistingCluster(tags=dict(found.tags or {}), version=getattr(found, "version", None) or None)
+
+
+def read_addon_versions(settings: Settings) -> dict[str, str]:
+    """The pinned version, or EKS's default for the cluster's Kubernetes version (kube-proxy: the most
+    recent, as pulumi-eks installed it), read at each `up`: add-ons follow the control plane."""
+    versions = {}
+    for addon in ADDON_VERSIONS["installed"]:
+        pinned = settings.cluster.addon_versions.get(addon)
+        if pinned:
+            versions[addon] = pinned
+            continue
+        found = ADDON_VERSION.run(
+            aws.eks.get_addon_version,
+            addon_name=addon,
+            kubernetes_version=settings.cluster.kubernetes_version,
+            most_recent=addon == "kube-proxy",
+        )
+        assert found is not None  # ADDON_VERSION has no absent answer
+        versions[addon] = found.version
+    return versions
+
+
+def read_ami_releases(settings: Settings) -> dict[str, AmiRelease]:
+    """The pinned release, or the one AWS recommends now (its public SSM parameter), per AMI type used."""
+    releases = {}
+    for ami_type in [STANDARD_AMI, *([NVIDIA_AMI] if settings.node_groups.gpu else [])]:
+        if settings.node_groups.ami_release != "latest":
+            releases[ami_type] = AmiRelease(
+                settings.node_groups.ami_release, f"{PROJECT}:nodeGroups.amiRelease (pinned)"
+            )
+            continue
+        parameter = ami_release_parameter(ami_type, settings.cluster.kubernetes_version)
+        found = AMI_RELEASE.run(aws.ssm.get_parameter, name=parameter)
+        assert found is not None
+        releases[ami_type] = AmiRelease(found.value, f"SSM {parameter}")
+    return releases
+
+
+def read_pushed_images(repository_name: str) -> dict[str, str] | None:
+    found = IMAGES.run(aws.ecr.get_images, repository_name=repository_name)
+    if found is None:
+        return None
+    return {image.image_tag: image.image_digest for image in found.image_ids or [] if image.image_tag}
+
+
+def read_log_groups(prefixes: tuple[str, ...]) -> frozenset[str]:
+    names: set[str] = set()
+    for prefix in prefixes:
+        found = LOG_GROUPS.run(aws.cloudwatch.get_log_groups, log_group_name_prefix=prefix)
+        names.update((found.log_group_names or []) if found else [])
+    return frozenset(names)
+
+
+def read_detector() -> str | None:
+    found = DETECTOR.run(aws.guardduty.get_detector)
+    return (found.id or None) if found else None
+
+
+def read_facts(settings: Settings) -> Facts:
+    """Every lookup the program makes, once; raises PreflightError with one message on a failure."""
+    identity: Any = CALLER.run(aws.get_caller_identity)
+    uses_registry = settings.jupyterhub.user_servers.image.from_registry or any(
+        p.image is not None and p.image.from_registry for p in settings.jupyterhub.user_servers.profiles
+    )
+    return Facts(
+        account_id=identity.account_id,
+        caller=principal_of(identity.arn),
+        existing_cluster=read_existing_cluster(settings.cluster.name),
+        addon_versions=read_addon_versions(settings),
+        ami_releases=read_ami_releases(settings),
+        pushed_images=read_pushed_images(registry_repository_name(settings)) if uses_registry else None,
+        existing_log_groups=read_log_groups(log_group_prefixes(settings.cluster.name)),
+        guardduty_detector_id=read_detector() if settings.detection.guard_duty.mode == "account" else None,
+    )
+
+
+def version_step_problem(existing: ExistingCluster | None, wanted: str) -> str | None:
+    """EKS moves a control plane one minor version up per update, never down
+    (https://docs.aws.amazon.com/eks/latest/userguide/update-cluster.html)."""
+    if existing is None or not existing.version:
+        return None
+    have = tuple(int(p) for p in existing.version.split(".")[:2])
+    want = tuple(int(p) for p in wanted.split(".")[:2])
+    if want < have:
+        return (
+            f"the cluster runs Kubernetes {existing.version}, and EKS cannot downgrade; set {existing.version} or later"
+        )
+    if want[0] == have[0] and want[1] > have[1] + 1:
+        step = f"{have[0]}.{have[1] + 1}"
+        return (
+            f"the cluster runs Kubernetes {existing.version}, and EKS upgrades one minor version per update; "
+            f"set {step} (and its autoscaler chart), run `pulumi up`, then {wanted}"
+        )
+    return None
+
+
+def checks(settings: Settings, facts: Facts) -> str | None:
+    """What in the account stops this run before anything is declared, as one message (or None)."""
+    step_problem = version_step_problem(facts.existing_cluster, settings.cluster.kubernetes_version)
+    if step_problem:
+        return f"{PROJECT}:cluster.kubernetesVersion: {step_problem}"
+    creator = facts.cluster_creator
+    if creator is not None and not re.fullmatch(r"[\w.:/=+@ -]{1,256}", creator):
+        return f"the creating principal {creator} cannot be recorded as an EKS tag value; deploy with a role"
+    if settings.detection.guard_duty.mode == "account" and facts.guardduty_detector_id is None:
+        return (
+            f"{PROJECT}:detection.guardDuty.mode: GuardDuty has no detector in {settings.region}; run the "
+            "account-level stack first (bootstrap/, guardDuty: true) or enable GuardDuty for the organization"
+        )
+    return None
+
+
+def warnings(settings: Settings, facts: Facts) -> list[str]:
+    """What the caller should know before this run goes on (the run itself may still succeed)."""
+    found = []
+    cluster_name = settings.cluster.name
+    creator = facts.cluster_creator
+    if creator is None:
+        found.append(
+            f"cluster {cluster_name} exists without the {CREATOR_TAG} tag: if one of cluster.adminRoleArns "
+            "created it, EKS already has its access entry and `up` fails with ResourceInUseException; tag the "
+            f"cluster with that role's ARN (aws eks tag-resource --resource-arn <cluster arn> --tags "
+            f"{CREATOR_TAG}=<role arn>)"
+        )
+    admins = [*settings.cluster.admin_role_arns, *([creator] if creator else [])]
+    if not any(same_principal(facts.caller, p) for p in admins):
+        found.append(
+            f"{facts.caller} (running this) has no access entry on cluster {cluster_name}: it can neither preview "
+            "nor update the Kubernetes resources; add it to cluster.adminRoleArns, or run with an admin role"
+        )
+    bucket = settings.data.bucket
+    managers = [*settings.cluster.admin_role_arns, *bucket.manager_role_arns, *bucket.break_glass_role_arns]
+    if bucket.require_vpc_endpoint and not any(same_principal(facts.caller, r) for r in managers):
+        found.append(
+            f"{facts.caller} (running this) is not among the user bucket's managers: outside the VPC, S3 refuses "
+            "it HeadBucket, so `pulumi refresh` and bucket updates fail with 403; add it to data.bucket.managerRoleArns"
+        )
+    return found

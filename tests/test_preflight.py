@@ -1,0 +1,266 @@
+"""The pre-flight's lookups, each alone: present, absent (where the service has a not-found answer) and
+denied or throttled, which must stop the run with the call and the permission instead of reading as
+absence. The failures are the texts the providers report (terraform-provider-aws through the bridge:
+`operation error <Service>: <Call>, https response error StatusCode: …, api error <Code>: <message>`)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pulumi
+import pytest
+
+import preflight
+from offline_plan.mock_engine import load_stack_config
+from settings import parse_settings
+
+ACCOUNT = "111122223333"
+CALLER_ARN = f"arn:aws:sts::{ACCOUNT}:assumed-role/ci-jhub-eks-deploy/run-42"
+
+
+def _api_error(service: str, call: str, code: str, message: str, status: int = 400) -> str:
+    return (
+        f"operation error {service}: {call}, https response error StatusCode: {status}, "
+        f"RequestID: 0f1e2d3c, api error {code}: {message}"
+    )
+
+
+DENIED = {
+    "eks:DescribeCluster": _api_error(
+        "EKS",
+        "DescribeCluster",
+        "AccessDeniedException",
+        f"User: {CALLER_ARN} is not authorized to perform: eks:DescribeCluster",
+        403,
+    ),
+    "ecr:ListImages": _api_error(
+        "ECR",
+        "ListImages",
+        "AccessDeniedException",
+        f"User: {CALLER_ARN} is not authorized to perform: ecr:ListImages",
+    ),
+    "guardduty:ListDetectors": _api_error(
+        "GuardDuty",
+        "ListDetectors",
+        "AccessDeniedException",
+        f"User: {CALLER_ARN} is not authorized to perform: guardduty:ListDetectors",
+        403,
+    ),
+}
+THROTTLED = _api_error("ECR", "ListImages", "ThrottlingException", "Rate exceeded")
+
+
+class AccountMocks(pulumi.runtime.Mocks):
+    """An account that answers each invoke token with outputs, or fails it with a provider's message."""
+
+    def __init__(self, answers: dict[str, dict[str, Any] | str]) -> None:
+        self.answers = answers
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        raise AssertionError("the pre-flight declares nothing")
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+        answer = self.answers.get(args.token)
+        if answer is None:
+            raise AssertionError(f"unexpected lookup {args.token}")
+        if isinstance(answer, str):
+            return {}, [("", answer)]
+        return answer, []
+
+
+@pytest.fixture
+def account() -> Iterator[Callable[[dict[str, dict[str, Any] | str]], None]]:
+    def answer(answers: dict[str, dict[str, Any] | str]) -> None:
+        pulumi.runtime.set_mocks(AccountMocks(answers), project="jhub-eks", stack="dev", preview=False)
+
+    yield answer
+
+
+def test_an_existing_cluster_is_read_with_its_creator_tag_and_version(account: Any) -> None:
+    account({"aws:eks/getCluster:getCluster": {"name": "jhub-dev", "tags": {"a": "b"}, "version": "1.34"}})
+    found = preflight.read_existing_cluster("jhub-dev")
+    assert found == preflight.ExistingCluster(tags={"a": "b"}, version="1.34")
+
+
+def test_a_cluster_eks_does_not_know_is_absent(account: Any) -> None:
+    account({"aws:eks/getCluster:getCluster": "reading EKS Cluster (jhub-dev): couldn't find resource"})
+    assert preflight.read_existing_cluster("jhub-dev") is None
+
+
+def test_a_denied_cluster_lookup_stops_the_run_naming_the_permission(account: Any) -> None:
+    account({"aws:eks/getCluster:getCluster": f"reading EKS Cluster (jhub-dev): {DENIED['eks:DescribeCluster']}"})
+    with pytest.raises(preflight.PreflightError, match=r"eks:DescribeCluster was denied.*needs eks:DescribeCluster"):
+        preflight.read_existing_cluster("jhub-dev")
+
+
+def test_pushed_images_are_read_by_tag_with_their_digests(account: Any) -> None:
+    digest = "sha256:" + "ab" * 32
+    account(
+        {
+            "aws:ecr/getImages:getImages": {
+                "repositoryName": "jhub-dev/user-image",
+                "imageIds": [{"imageTag": "2026-12-01", "imageDigest": digest}, {"imageDigest": "sha256:" + "cd" * 32}],
+            }
+        }
+    )
+    assert preflight.read_pushed_images("jhub-dev/user-image") == {"2026-12-01": digest}
+
+
+def test_a_repository_not_created_yet_has_no_images(account: Any) -> None:
+    account(
+        {
+            "aws:ecr/getImages:getImages": "reading ECR Images: "
+            + _api_error(
+                "ECR",
+                "ListImages",
+                "RepositoryNotFoundException",
+                f"The repository with name 'jhub-dev/user-image' does not exist in the registry with id '{ACCOUNT}'",
+            )
+        }
+    )
+    assert preflight.read_pushed_images("jhub-dev/user-image") is None
+
+
+@pytest.mark.parametrize(
+    ("failure", "expected"),
+    [
+        (DENIED["ecr:ListImages"], r"ecr:ListImages was denied.*needs ecr:ListImages"),
+        (THROTTLED, r"ecr:ListImages was throttled by AWS.*run again"),
+    ],
+)
+def test_an_image_lookup_that_fails_never_falls_back_to_the_public_image(
+    account: Any, failure: str, expected: str
+) -> None:
+    account({"aws:ecr/getImages:getImages": f"reading ECR Images: {failure}"})
+    with pytest.raises(preflight.PreflightError, match=expected):
+        preflight.read_pushed_images("jhub-dev/user-image")
+
+
+def test_the_regions_detector_is_read(account: Any) -> None:
+    account({"aws:guardduty/getDetector:getDetector": {"id": "d-1", "status": "ENABLED"}})
+    assert preflight.read_detector() == "d-1"
+
+
+def test_a_region_without_a_detector_is_absent(account: Any) -> None:
+    account({"aws:guardduty/getDetector:getDetector": "reading this account's single GuardDuty Detector: empty result"})
+    assert preflight.read_detector() is None
+
+
+def test_a_denied_detector_lookup_is_not_read_as_no_detector(account: Any) -> None:
+    account(
+        {
+            "aws:guardduty/getDetector:getDetector": "reading this account's single GuardDuty Detector: "
+            + DENIED["guardduty:ListDetectors"]
+        }
+    )
+    with pytest.raises(preflight.PreflightError, match=r"guardduty:ListDetectors was denied"):
+        preflight.read_detector()
+
+
+def test_log_groups_under_both_prefixes_are_read(account: Any) -> None:
+    account(
+        {
+            "aws:cloudwatch/getLogGroups:getLogGroups": {
+                "logGroupNames": ["/aws/eks/jhub-dev/cluster"],
+                "arns": [],
+                "id": "x",
+            }
+        }
+    )
+    found = preflight.read_log_groups(preflight.log_group_prefixes("jhub-dev"))
+    assert found == frozenset({"/aws/eks/jhub-dev/cluster"})
+
+
+def test_a_denied_log_group_lookup_stops_the_run(account: Any) -> None:
+    account(
+        {
+            "aws:cloudwatch/getLogGroups:getLogGroups": _api_error(
+                "CloudWatch Logs", "DescribeLogGroups", "AccessDeniedException", "not authorized to perform"
+            )
+        }
+    )
+    with pytest.raises(preflight.PreflightError, match=r"logs:DescribeLogGroups was denied"):
+        preflight.read_log_groups(("/aws/eks/jhub-dev/",))
+
+
+def _settings(stack: str = "dev") -> Any:
+    config, secrets = load_stack_config(stack)
+    return parse_settings(stack, config, frozenset(secrets))
+
+
+def test_add_on_versions_are_eks_defaults_unless_pinned(account: Any) -> None:
+    account(
+        {
+            "aws:eks/getAddonVersion:getAddonVersion": {
+                "addonName": "x",
+                "kubernetesVersion": "1.35",
+                "version": "v9.9.9-eksbuild.1",
+                "id": "x",
+            }
+        }
+    )
+    versions = preflight.read_addon_versions(_settings())
+    assert set(versions.values()) == {"v9.9.9-eksbuild.1"}
+
+
+def test_an_add_on_version_eks_does_not_list_stops_the_run(account: Any) -> None:
+    """No default version is not "no add-on": the run stops instead of creating an unversioned add-on."""
+    failure = "reading EKS Add-On version info (coredns, 1.35): empty result"
+    account({"aws:eks/getAddonVersion:getAddonVersion": failure})
+    with pytest.raises(preflight.PreflightError, match=r"eks:DescribeAddonVersions failed: .*empty result"):
+        preflight.read_addon_versions(_settings())
+
+
+def test_the_recommended_ami_release_is_read_from_ssm_and_recorded_with_its_source(account: Any) -> None:
+    account({"aws:ssm/getParameter:getParameter": {"name": "p", "type": "String", "value": "1.35.5-20261120"}})
+    releases = preflight.read_ami_releases(_settings())
+    assert {r.release for r in releases.values()} == {"1.35.5-20261120"}
+    assert all(r.source.startswith("SSM /aws/service/eks/optimized-ami/") for r in releases.values())
+
+
+def test_a_denied_ami_parameter_stops_the_run(account: Any) -> None:
+    account(
+        {
+            "aws:ssm/getParameter:getParameter": _api_error(
+                "SSM", "GetParameter", "AccessDeniedException", "is not authorized to perform: ssm:GetParameter"
+            )
+        }
+    )
+    with pytest.raises(preflight.PreflightError, match=r"needs ssm:GetParameter"):
+        preflight.read_ami_releases(_settings())
+
+
+def test_the_caller_is_the_role_behind_the_session(account: Any) -> None:
+    settings = _settings()
+    account(
+        {
+            "aws:index/getCallerIdentity:getCallerIdentity": {"accountId": ACCOUNT, "arn": CALLER_ARN, "userId": "x"},
+            "aws:eks/getCluster:getCluster": "couldn't find resource",
+            "aws:eks/getAddonVersion:getAddonVersion": {"version": "v1.0.0-eksbuild.1"},
+            "aws:ssm/getParameter:getParameter": {"value": "1.35.5-20261120"},
+            "aws:ecr/getImages:getImages": "RepositoryNotFoundException: none",
+            "aws:cloudwatch/getLogGroups:getLogGroups": {"logGroupNames": []},
+            "aws:guardduty/getDetector:getDetector": {"id": "d-1"},
+        }
+    )
+    facts = preflight.read_facts(settings)
+    assert facts.caller == f"arn:aws:iam::{ACCOUNT}:role/ci-jhub-eks-deploy"
+    assert facts.cluster_creator == facts.caller  # a first deploy: the caller creates the cluster
+    assert facts.account_id == ACCOUNT
+
+
+def test_warnings_are_computed_from_the_facts() -> None:
+    settings = _settings()
+    stranger = f"arn:aws:iam::{ACCOUNT}:role/someone-else"
+    facts = preflight.Facts(
+        account_id=ACCOUNT,
+        caller=stranger,
+        existing_cluster=preflight.ExistingCluster(tags={}, version="1.35"),
+        addon_versions={},
+        ami_releases={},
+        pushed_images=None,
+    )
+    found = preflight.warnings(settings, facts)
+    assert any("exists without the jhub-eks/cluster-creator tag" in w for w in found)
+    assert any("has no access entry" in w for w in found)
