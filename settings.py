@@ -36,9 +36,6 @@ import pydantic
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic.alias_generators import to_camel
 
-from components.user_scheduler import image_tag as user_scheduler_image_tag
-from policies.checklist import opening_traits
-
 PROJECT = "jhub-eks"
 
 # CloudWatch Logs accepts only these retention periods (PutRetentionPolicy).
@@ -174,6 +171,13 @@ class NetworkSettings(_Model):
             )
         return self
 
+
+# The kube-scheduler image tag the hub's user-scheduler runs, per cluster minor version (read here, at the
+# bottom layer, so that settings can refuse a Kubernetes version without one and components/user_scheduler.py
+# sets the image from the same table).
+USER_SCHEDULER_IMAGE_TAGS: dict[str, str] = json.loads(
+    (Path(__file__).resolve().parent / "data" / "eks" / "user-scheduler.json").read_text()
+)["imageTags"]
 
 # Versions of the cluster-autoscaler chart whose image and ClusterRole were read from the chart's
 # source (data/charts/cluster-autoscaler/versions.json): a chart is accepted only when its RBAC is
@@ -588,6 +592,22 @@ USER_EDITABLE_CLAIMS = {"name", "given_name", "family_name", "nickname", "middle
 GROUP_NAME = r"^[^\s,]{1,255}$"
 
 
+# Authenticator traits that let users in without the allow rules (OAuthenticator 17.4.0).
+OPENING_TRAITS = ("allow_all", "allow_existing_users")
+
+
+def opening_traits(hub_config: Mapping[str, Any]) -> list[str]:
+    """`Section.trait` for each opening trait a `hub.config` turns on (settings refuse them in
+    valuesOverrides, the checklist in the values, the plan shows them)."""
+    return sorted(
+        f"{section}.{trait}"
+        for section, entries in hub_config.items()
+        if isinstance(entries, Mapping)
+        for trait in OPENING_TRAITS
+        if entries.get(trait)
+    )
+
+
 class OidcAuthSettings(_Model):
     """Any OpenID Connect issuer, through OAuthenticator's GenericOAuthenticator (which has no
     discovery: the endpoints are written here, so a review sees where tokens go; the issuer's
@@ -985,7 +1005,7 @@ class Settings(_Model):
         if self.secrets.oauth_client_secret is None:
             problems.append(_missing_secret("oauthClientSecret"))
         problems += self._profile_problems()
-        if user_scheduler_image_tag(self.cluster.kubernetes_version) is None:
+        if self.cluster.kubernetes_version not in USER_SCHEDULER_IMAGE_TAGS:
             problems.append(
                 f"{PROJECT}:cluster.kubernetesVersion: no kube-scheduler image for the hub's user-scheduler on "
                 f"Kubernetes {self.cluster.kubernetes_version} (data/eks/user-scheduler.json); add one within the "

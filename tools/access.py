@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from policies.checklist import OPENING_TRAITS
+from settings import OPENING_TRAITS
 from tools.harness import Inventory
 
 RELEASE = "kubernetes:helm.sh/v3:Release"
