@@ -13,11 +13,10 @@ own fork of Kubernetes' bootstrap policy)."""
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Any
 
-DATA = Path(__file__).resolve().parent.parent / "data" / "eks" / "user-scheduler.json"
+from settings import USER_SCHEDULER_IMAGE_TAGS
+
 # The chart's names for the user-scheduler's service account and lease (fullnameOverride "").
 SERVICE_ACCOUNT = "user-scheduler"
 LOCK_LEASE = "user-scheduler-lock"
@@ -52,12 +51,8 @@ ADDED_SINCE_1_30: list[dict[str, Any]] = [
 ]
 
 
-IMAGE_TAGS: dict[str, str] = json.loads(DATA.read_text())["imageTags"]
-"""kube-scheduler image tag per cluster minor version."""
-
-
 def image_tag(kubernetes_version: str) -> str | None:
-    return IMAGE_TAGS.get(kubernetes_version)
+    return USER_SCHEDULER_IMAGE_TAGS.get(kubernetes_version)
 
 
 def skew_problem(kubernetes_version: str, tag: str) -> str | None:

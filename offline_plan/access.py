@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from offline_plan.mock_engine import Inventory
-from policies.checklist import OPENING_TRAITS
+from settings import OPENING_TRAITS
 
 RELEASE = "kubernetes:helm.sh/v3:Release"
 

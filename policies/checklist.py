@@ -18,6 +18,8 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+from settings import opening_traits
+
 EKS_CLUSTER = "aws:eks/cluster:Cluster"
 RELEASE = "kubernetes:helm.sh/v3:Release"
 CONTROL_PLANE_LOG_TYPES = {"api", "audit", "authenticator", "controllerManager", "scheduler"}
@@ -128,22 +130,6 @@ def _login_rules(config: Mapping[str, Any]) -> tuple[str | None, Mapping[str, An
     authenticator = _get(config, "JupyterHub.authenticator_class")
     section = AUTHENTICATOR_SECTIONS.get(str(authenticator), "")
     return authenticator, (config.get(section) or {}) if section else {}
-
-
-# Authenticator traits that let users in without the allow rules (OAuthenticator 17.4.0).
-OPENING_TRAITS = ("allow_all", "allow_existing_users")
-
-
-def opening_traits(hub_config: Mapping[str, Any]) -> list[str]:
-    """`Section.trait` for each opening trait a `hub.config` turns on (settings refuse them in
-    valuesOverrides, the checklist in the values, the plan shows them)."""
-    return sorted(
-        f"{section}.{trait}"
-        for section, entries in hub_config.items()
-        if isinstance(entries, Mapping)
-        for trait in OPENING_TRAITS
-        if entries.get(trait)
-    )
 
 
 def oauth_with_allow_rule(resources: Sequence[Resource]) -> list[Violation]:

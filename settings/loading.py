@@ -1,0 +1,126 @@
+"""Reading the stack's Pulumi config into the validated settings, and turning pydantic's errors into
+one line per problem that names the full config key, what is wrong and the fix."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import pydantic
+
+from settings.base import PROJECT, SettingsError, _FieldError
+from settings.root import SECRET_KEYS, Settings
+
+_TOP_LEVEL_KEYS = {
+    (field.alias or name) for name, field in Settings.model_fields.items() if name not in {"stack", "region", "secrets"}
+}
+
+
+def _parse_value(raw: Any) -> Any:
+    """Pulumi passes structured config as JSON text and scalars as strings; pydantic coerces scalars."""
+    if isinstance(raw, str) and raw[:1] in "{[":
+        try:
+            return json.loads(raw)
+        except json.JSONDecodeError:
+            return raw
+    return raw
+
+
+def parse_settings(stack: str, config: Mapping[str, Any], secret_keys: set[str] | frozenset[str]) -> Settings:
+    """Build the validated settings from a flat Pulumi config map (``"<namespace>:<key>" -> value``).
+
+    Pure and offline: the Pulumi program, the offline plan and the tests all call this. Raises
+    ``SettingsError`` with every problem found, one per line.
+    """
+    problems: list[str] = []
+    document: dict[str, Any] = {"stack": stack, "secrets": {}}
+    region = config.get("aws:region")
+    if not region:
+        problems.append("aws:region: not set; run `pulumi config set aws:region <region>`, e.g. eu-west-1")
+    else:
+        document["region"] = region
+
+    for full_key, raw in sorted(config.items()):
+        namespace, _, key = full_key.partition(":")
+        if namespace != PROJECT:
+            continue
+        if key in SECRET_KEYS:
+            if full_key not in secret_keys:
+                problems.append(
+                    f"{full_key}: is stored in plain text in the stack file; remove it and run "
+                    f"`pulumi config set --secret {key} <value>`"
+                )
+            else:
+                document["secrets"][to_snake(key)] = raw
+        elif key in _TOP_LEVEL_KEYS:
+            document[key] = _parse_value(raw)
+        else:
+            problems.append(
+                f"{full_key}: unknown setting; remove it "
+                f"(valid keys: {', '.join(sorted(_TOP_LEVEL_KEYS | set(SECRET_KEYS)))})"
+            )
+
+    if problems:
+        raise SettingsError("\n".join(problems))
+    try:
+        return Settings.model_validate(document)
+    except pydantic.ValidationError as exc:
+        raise SettingsError(_format_errors(exc)) from None
+
+
+def to_snake(key: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", key).lower()
+
+
+def _format_errors(exc: pydantic.ValidationError) -> str:
+    lines = []
+    for error in exc.errors(include_url=False):
+        loc = [str(part) for part in error["loc"]]
+        context = error.get("ctx", {})
+        inner = context.get("error")
+        if isinstance(inner, _FieldError):
+            loc.append(inner.field)
+            message = inner.message
+        else:
+            message = _plain_message(error)
+        lines.append(f"{_key_path(loc)}: {message}")
+    return "\n".join(lines)
+
+
+def _key_path(loc: list[str]) -> str:
+    if not loc:
+        return f"{PROJECT}:<settings>"
+    head, *rest = loc
+    if head == "region":
+        return "aws:region"
+    path = f"{PROJECT}:{head}"
+    for part in rest:
+        path += f"[{part}]" if part.isdigit() else f".{part}"
+    return path
+
+
+def _plain_message(error: Any) -> str:
+    kind = error["type"]
+    if kind == "missing":
+        return "required but not set; add it to the stack file (see docs/settings.md)"
+    if kind == "extra_forbidden":
+        return "unknown setting; remove it or fix its spelling (see docs/settings.md)"
+    if kind == "literal_error":
+        return f"{error['input']!r} is not allowed; {error['msg'].lower()}"
+    if kind == "string_pattern_mismatch":
+        return f"{error['input']!r} has the wrong form; it must match {error['ctx']['pattern']}"
+    message = str(error["msg"]).removeprefix("Value error, ")
+    return f"{message} (got {error['input']!r})" if kind != "value_error" else message
+
+
+def load_settings() -> Settings:
+    """Read the running stack's Pulumi config into validated settings (raises SettingsError)."""
+    import pulumi
+    from pulumi.runtime import config as runtime_config
+
+    merged: dict[str, Any] = dict(runtime_config.get_config_env())
+    merged.update(runtime_config.CONFIG.get())
+    secret_keys = set(runtime_config.get_config_secret_keys_env()) | set(runtime_config._SECRET_KEYS.get())
+    return parse_settings(pulumi.get_stack(), merged, frozenset(secret_keys))

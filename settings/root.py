@@ -1,0 +1,207 @@
+"""The one root model: all settings of one stack, and the checks that span several concerns (zones
+of the region, secrets, profiles against the GPU pool, the user-scheduler and AMI release against
+the Kubernetes version, the budget, and prod's stricter rules)."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+
+from settings.base import PROJECT, SettingsError, _Model
+from settings.cluster import USER_SCHEDULER_IMAGE_TAGS, ClusterSettings
+from settings.data import DataSettings, EncryptionSettings, RegistrySettings
+from settings.hub import JupyterHubSettings
+from settings.network import NetworkSettings
+from settings.nodes import NodeGroupsSettings
+from settings.operations import CostSettings, DetectionSettings, IncidentSettings
+
+# Settings keys that are Pulumi secrets, read from `pulumi config set --secret`.
+SECRET_KEYS: dict[str, str] = {
+    "oauthClientId": "Client ID of the GitHub OAuth app that JupyterHub logs users in with.",
+    "oauthClientSecret": "Client secret of the GitHub OAuth app that JupyterHub logs users in with.",
+}
+
+
+class Secrets(_Model):
+    """Secret settings. Values are kept as SecretStr so they never print in a repr or traceback."""
+
+    oauth_client_id: SecretStr | None = None
+    oauth_client_secret: SecretStr | None = None
+
+
+class Settings(_Model):
+    """All settings of one stack."""
+
+    stack: str
+    """Stack name (from Pulumi, not from config)."""
+    region: str = Field(pattern=r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
+    """AWS region (`aws:region`)."""
+    environment: Literal["dev", "prod"]
+    """Environment class; prod turns on the strict checks (3 AZs, no open API, OAuth with allow rules, data kept)."""
+    network: NetworkSettings
+    """VPC, subnets, NAT, flow logs and VPC endpoints."""
+    cluster: ClusterSettings
+    """EKS control plane."""
+    node_groups: NodeGroupsSettings
+    """Managed node groups."""
+    encryption: EncryptionSettings = EncryptionSettings()
+    """Customer-managed KMS keys."""
+    data: DataSettings = DataSettings()
+    """What survives `pulumi destroy`."""
+    registry: RegistrySettings = RegistrySettings()
+    """ECR repository for user images."""
+    detection: DetectionSettings = DetectionSettings()
+    """Alerts, GuardDuty, CloudTrail, log shipping and alarms."""
+    incident: IncidentSettings = IncidentSettings()
+    """Incident-response switches (reviewed like any change)."""
+    cost: CostSettings = CostSettings()
+    """The stack's budget, and the usage the plan's cost estimate assumes."""
+    jupyterhub: JupyterHubSettings
+    """JupyterHub domain and login."""
+    secrets: Secrets = Secrets()
+    """Secret settings (top-level keys, see SECRET_KEYS)."""
+
+    @property
+    def partition(self) -> str:
+        if self.region.startswith("cn-"):
+            return "aws-cn"
+        if "-gov-" in self.region:
+            return "aws-us-gov"
+        return "aws"
+
+    @model_validator(mode="after")
+    def _check(self) -> Settings:
+        problems: list[str] = []
+        for zone in self.network.availability_zones:
+            if not re.fullmatch(re.escape(self.region) + r"[a-z]", zone):
+                problems.append(
+                    f"{PROJECT}:network.availabilityZones: '{zone}' is not a zone of region {self.region}; "
+                    f"use names like {self.region}a"
+                )
+        if self.secrets.oauth_client_id is None:
+            problems.append(_missing_secret("oauthClientId"))
+        if self.secrets.oauth_client_secret is None:
+            problems.append(_missing_secret("oauthClientSecret"))
+        problems += self._profile_problems()
+        if self.cluster.kubernetes_version not in USER_SCHEDULER_IMAGE_TAGS:
+            problems.append(
+                f"{PROJECT}:cluster.kubernetesVersion: no kube-scheduler image for the hub's user-scheduler on "
+                f"Kubernetes {self.cluster.kubernetes_version} (data/eks/user-scheduler.json); add one within the "
+                "skew policy (that minor or the one before)"
+            )
+        release = self.node_groups.ami_release
+        if release != "latest" and not release.startswith(f"{self.cluster.kubernetes_version}."):
+            problems.append(
+                f"{PROJECT}:nodeGroups.amiRelease: {release} is not a release for Kubernetes "
+                f"{self.cluster.kubernetes_version}; pin a {self.cluster.kubernetes_version}.x release or use latest"
+            )
+        budget = self.cost.budget
+        if budget.enabled and budget.monthly_limit_usd is None:
+            problems.append(
+                f"{PROJECT}:cost.budget.monthlyLimitUsd: the stack's budget needs a monthly limit in USD (./plan "
+                "prints the fixed monthly cost to start from); set it, or cost.budget.enabled: false"
+            )
+        if self.environment == "prod":
+            problems += self._prod_problems()
+        if problems:
+            raise SettingsError("\n".join(problems))
+        return self
+
+    def _profile_problems(self) -> list[str]:
+        problems = []
+        key = f"{PROJECT}:jupyterhub.userServers.profiles"
+        for profile in self.jupyterhub.user_servers.profiles:
+            gpu_pool = self.node_groups.gpu
+            if profile.node_pool == "gpu" and gpu_pool is None:
+                problems.append(
+                    f"{key}: profile {profile.slug!r} runs on the GPU pool, which nodeGroups.gpu does not define; "
+                    "add nodeGroups.gpu"
+                )
+            elif gpu_pool is not None and gpu_pool.time_slicing_replicas > 1 and profile.gpus > 1:
+                problems.append(
+                    f"{key}: profile {profile.slug!r} asks for {profile.gpus} GPUs, but with time-slicing a server "
+                    "gets one share (the device plugin refuses more: failRequestsGreaterThanOne); set gpus: 1"
+                )
+            elif gpu_pool is not None and profile.gpus > gpu_pool.advertised_gpus_per_node:
+                problems.append(
+                    f"{key}: profile {profile.slug!r} asks for {profile.gpus} GPUs, but a GPU node offers "
+                    f"{gpu_pool.advertised_gpus_per_node}; it would never start. Lower gpus or use larger instanceTypes"
+                )
+            if self.jupyterhub.auth == "github":
+                # The hub's groups are the user's teams as `org:team-slug`, lower-cased (hub_config/github_teams.py).
+                bad = [g for g in profile.groups if g != g.lower() or g.count(":") != 1]
+                if bad:
+                    problems.append(
+                        f"{key}: profile {profile.slug!r} names groups {bad}; with GitHub login the hub's groups are "
+                        "teams, written `org:team-slug` in lower case"
+                    )
+        return problems
+
+    def _prod_problems(self) -> list[str]:
+        problems = []
+        if len(self.network.availability_zones) < 3:
+            problems.append(
+                f"{PROJECT}:network.availabilityZones: prod needs 3 AZs to survive a zone outage; list three zones"
+            )
+        if self.network.nat_gateways != "perAz":
+            problems.append(f"{PROJECT}:network.natGateways: prod needs `perAz` so one AZ failure cannot cut egress")
+        world = [c for c in self.cluster.public_access_cidrs if ipaddress.IPv4Network(c).prefixlen == 0]
+        if self.cluster.endpoint_public_access and world:
+            problems.append(
+                f"{PROJECT}:cluster.publicAccessCidrs: 0.0.0.0/0 opens the prod API endpoint to the world; "
+                "list your office/VPN CIDRs or set cluster.endpointPublicAccess: false"
+            )
+        if not self.data.retain_on_destroy:
+            problems.append(
+                f"{PROJECT}:data.retainOnDestroy: prod must keep user data and keys on destroy; set it to true"
+            )
+        github, oidc = self.jupyterhub.github, self.jupyterhub.oidc
+        if self.jupyterhub.auth == "github" and not github.allowed_organizations:
+            problems.append(
+                f"{PROJECT}:jupyterhub.github.allowedOrganizations: prod needs an allow rule (without one only "
+                "admins could log in); list the GitHub orgs or org:team entries whose members may log in"
+            )
+        if self.jupyterhub.auth == "github" and not (github.admin_users or github.admin_teams):
+            problems.append(
+                f"{PROJECT}:jupyterhub.github.adminUsers: prod needs at least one JupyterHub admin; "
+                "list adminUsers or adminTeams"
+            )
+        if oidc is not None and not oidc.admin_groups:
+            problems.append(f"{PROJECT}:jupyterhub.oidc.adminGroups: prod needs at least one JupyterHub admin group")
+        if not self.data.backup.enabled or self.data.backup.vault_lock == "off":
+            problems.append(
+                f"{PROJECT}:data.backup.vaultLock: prod backups must be on and locked against deletion; set "
+                "data.backup.enabled: true and vaultLock: compliance (or governance)"
+            )
+        if self.detection.guard_duty.mode == "off":
+            problems.append(f"{PROJECT}:detection.guardDuty.mode: prod cannot turn GuardDuty off; use account")
+        if not self.cost.budget.enabled:
+            problems.append(
+                f"{PROJECT}:cost.budget.enabled: prod's spending must alert someone; set it to true with a "
+                "monthlyLimitUsd"
+            )
+        if not (self.detection.alert_emails or self.detection.alert_https_endpoints):
+            problems.append(
+                f"{PROJECT}:detection.alertEmails: prod alarms must reach someone; "
+                "list alertEmails or alertHttpsEndpoints"
+            )
+        if self.jupyterhub.https.mode == "none":
+            problems.append(
+                f"{PROJECT}:jupyterhub.https.mode: prod cannot serve plain HTTP; use letsencrypt, secret or acm"
+            )
+        if not self.jupyterhub.load_balancer_source_ranges:
+            problems.append(
+                f"{PROJECT}:jupyterhub.loadBalancerSourceRanges: prod needs the CIDRs allowed to reach the hub; "
+                "list them (write 0.0.0.0/0 to open it to the internet on purpose)"
+            )
+        return problems
+
+
+def _missing_secret(key: str) -> str:
+    return (
+        f"{PROJECT}:{key}: required secret is not set ({SECRET_KEYS[key]}); "
+        f"run `pulumi config set --secret {key} <value>`"
+    )
