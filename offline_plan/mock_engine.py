@@ -158,6 +158,29 @@ class Inventory:
 # ---- Stack file -> Pulumi config ----------------------------------------------------------------
 
 
+def read_stack_file(path: Path, stack: str | None = None) -> dict[str, Any]:
+    """The stack file's YAML; raises SettingsError (one message, no traceback) when there is no such
+    stack, the YAML does not parse (with the file, line and column) or its `config` is not a mapping."""
+    from settings import SettingsError
+
+    if not path.is_file():
+        known = sorted(p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in STACKS.glob("Pulumi.*.yaml"))
+        what = f"no stack named {stack!r}" if stack else f"no stack file {path}"
+        raise SettingsError(
+            f"{what}: the stacks are {', '.join(known)} (stacks/Pulumi.<stack>.yaml), or pass --stack-file"
+        )
+    try:
+        document = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
+        problem = getattr(error, "problem", None) or str(error)
+        raise SettingsError(f"{where}: the stack file is not valid YAML ({problem}); fix it at that line") from None
+    if not isinstance(document, dict) or not isinstance(document.get("config") or {}, dict):
+        raise SettingsError(f"{path}: a stack file is a mapping with a `config:` mapping of keys to values")
+    return document
+
+
 def load_stack_config(
     stack: str, stack_file: Path | None = None, project: str = PROJECT
 ) -> tuple[dict[str, str], list[str]]:
@@ -170,7 +193,7 @@ def load_stack_config(
     from settings import SECRET_KEYS
 
     path = stack_file or STACKS / f"Pulumi.{stack}.yaml"
-    document = yaml.safe_load(path.read_text()) or {}
+    document = read_stack_file(path, stack if stack_file is None else None)
     config: dict[str, str] = {}
     secret_keys: list[str] = []
     for key, value in (document.get("config") or {}).items():

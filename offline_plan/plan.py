@@ -28,7 +28,7 @@ from offline_plan.mock_engine import BOOTSTRAP_DETECTOR, ROOT, Inventory, PlanEr
 from offline_plan.reachability import reachability
 from offline_plan.reachability import render as render_reachability
 from policies.checklist import RULES, Resource, evaluate, support_phase
-from settings import parse_settings
+from settings import SettingsError, parse_settings
 
 Summary = Callable[[dict[str, Any]], str]
 
@@ -304,6 +304,9 @@ def main(argv: list[str] | None = None) -> int:
         )
     except PlanError as error:
         print(f"error: {error}\n({error.declared} resources were declared before the error)", file=sys.stderr)
+        return 2
+    except SettingsError as error:  # the stack file itself: missing, not YAML
+        print(f"error: {error}", file=sys.stderr)
         return 2
     out = args.out or ROOT / "build" / f"plan-{args.stack}.json"
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -3,9 +3,13 @@ one line per problem that names the full config key, what is wrong and the fix."
 
 from __future__ import annotations
 
+import difflib
+import importlib.util
 import json
 import re
 from collections.abc import Mapping
+from functools import cache
+from pathlib import Path
 from typing import Any
 
 import pydantic
@@ -16,6 +20,30 @@ from settings.root import SECRET_KEYS, Settings
 _TOP_LEVEL_KEYS = {
     (field.alias or name) for name, field in Settings.model_fields.items() if name not in {"stack", "region", "secrets"}
 }
+
+
+# Namespaces a stack file may set: ours, the AWS provider's (read by the default provider the program
+# configures through the stack), and the engine's own options (`pulumi:disable-default-providers`).
+PROVIDER_NAMESPACE = "aws"
+ENGINE_NAMESPACE = "pulumi"
+
+
+@cache
+def aws_provider_keys() -> frozenset[str]:
+    """The keys the AWS provider reads from `aws:` config, from the provider SDK's own config module
+    (pulumi_aws/config/vars.py, one `__config__.get*('<key>')` per key), read as text: importing the
+    SDK to validate a stack file would cost seconds."""
+    spec = importlib.util.find_spec("pulumi_aws")
+    assert spec is not None and spec.submodule_search_locations, "pulumi_aws is a runtime requirement"
+    source = (Path(next(iter(spec.submodule_search_locations))) / "config" / "vars.py").read_text()
+    return frozenset(re.findall(r"__config__\.get\w*\('(\w+)'\)", source))
+
+
+def _unknown_key(full_key: str, valid: set[str] | frozenset[str], namespace: str) -> str:
+    key = full_key.partition(":")[2]
+    close = difflib.get_close_matches(key, sorted(valid), n=3)
+    hint = f" (did you mean {' or '.join(f'{namespace}:{c}' for c in close)}?)" if close else ""
+    return f"{full_key}: unknown setting; remove it or fix its spelling{hint}; valid keys: {', '.join(sorted(valid))}"
 
 
 def _parse_value(raw: Any) -> Any:
@@ -44,6 +72,13 @@ def parse_settings(stack: str, config: Mapping[str, Any], secret_keys: set[str] 
 
     for full_key, raw in sorted(config.items()):
         namespace, _, key = full_key.partition(":")
+        if namespace == PROVIDER_NAMESPACE and key not in aws_provider_keys():
+            problems.append(_unknown_key(full_key, aws_provider_keys(), namespace))
+        if namespace not in (PROJECT, PROVIDER_NAMESPACE, ENGINE_NAMESPACE):
+            problems.append(
+                f"{full_key}: unknown namespace {namespace!r}; this program reads {PROJECT}:<key> (or a key with "
+                f"no namespace) and the AWS provider's {PROVIDER_NAMESPACE}:<key>"
+            )
         if namespace != PROJECT:
             continue
         if key in SECRET_KEYS:
@@ -57,10 +92,7 @@ def parse_settings(stack: str, config: Mapping[str, Any], secret_keys: set[str] 
         elif key in _TOP_LEVEL_KEYS:
             document[key] = _parse_value(raw)
         else:
-            problems.append(
-                f"{full_key}: unknown setting; remove it "
-                f"(valid keys: {', '.join(sorted(_TOP_LEVEL_KEYS | set(SECRET_KEYS)))})"
-            )
+            problems.append(_unknown_key(full_key, _TOP_LEVEL_KEYS | set(SECRET_KEYS), PROJECT))
 
     if problems:
         raise SettingsError("\n".join(problems))

@@ -30,3 +30,24 @@ def test_plan_groups_resources_by_component_and_redacts_secrets(plans: dict[str,
         assert "kubeconfig (secret)" in text
         every_resource_has_a_parent = all(r.parent for r in inventory.resources if r.type != "pulumi:pulumi:Stack")
         assert every_resource_has_a_parent
+
+
+def test_an_unknown_stack_is_named_with_the_stacks_that_exist(tmp_path: Path) -> None:
+    result = run_plan("stagin", tmp_path / "plan.json")
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr + result.stdout
+    assert "error: no stack named 'stagin': the stacks are dev, prod" in result.stderr
+
+
+def test_a_yaml_syntax_error_names_the_file_line_and_column(tmp_path: Path) -> None:
+    stack_file = tmp_path / "Pulumi.dev.yaml"
+    lines = (ROOT / "stacks" / "Pulumi.dev.yaml").read_text().splitlines()
+    broken_line = next(i for i, line in enumerate(lines) if line.strip().startswith("vpcCidr:"))
+    lines[broken_line] += ": 10.41.0.0/16"  # a second `: ` on one line: "mapping values are not allowed here"
+    stack_file.write_text("\n".join(lines) + "\n")
+    result = run_plan("dev", tmp_path / "plan.json", stack_file)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr + result.stdout
+    column = len(lines[broken_line]) - len(": 10.41.0.0/16") + 1
+    assert f"error: {stack_file}:{broken_line + 1}:{column}:" in result.stderr
+    assert "the stack file is not valid YAML" in result.stderr
