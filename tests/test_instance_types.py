@@ -21,7 +21,7 @@ from instance_types import (
 )
 from settings import GPU_FAMILIES
 from tests.conftest import ROOT
-from tools import gpu_instance_types
+from tools import ec2_instance_types, gpu_instance_types
 
 X86, ARM = "AL2023_x86_64_STANDARD", "AL2023_ARM_64_STANDARD"
 X86_NVIDIA, ARM_NVIDIA = "AL2023_x86_64_NVIDIA", "AL2023_ARM_64_NVIDIA"
@@ -155,6 +155,24 @@ def test_the_label_is_the_autoscalers_own_name_for_the_gpu(name: str, value: str
     """cluster-autoscaler 1.35.0 aws_cloud_provider.go availableGPUTypes (its metrics call others `not-listed`)."""
     assert lookup(name).accelerator == value  # type: ignore[union-attr]
     assert value in DATA["acceleratorLabel"]["listedByAutoscaler"]
+
+
+def test_the_data_has_the_labels_the_generator_names() -> None:
+    listed = DATA["acceleratorLabel"]["listedByAutoscaler"]
+    for model, value in DATA["acceleratorLabel"]["byModel"].items():
+        assert ec2_instance_types.accelerator_value(model, listed) == value
+
+
+def test_the_generator_reads_the_autoscalers_table_in_its_generated_shape() -> None:
+    entry = """\t"{name}": {{\n\t\tInstanceType: "{name}",\n\t\tVCPU:         4,\n\t\tMemoryMb:     16384,
+\t\tGPU:          1,\n\t\tArchitecture: "{arch}",\n\t}},\n"""
+    table = entry.format(name="g5.xlarge", arch="amd64") + entry.format(name="g5g.xlarge", arch="arm64")
+    assert ec2_instance_types.parse_autoscaler_table(table) == {
+        "g5.xlarge": {"vcpu": 4, "memoryMib": 16384, "gpus": 1, "architecture": "x86_64"},
+        "g5g.xlarge": {"vcpu": 4, "memoryMib": 16384, "gpus": 1, "architecture": "arm64"},
+    }
+    with pytest.raises(SystemExit, match="parsed 1 of 2 entries"):
+        ec2_instance_types.parse_autoscaler_table(table.replace("GPU:", "Gpus:", 1))
 
 
 def test_the_settings_gpu_table_is_derived_from_the_instance_table() -> None:
