@@ -315,10 +315,12 @@ def profile_fit_problem(
     mem_guarantee: str | int | float,
     instance_types: Sequence[str],
     daemonset_overhead: tuple[str | int | float, str | int | float] = (0, 0),
+    pool_key: str = "instanceTypes",
 ) -> str | None:
     """Whether a server guaranteed this CPU and memory fits on every node its pool may start (the pool's
     smallest type for each), after nodeadm's reservations and the DaemonSets' requests (cpu, memory) on
-    each node. Unknown types are `pool_problem`'s to report; they are skipped here."""
+    each node. `pool_key` names the pool's types in the fix. Unknown types are `pool_problem`'s to report;
+    they are skipped here."""
     daemon_cpu, daemon_mib = millicores(daemonset_overhead[0]), mebibytes(daemonset_overhead[1])
     want_cpu, want_mib = millicores(cpu_guarantee), mebibytes(mem_guarantee)
     known = [_types()[name] for name in instance_types if name in _types()]
@@ -332,18 +334,18 @@ def profile_fit_problem(
     if want_mib > free_mib:
         t = smallest_mem
         return (
-            f"guarantees {_gib(want_mib)} of memory, but a {t.name} node has {_gib(free_mib)} for servers "
+            f"guarantees {_gib(want_mib)} of memory, but each {t.name} node has {_gib(free_mib)} for servers "
             f"({_gib(t.memory_mib)} less {_gib(t.memory_mib - offers[t.name][1])} for the system and kubelet and "
             f"{_gib(daemon_mib)} for DaemonSets), so the server would stay Pending; lower the guarantee to at most "
-            f"{_gib(free_mib)} or use larger instanceTypes"
+            f"{_gib(free_mib)} or use larger types in {pool_key}"
         )
     if want_cpu > free_cpu:
         t = smallest_cpu
         return (
-            f"guarantees {want_cpu / 1000:g} CPU, but a {t.name} node has {free_cpu / 1000:g} for servers "
+            f"guarantees {want_cpu / 1000:g} CPU, but each {t.name} node has {free_cpu / 1000:g} for servers "
             f"({t.vcpu} vCPU less {(t.vcpu * 1000 - offers[t.name][0]) / 1000:g} reserved by the kubelet and "
             f"{daemon_cpu / 1000:g} for DaemonSets), so the server would stay Pending; lower the guarantee to at "
-            f"most {free_cpu}m or use larger instanceTypes"
+            f"most {free_cpu}m or use larger types in {pool_key}"
         )
     return None
 

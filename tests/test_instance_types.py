@@ -204,23 +204,23 @@ def test_allocatable_is_what_aws_publishes(name: str, millicores: int, mib: int)
 
 def test_a_profile_larger_than_its_node_is_refused_with_the_numbers() -> None:
     # 32Gi on m5.xlarge (16 GiB): 14162 MiB allocatable (above) - 300 MiB of DaemonSets = 13862 MiB = 13.54 GiB.
-    assert profile_fit_problem(1, "32Gi", ["m5.xlarge"], ("200m", "300Mi")) == (
-        "guarantees 32.00 GiB of memory, but a m5.xlarge node has 13.54 GiB for servers (16.00 GiB less 2.17 GiB "
+    assert profile_fit_problem(1, "32Gi", ["m5.xlarge"], ("200m", "300Mi"), "nodeGroups.user.instanceTypes") == (
+        "guarantees 32.00 GiB of memory, but each m5.xlarge node has 13.54 GiB for servers (16.00 GiB less 2.17 GiB "
         "for the system and kubelet and 0.29 GiB for DaemonSets), so the server would stay Pending; lower the "
-        "guarantee to at most 13.54 GiB or use larger instanceTypes"
+        "guarantee to at most 13.54 GiB or use larger types in nodeGroups.user.instanceTypes"
     )
 
 
 def test_a_profile_is_checked_against_the_smallest_type_of_its_pool() -> None:
     assert profile_fit_problem(1, "8Gi", ["m5.2xlarge"]) is None
     problem = profile_fit_problem(1, "8Gi", ["m5.2xlarge", "m5.large"])
-    assert problem is not None and "a m5.large node has 6.74 GiB" in problem
+    assert problem is not None and "each m5.large node has 6.74 GiB" in problem
 
 
 def test_the_cpu_guarantee_is_checked_too() -> None:
     assert profile_fit_problem("3900m", "1Gi", ["m5.xlarge"]) is None  # 3920m allocatable
     problem = profile_fit_problem("3900m", "1Gi", ["m5.xlarge"], ("100m", 0))
-    assert problem is not None and problem.startswith("guarantees 3.9 CPU, but a m5.xlarge node has 3.82 for servers")
+    assert problem is not None and problem.startswith("guarantees 3.9 CPU, but each m5.xlarge node has 3.82 for")
 
 
 # ---- Quantities -------------------------------------------------------------------------------------
