@@ -12,6 +12,7 @@ import pulumi_aws as aws
 
 from components.tagging import component_tags
 from components.trust import service_trust_policy
+from settings import NVIDIA_AMI_TYPE, STANDARD_AMI_TYPE
 
 USER_NODE_LABEL = ("hub.jupyter.org/node-purpose", "user")
 USER_NODE_TAINT = ("hub.jupyter.org/dedicated", "user", "NO_SCHEDULE")
@@ -23,8 +24,8 @@ GPU_RESOURCE = "nvidia.com/gpu"
 GPU_PRESENT_LABEL = ("nvidia.com/gpu.present", "true")
 ACCELERATOR_LABEL = "k8s.amazonaws.com/accelerator"
 AUTOSCALER_TEMPLATE = "k8s.io/cluster-autoscaler/node-template"
-STANDARD_AMI = "AL2023_x86_64_STANDARD"
-NVIDIA_AMI = "AL2023_x86_64_NVIDIA"
+STANDARD_AMI = STANDARD_AMI_TYPE
+NVIDIA_AMI = NVIDIA_AMI_TYPE
 # The public SSM parameters with the release AWS recommends for a Kubernetes version (EKS user guide,
 # "Retrieve recommended Amazon Linux AMI IDs"; the names terraform-aws-eks reads too).
 AMI_RELEASE_VARIANTS = {STANDARD_AMI: "standard", NVIDIA_AMI: "nvidia"}

@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from catalog.instance_types import allocatable, lookup
 from offline_plan.mock_engine import Inventory, Recorded
 from settings import quantity_kib
 
@@ -363,21 +364,6 @@ def unclassified(inventory: Inventory) -> list[str]:
 # ---- One more active user --------------------------------------------------------------------------
 
 
-def allocatable(instance: dict[str, Any]) -> tuple[float, float]:
-    """vCPU and memory (KiB) a node offers pods: capacity less nodeadm's kube-reserved (cpu: 6 % of the
-    first core, 1 % of the second, 0.5 % of cores 3-4, 0.25 % above; memory: 11 MiB per max pod + 255
-    MiB, max pods = ENIs x (IPs per ENI - 1) + 2) and the 100 MiB hard eviction threshold
-    (amazon-eks-ami nodeadm/internal/kubelet/config.go, eni_max_pods.go)."""
-    millicores = instance["vcpu"] * 1000
-    reserved_cpu = 0.0
-    for start, end, share in ((0, 1000, 0.06), (1000, 2000, 0.01), (2000, 4000, 0.005), (4000, millicores, 0.0025)):
-        if millicores > start:
-            reserved_cpu += (min(millicores, end) - start) * share
-    max_pods = instance["defaultMaxENIs"] * (instance["ipv4AddressesPerInterface"] - 1) + 2
-    reserved_mib = 11 * max_pods + 255 + 100
-    return (millicores - reserved_cpu) / 1000, (instance["memoryMib"] - reserved_mib) * 1024
-
-
 def _pools(inventory: Inventory) -> dict[str, Recorded]:
     pools: dict[str, Recorded] = {}
     for group in inventory.of_type("aws:eks/nodeGroup:NodeGroup"):
@@ -409,7 +395,7 @@ def user_costs(inventory: Inventory, prices: dict[str, Any], active_hours: int) 
             continue
         instance_type = group.inputs["instanceTypes"][0]
         instance = prices["instances"].get(instance_type)
-        if instance is None:
+        if instance is None or lookup(instance_type) is None:
             costs.append(
                 UserCost(
                     profile["slug"],
@@ -423,7 +409,8 @@ def user_costs(inventory: Inventory, prices: dict[str, Any], active_hours: int) 
                 )
             )
             continue
-        cpu, memory_kib = allocatable(instance)
+        millicores, memory_mib = allocatable(instance_type)
+        cpu, memory_kib = millicores / 1000, memory_mib * 1024
         gpus = float((override.get("extra_resource_limits") or {}).get("nvidia.com/gpu", 0))
         share = max(
             float(override.get("cpu_guarantee") or 0) / cpu,

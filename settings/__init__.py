@@ -41,17 +41,20 @@ from settings.hub import ImageSettings, JupyterHubSettings
 from settings.loading import load_settings, parse_settings
 from settings.login import OPENING_TRAITS, opening_traits
 from settings.network import KUBERNETES_SERVICE_CIDR, NetworkSettings
-from settings.nodes import NodeGroupSettings
+from settings.nodes import GPU_FAMILIES, NVIDIA_AMI_TYPE, STANDARD_AMI_TYPE, NodeGroupSettings
 from settings.operations import AlarmSettings
 from settings.root import SECRET_KEYS, Settings
 
 __all__ = [
     "ADDON_VERSIONS",
     "AUTOSCALER_CHARTS",
+    "GPU_FAMILIES",
     "KUBERNETES_SERVICE_CIDR",
+    "NVIDIA_AMI_TYPE",
     "OPENING_TRAITS",
     "PROJECT",
     "SECRET_KEYS",
+    "STANDARD_AMI_TYPE",
     "USER_SCHEDULER_IMAGE_TAGS",
     "AlarmSettings",
     "ImageSettings",

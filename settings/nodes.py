@@ -1,17 +1,24 @@
 """Node settings: the managed node groups (core, user) and the optional GPU pool, whose instance
-types are checked against cluster-autoscaler's GPU table (data/gpu/instance-types.json)."""
+types are checked against what EC2 has (catalog/instance_types.py: EC2's names, cluster-autoscaler's
+table of vCPUs, memory, GPUs and architecture)."""
 
 from __future__ import annotations
 
-import json
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field, model_validator
 
-from settings.base import DATA, _field_error, _Model
+from catalog.instance_types import gpu_pool_problem, lookup, pool_problem
+from settings.base import _field_error, _Model
+
+# The EKS AMI types the node groups run (components/node_groups.py declares them with these names).
+STANDARD_AMI_TYPE = "AL2023_x86_64_STANDARD"
+NVIDIA_AMI_TYPE = "AL2023_x86_64_NVIDIA"
 
 
 class NodeGroupSettings(_Model):
+    ami_type: ClassVar[str] = STANDARD_AMI_TYPE
+
     instance_types: list[str] = Field(min_length=1, description="EC2 instance types, e.g. [m6i.xlarge].")
     capacity_type: Literal["ON_DEMAND", "SPOT"] = "ON_DEMAND"
     """Purchase option of the nodes."""
@@ -27,6 +34,9 @@ class NodeGroupSettings(_Model):
 
     @model_validator(mode="after")
     def _check(self) -> NodeGroupSettings:
+        problem = self.instance_type_problem()
+        if problem:
+            raise _field_error("instanceTypes", problem)
         if not self.min_size <= self.desired_size <= self.max_size:
             raise _field_error(
                 "desiredSize",
@@ -35,19 +45,24 @@ class NodeGroupSettings(_Model):
             )
         return self
 
+    def instance_type_problem(self) -> str | None:
+        """An unknown type (with the closest names), mixed architectures, or one the AMI cannot run."""
+        return pool_problem(self.instance_types, self.ami_type)
 
-# GPU instance types and their GPU count as cluster-autoscaler's table has them (it builds a group's
-# node from it while the group is at zero): data/gpu/instance-types.json, from maintenance/gpu_instance_types.py.
-GPU_DATA = json.loads((DATA / "gpu" / "instance-types.json").read_text())
+
 # Families the EKS-optimized AL2023 NVIDIA AMI supports
 # (https://docs.aws.amazon.com/eks/latest/userguide/ml-eks-optimized-ami.html).
-GPU_FAMILIES = ("g4dn", "g5", "g6", "g6e", "g6f", "p4d", "p5")
+# g6f is not among them although AWS lists it: its GPU is a fraction of an L4, which EC2 and
+# cluster-autoscaler count as 0 GPUs, so a group at zero would never be scaled up for a GPU server.
+GPU_FAMILIES = ("g4dn", "g5", "g6", "g6e", "p4d", "p5")
 DEVICE_PLUGIN_CHART_VERSIONS = ("0.20.0",)
 
 
 class GpuNodeGroupSettings(NodeGroupSettings):
     """GPU nodes: EKS-optimized AL2023 NVIDIA AMI (driver and container toolkit included), tainted so that
     only GPU profiles land there, scaled from zero."""
+
+    ami_type: ClassVar[str] = NVIDIA_AMI_TYPE
 
     time_slicing_replicas: int = Field(1, ge=1, le=16)
     """Servers sharing one GPU (NVIDIA time-slicing: the device plugin advertises each GPU this many times;
@@ -58,7 +73,8 @@ class GpuNodeGroupSettings(NodeGroupSettings):
     @property
     def gpus_per_node(self) -> int:
         """Physical GPUs of each node (the same for every listed type, checked below)."""
-        return int(GPU_DATA["instanceTypes"][self.instance_types[0]]["gpus"])
+        found = lookup(self.instance_types[0])
+        return found.gpus if found else 0
 
     @property
     def advertised_gpus_per_node(self) -> int:
@@ -67,24 +83,21 @@ class GpuNodeGroupSettings(NodeGroupSettings):
     @property
     def accelerator(self) -> str | None:
         """The `k8s.amazonaws.com/accelerator` label value cluster-autoscaler knows for this family."""
-        return GPU_DATA["accelerators"].get(self.instance_types[0].split(".")[0])
+        found = lookup(self.instance_types[0])
+        return found.accelerator if found else None
+
+    def instance_type_problem(self) -> str | None:
+        """Also: whole NVIDIA GPUs of one model and count, of a family the NVIDIA AMI supports."""
+        problem = gpu_pool_problem(self.instance_types, self.ami_type)
+        if problem:
+            return problem
+        other = [t for t in self.instance_types if t.split(".")[0] not in GPU_FAMILIES]
+        if other:
+            return f"{other} are not of a GPU family the EKS AL2023 NVIDIA AMI supports ({', '.join(GPU_FAMILIES)})"
+        return None
 
     @model_validator(mode="after")
     def _check_gpus(self) -> GpuNodeGroupSettings:
-        known = GPU_DATA["instanceTypes"]
-        bad = [t for t in self.instance_types if t not in known or t.split(".")[0] not in GPU_FAMILIES]
-        if bad:
-            raise _field_error(
-                "instanceTypes",
-                f"{bad} are not NVIDIA GPU types the EKS AL2023 NVIDIA AMI supports ({', '.join(GPU_FAMILIES)})",
-            )
-        counts = {known[t]["gpus"] for t in self.instance_types}
-        if len(counts) > 1:
-            raise _field_error(
-                "instanceTypes",
-                f"mix GPU counts {sorted(counts)}; the autoscaler plans a zero-size group from one type, "
-                "so list types with the same number of GPUs",
-            )
         if self.device_plugin_chart_version not in DEVICE_PLUGIN_CHART_VERSIONS:
             raise _field_error(
                 "devicePluginChartVersion",

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
+from catalog import instance_types
 from offline_plan import cost
 from offline_plan.mock_engine import Inventory, Recorded
 from policies import checklist
@@ -126,13 +127,6 @@ def test_the_hub_load_balancer_and_its_addresses(plans: dict[str, Inventory]) ->
 # ---- One more active user ------------------------------------------------------------------------
 
 
-def test_allocatable_follows_nodeadm_reservations() -> None:
-    # t3.xlarge: 4 vCPU, 16 GiB, 4 ENIs x 15 IPs -> 58 max pods (nodeadm's eni_max_pods for t3.xlarge is 58).
-    cpu, memory_kib = cost.allocatable(PRICES["instances"]["t3.xlarge"])
-    assert cpu == pytest.approx(4 - (0.06 + 0.01 + 2 * 0.005))
-    assert memory_kib == (16384 - (11 * 58 + 255) - 100) * 1024
-
-
 def test_each_profile_costs_its_share_of_a_node(plans: dict[str, Inventory]) -> None:
     users = {u.profile: u for u in report(plans["prod"], active_hours=100).users}
     standard, large, gpu = users["standard"], users["large"], users["gpu"]
@@ -147,9 +141,9 @@ def test_each_profile_costs_its_share_of_a_node(plans: dict[str, Inventory]) -> 
 
 def test_a_memory_bound_profile_is_priced_by_memory(plans: dict[str, Inventory]) -> None:
     (user,) = [u for u in report(plans["dev"]).users if u.profile == "large"]
-    cpu, memory_kib = cost.allocatable(PRICES["instances"]["t3.xlarge"])
+    millicores, memory_mib = instance_types.allocatable("t3.xlarge")  # tests/test_instance_types.py
     # large: 1 CPU, 2G guaranteed on a t3.xlarge: the CPU share (1/3.92) is larger than the memory share.
-    assert user.share == pytest.approx(max(1 / cpu, 2 * 1024 * 1024 / memory_kib))
+    assert user.share == pytest.approx(max(1000 / millicores, 2 * 1024 / memory_mib))
 
 
 # ---- What the plan prints and writes -------------------------------------------------------------

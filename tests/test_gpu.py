@@ -9,13 +9,13 @@ the node cluster-autoscaler builds from the group's Auto Scaling group tags when
 from __future__ import annotations
 
 import copy
-import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
+from catalog.instance_types import lookup
 from components.gpu_device_plugin import device_plugin_values
 from components.node_groups import AUTOSCALER_TEMPLATE, TAINT_EFFECTS
 from offline_plan.mock_engine import Inventory, Recorded
@@ -117,10 +117,11 @@ def test_the_autoscaler_plans_a_gpu_node_for_a_gpu_server_while_the_pool_is_at_z
 
 
 def gpu_settings(plan: Inventory) -> dict[str, Any]:
-    """nodeGroups.gpu, with the physical GPU count of its instance type (data/gpu/instance-types.json)."""
+    """nodeGroups.gpu, with the physical GPU count of its instance type (catalog/instance_types.py)."""
     gpu = stack_config(plan)["jhub-eks:nodeGroups"]["gpu"]
-    physical = json.loads((ROOT / "data/gpu/instance-types.json").read_text())["instanceTypes"][gpu["instanceTypes"][0]]
-    return {**gpu, "gpus": physical["gpus"]}
+    physical = lookup(gpu["instanceTypes"][0])
+    assert physical is not None
+    return {**gpu, "gpus": physical.gpus}
 
 
 def test_without_its_toleration_a_gpu_profile_would_never_start(plans: dict[str, Inventory]) -> None:

@@ -13,6 +13,7 @@ from tests.conftest import ROOT
 # Lowest first. The program is ranks 0-5; the offline plan and the maintenance commands sit above it
 # (they run the program and may read any of it) and nothing of the program may import them.
 RANKS: dict[str, int] = {
+    "catalog": 0,  # what AWS offers, from data/ (instance types): settings and the tools read it
     "settings": 0,
     "hub_config": 0,  # shipped into the hub's image by the chart (hub.extraFiles): imports nothing of ours
     "policies": 1,
@@ -27,7 +28,7 @@ RANKS: dict[str, int] = {
     "offline_plan": 9,
     "maintenance": 9,
 }
-PROGRAM_FILES = ["__main__.py", "preflight.py", "settings", "hub_config", "policies", "components", "layers"]
+PROGRAM_FILES = ["__main__.py", "preflight.py", "catalog", "settings", "hub_config", "policies", "components", "layers"]
 TOOL_FILES = ["offline_plan", "maintenance"]
 
 
