@@ -56,7 +56,7 @@ POD_TEMPLATE_PATHS = {
 
 def fetch(url: str) -> bytes:
     """The bytes at `url` (tests replace it to stand for the network)."""
-    with urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT_SECONDS) as response:  # noqa: S310 (https URLs from data)
+    with urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT_SECONDS) as response:
         data: bytes = response.read()
     return data
 
@@ -80,8 +80,7 @@ def _from_cache_or_download(name: str, version: str, reasons: list[str]) -> Path
     digest = entry["sha256"]
     if digest is None:
         reasons.append(
-            f"the published digest of {name} {version} is unknown (data/charts/archives.json), so it is not "
-            "downloaded"
+            f"the published digest of {name} {version} is unknown (data/charts/archives.json), so it is not downloaded"
         )
         return None
     cached = CACHE / f"{name}-{version}.tgz"

@@ -199,7 +199,8 @@ DRIVER_ROOT = yaml.safe_load((ROOT / "data/charts/nvidia-device-plugin-0.20.0/dr
 
 
 def device_plugin_release(plan: Inventory) -> Recorded:
-    (release,) = [r for r in plan.of_type("kubernetes:helm.sh/v3:Release") if r.inputs["chart"] == "nvidia-device-plugin"]
+    releases = plan.of_type("kubernetes:helm.sh/v3:Release")
+    (release,) = [r for r in releases if r.inputs["chart"] == "nvidia-device-plugin"]
     return release
 
 
@@ -292,8 +293,8 @@ def test_the_charts_daemon_sets_run_the_plugin_on_gpu_nodes_only(plans: dict[str
         assert "nvidia.com/mps.capable" not in node.labels
         assert fits(daemon_sets["nvidia-device-plugin"], node) == (pool_of(group) == "gpu"), group.name
         assert not fits(daemon_sets["nvidia-device-plugin-mps-control-daemon"], node), group.name
-        for template_node_ in [template_node(plan, group)[0]]:  # and as the autoscaler plans it at zero
-            assert fits(daemon_sets["nvidia-device-plugin"], template_node_) == (pool_of(group) == "gpu")
+        planned, _ = template_node(plan, group)  # and the node the autoscaler plans while the pool is at zero
+        assert fits(daemon_sets["nvidia-device-plugin"], planned) == (pool_of(group) == "gpu"), group.name
 
 
 def test_the_rendered_device_plugin_objects_are_valid_kubernetes(plans: dict[str, Inventory]) -> None:
