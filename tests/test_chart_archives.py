@@ -59,6 +59,7 @@ def alone(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Network:
     monkeypatch.setattr(charts, "CACHE", tmp_path / "cache")
     monkeypatch.setattr(charts, "STAND_INS", tmp_path / "no-shared-folder")
     monkeypatch.setattr(charts, "fetch", network.fetch)
+    monkeypatch.setattr(charts, "_UNREACHABLE", {})
     return network
 
 
@@ -69,6 +70,9 @@ def test_a_clone_that_stands_alone_skips_saying_why(alone: Network) -> None:
     assert "nvidia-device-plugin-0.20.0.tgz could not be downloaded" in reason
     assert "no local stand-in" in reason
     assert alone.requested == [charts.ARCHIVES["nvidia-device-plugin 0.20.0"]["url"]]
+    with pytest.raises(pytest.skip.Exception, match="could not be downloaded"):
+        charts.load("nvidia-device-plugin", "0.20.0")
+    assert len(alone.requested) == 1  # not tried again in the session
 
 
 def test_an_archive_whose_digest_is_unknown_is_never_downloaded(alone: Network) -> None:
