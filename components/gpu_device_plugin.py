@@ -51,6 +51,13 @@ def device_plugin_values(time_slicing_replicas: int) -> dict[str, Any]:
         # them itself (nodeadm enables CDI in containerd from Kubernetes 1.32: nodeadm/internal/
         # containerd/config.go; the chart mounts /var/run/cdi for the plugin's specs).
         "deviceListStrategy": "cdi-cri",
+        # With a CDI strategy the plugin builds its CDI spec from the driver it finds at /driver-root in
+        # its container, which the chart mounts (read-only, from the host) only when this is set; without
+        # it the plugin finds no libcuda.so, exits "unable to create cdi spec file" and no node advertises
+        # nvidia.com/gpu (NVIDIA/k8s-device-plugin#621; docs/cdi.md). The AL2023 NVIDIA AMI installs the
+        # driver from packages into / (amazon-eks-ami install-nvidia-driver.sh), so / is the root, which
+        # also sets NVIDIA_DRIVER_ROOT, the host root the spec's paths are written for.
+        "nvidiaDriverRoot": "/",
     }
     if time_slicing_replicas > 1:
         config = {

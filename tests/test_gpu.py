@@ -12,6 +12,7 @@ import copy
 from pathlib import Path
 from typing import Any
 
+import kubernetes_validate
 import pytest
 import yaml
 
@@ -19,6 +20,7 @@ from catalog.instance_types import lookup
 from components.gpu_device_plugin import device_plugin_values
 from components.node_groups import AUTOSCALER_TEMPLATE, TAINT_EFFECTS
 from offline_plan.mock_engine import Inventory, Recorded
+from tests import charts
 from tests.scheduling import Node, affinity_allows, fits, taints_allow
 from tests.test_foundation import stack_config
 from tests.test_user_pods import profiles, spawner_config
@@ -190,3 +192,117 @@ def test_the_release_is_the_pinned_chart(plans: dict[str, Inventory]) -> None:
     assert release.inputs["chart"] == "nvidia-device-plugin" and release.inputs["version"] == "0.20.0"
     assert release.inputs["repositoryOpts"]["repo"] == "https://nvidia.github.io/k8s-device-plugin"
     assert release.inputs["namespace"] == "kube-system"
+
+
+# ---- The device plugin as the chart renders it ---------------------------------------------------
+
+DRIVER_ROOT = yaml.safe_load((ROOT / "data/charts/nvidia-device-plugin-0.20.0/driver-root.yaml").read_text())
+
+
+def device_plugin_release(plan: Inventory) -> Recorded:
+    releases = plan.of_type("kubernetes:helm.sh/v3:Release")
+    (release,) = [r for r in releases if r.inputs["chart"] == "nvidia-device-plugin"]
+    return release
+
+
+def rendered_device_plugin(release: Recorded, values: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """The chart's objects for the release, with its values (or `values` in their place)."""
+    inputs = release.inputs
+    return charts.render(
+        inputs["chart"],
+        inputs["version"],
+        inputs["values"] if values is None else values,
+        release=inputs["name"],
+        namespace=inputs["namespace"],
+    )
+
+
+def plugin_setting(container: dict[str, Any], setting: dict[str, Any]) -> str:
+    """The value the plugin binary runs with: a command-line flag, else the first of its environment
+    variables set, else its default (urfave/cli)."""
+    words = [*(container.get("command") or []), *(container.get("args") or [])]
+    for index, word in enumerate(words):
+        name, _, value = word.partition("=")
+        if name in setting["flags"]:
+            return value or words[index + 1]
+    env = {e["name"]: e for e in container.get("env") or []}
+    for name in setting["env"]:
+        if name in env:
+            assert "value" in env[name], f"{name} is not a literal value: {env[name]}"
+            return str(env[name]["value"])
+    return str(setting["default"])
+
+
+def daemon_set(objects: list[dict[str, Any]], name: str) -> dict[str, Any]:
+    (found,) = [o for o in objects if o["kind"] == "DaemonSet" and o["metadata"]["name"] == name]
+    return found
+
+
+def driver_root_problems(pod: dict[str, Any]) -> list[str]:
+    """Why the plugin in this pod could not build its CDI spec from the AMI's driver, if it could not."""
+    (plugin,) = [c for c in charts.containers(pod) if c.get("command") == ["nvidia-device-plugin"]]
+    in_container = plugin_setting(plugin, DRIVER_ROOT["containerDriverRoot"])
+    on_host = plugin_setting(plugin, DRIVER_ROOT["hostDriverRoot"])
+    volumes = {v["name"]: v for v in pod.get("volumes") or []}
+    mounted = [
+        volumes[m["name"]].get("hostPath", {}).get("path")
+        for m in plugin.get("volumeMounts") or []
+        if m["mountPath"].rstrip("/") == in_container.rstrip("/")
+    ]
+    problems = []
+    if mounted != [DRIVER_ROOT["amiDriverRoot"]]:
+        problems.append(
+            f"the plugin reads the driver at {in_container} in its container, where the host's "
+            f"{DRIVER_ROOT['amiDriverRoot']} is not mounted (mounted there: {mounted}): it finds no libcuda.so, "
+            "exits with 'unable to create cdi spec file' and advertises no nvidia.com/gpu"
+        )
+    if on_host != DRIVER_ROOT["amiDriverRoot"]:
+        problems.append(f"the CDI spec would point containers at the driver under {on_host}, not the AMI's")
+    return problems
+
+
+def test_the_rendered_device_plugin_mounts_the_amis_driver_where_it_builds_its_cdi_spec(
+    plans: dict[str, Inventory],
+) -> None:
+    release = device_plugin_release(gpu_stack(plans))
+    for values in (None, device_plugin_values(1), device_plugin_values(4)):  # the release's, both shapes
+        pod = daemon_set(rendered_device_plugin(release, values), "nvidia-device-plugin")["spec"]["template"]["spec"]
+        assert driver_root_problems(pod) == []
+        (plugin,) = [c for c in pod["containers"] if c["name"] == "nvidia-device-plugin-ctr"]
+        assert plugin_setting(plugin, {"flags": [], "env": ["DEVICE_LIST_STRATEGY"], "default": "envvar"}) == "cdi-cri"
+
+
+def test_without_the_driver_root_the_plugin_could_not_build_its_cdi_spec(plans: dict[str, Inventory]) -> None:
+    release = device_plugin_release(gpu_stack(plans))
+    values = {k: v for k, v in release.inputs["values"].items() if k != "nvidiaDriverRoot"}
+    pod = daemon_set(rendered_device_plugin(release, values), "nvidia-device-plugin")["spec"]["template"]["spec"]
+    (problem,) = driver_root_problems(pod)
+    assert "reads the driver at /driver-root" in problem and "mounted there: []" in problem
+
+
+def test_the_charts_daemon_sets_run_the_plugin_on_gpu_nodes_only(plans: dict[str, Inventory]) -> None:
+    """The device plugin on every GPU node and nowhere else; the chart's other DaemonSet (the MPS control
+    daemon, privileged, host PID) on no node of ours: it waits for nvidia.com/mps.capable, which only GPU
+    feature discovery sets, and that stays off (as does node feature discovery)."""
+    plan = gpu_stack(plans)
+    objects = rendered_device_plugin(device_plugin_release(plan))
+    daemon_sets = {o["metadata"]["name"]: o["spec"]["template"]["spec"] for o in objects if o["kind"] == "DaemonSet"}
+    assert set(daemon_sets) == {"nvidia-device-plugin", "nvidia-device-plugin-mps-control-daemon"}
+    groups = plan.of_type("aws:eks/nodeGroup:NodeGroup")
+    for group in groups:
+        node = node_of(group)
+        assert "nvidia.com/mps.capable" not in node.labels
+        assert fits(daemon_sets["nvidia-device-plugin"], node) == (pool_of(group) == "gpu"), group.name
+        assert not fits(daemon_sets["nvidia-device-plugin-mps-control-daemon"], node), group.name
+        planned, _ = template_node(plan, group)  # and the node the autoscaler plans while the pool is at zero
+        assert fits(daemon_sets["nvidia-device-plugin"], planned) == (pool_of(group) == "gpu"), group.name
+
+
+def test_the_rendered_device_plugin_objects_are_valid_kubernetes(plans: dict[str, Inventory]) -> None:
+    plan = gpu_stack(plans)
+    version = plan.one("eks:index:Cluster").inputs["version"]
+    for values in (None, device_plugin_values(4)):
+        objects = rendered_device_plugin(device_plugin_release(plan), values)
+        assert {o["kind"] for o in objects} >= {"DaemonSet", "ServiceAccount", "ClusterRole", "ClusterRoleBinding"}
+        for document in objects:
+            kubernetes_validate.validate(document, version, strict=True)

@@ -75,7 +75,8 @@ def test_the_program_does_not_need_botocore() -> None:
         [
             sys.executable,
             "-c",
-            "import sys; from catalog import instance_types; instance_types.lookup('m5.large'); print(sorted(sys.modules))",
+            "import sys; from catalog import instance_types; "
+            "instance_types.lookup('m5.large'); print(sorted(sys.modules))",
         ],
         cwd=ROOT,
         capture_output=True,
