@@ -49,6 +49,8 @@ class DashboardSources:
 
 
 def _pod_search(metric: str, sources: DashboardSources) -> str:
+    # 'Maximum' per pod, not 'Sum': a Pending pod on a node is reported twice in the same metric
+    # (its node's agent and the leader, see "Pending spawns" below).
     return (
         f'SUM(SEARCH(\'{{ContainerInsights,ClusterName,Namespace,PodName}} MetricName="{metric}" '
         f'ClusterName="{sources.cluster_name}" Namespace="{sources.namespace}" PodName={USER_POD_NAME_TOKEN}\', '
@@ -86,6 +88,11 @@ def widgets(sources: DashboardSources) -> list[dict[str, Any]]:
             [[{"expression": _pod_search("pod_status_running", sources), "id": "running", "label": "running"}]],
             period=60,
         ),
+        # Pods waiting for a node count too (scale from zero, the usual case): node agents report
+        # only the pods their kubelet runs, but the agent holding the leader lease reports every
+        # Pending pod from the API server under the same metric and dimensions (the receiver's
+        # k8sapiserver.go getPendingPodStatusMetrics, amazon-contributing/opentelemetry-collector-
+        # contrib#139, 2023-11). tests/container_insights.py models both; docs/operations-dashboard.md.
         metric(
             "Pending spawns",
             [[{"expression": _pod_search("pod_status_pending", sources), "id": "pending", "label": "pending"}]],

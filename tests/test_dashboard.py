@@ -14,7 +14,10 @@ import pytest
 from components.dashboard import USER_POD_NAME_TOKEN, node_count_query
 from components.jupyterhub_values import USER_POD_NAME_TEMPLATE
 from offline_plan.mock_engine import Inventory
+from tests.container_insights import PodState, evaluate, pod_name_dimension, published_points
 from tests.test_jupyterhub import hub_values
+from tests.test_user_pods import spawner_config
+from tests.user_pods import HubUser, spawn
 
 DASHBOARD = "aws:cloudwatch/dashboard:Dashboard"
 NAME = re.compile(r"^[A-Za-z0-9_-]{1,255}$")  # PutDashboard's DashboardName
@@ -142,3 +145,80 @@ def test_node_counts_follow_the_auto_scaling_group_names_eks_gives(plans: dict[s
             asg = f"eks-{group.inputs['nodeGroupNamePrefix']}20261123abcdef-0ac4e2f5-1b2c-3d4e-5f60-718293a4b5c6"
             matches = re.search(pattern.group(1), asg) is not None
             assert matches == (group.inputs["labels"]["node-purpose"] == pool), (pool, asg)
+
+
+# ---- Pending spawns: a server waiting for a node is counted ---------------------------------------
+
+
+def cluster_pods(plan: Inventory) -> list[PodState]:
+    """Scale from zero: one server running, one on its new node pulling the image, one waiting for
+    the node the autoscaler is adding (no node yet), and the hub. User pods are the real
+    KubeSpawner's, with the stack's hub settings."""
+    config = spawner_config(plan)
+    namespace = plan.one("kubernetes:core/v1:Namespace", "-namespace").inputs["metadata"]["name"]
+
+    def user_pod(name: str) -> dict[str, Any]:
+        pod = spawn(config, HubUser(name))[1]
+        pod["metadata"]["namespace"] = namespace
+        assert pod_name_dimension(pod) == pod["metadata"]["name"]  # no owner: each pod its own PodName
+        return pod
+
+    hub = {
+        "metadata": {
+            "name": "hub-5d8c7b9f4-x2x7q",
+            "namespace": namespace,
+            "ownerReferences": [{"kind": "ReplicaSet", "name": "hub-5d8c7b9f4"}],
+        }
+    }
+    return [
+        PodState(user_pod("running.user@example.org"), "Running", "ip-10-0-1-10.eu-west-1.compute.internal"),
+        PodState(user_pod("pulling"), "Pending", "ip-10-0-1-11.eu-west-1.compute.internal"),
+        PodState(user_pod("waiting-for-a-node"), "Pending", None),
+        PodState(hub, "Running", "ip-10-0-0-5.eu-west-1.compute.internal"),
+    ]
+
+
+def shown(plan: Inventory, title: str, points: dict[Any, list[float]]) -> float:
+    (entry,) = titled(body(plan)["widgets"], title)["properties"]["metrics"]
+    return evaluate(entry[0]["expression"], points)
+
+
+def test_pending_spawns_count_a_server_waiting_for_a_node_that_does_not_exist_yet(plans: dict[str, Inventory]) -> None:
+    plan = plans["prod"]
+    points = published_points(cluster_pods(plan), plan.one("eks:index:Cluster").inputs["name"])
+    assert shown(plan, "Pending spawns", points) == 2
+    assert shown(plan, "Running user servers", points) == 1
+
+
+def test_a_metric_from_node_agents_alone_would_miss_it(plans: dict[str, Inventory]) -> None:
+    """What the check tells apart: the agent before it reported Pending pods from the API server
+    (#139), and a pod metric only node agents publish (container states), both show one pending."""
+    plan = plans["prod"]
+    cluster = plan.one("eks:index:Cluster").inputs["name"]
+    node_agents_only = published_points(cluster_pods(plan), cluster, leader_reports_pending=False)
+    assert shown(plan, "Pending spawns", node_agents_only) == 1
+    points = published_points(cluster_pods(plan), cluster)
+    (entry,) = titled(body(plan)["widgets"], "Pending spawns")["properties"]["metrics"]
+    waiting = entry[0]["expression"].replace('"pod_status_pending"', '"pod_container_status_waiting"')
+    assert evaluate(waiting, points) == 1
+
+
+def enhanced_observability(configuration_values: str | None) -> bool:
+    """Whether the add-on's agent publishes the pod status metrics: its chart's `agent.defaultConfig`
+    turns on `enhanced_container_insights`; an `agent.config` replaces it whole and must say so too
+    (aws-observability/helm-charts, amazon-cloudwatch-observability values.yaml)."""
+    config = json.loads(configuration_values or "{}").get("agent", {}).get("config")
+    if config is None:
+        return True
+    kubernetes = config.get("logs", {}).get("metrics_collected", {}).get("kubernetes", {})
+    return kubernetes.get("enhanced_container_insights") is True
+
+
+def test_the_agent_keeps_the_enhanced_observability_the_pod_status_widgets_read(plans: dict[str, Inventory]) -> None:
+    for plan in plans.values():
+        (addon,) = [
+            a for a in plan.of_type("aws:eks/addon:Addon") if a.inputs["addonName"] == "amazon-cloudwatch-observability"
+        ]
+        assert enhanced_observability(addon.inputs.get("configurationValues")), plan.stack
+    own_config = {"agent": {"config": {"logs": {"metrics_collected": {"kubernetes": {"cluster_name": "x"}}}}}}
+    assert not enhanced_observability(json.dumps(own_config))

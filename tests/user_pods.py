@@ -68,6 +68,9 @@ def chart_spawner_config(values: dict[str, Any], namespace: str, chart_version: 
     ks.tolerations = [*scheduling["userPods"]["tolerations"], *(single.get("extraTolerations") or [])]  # L249-253
     storage = single["storage"]  # L255-362
     assert storage["type"] == "dynamic"
+    ks.storage_extra_labels = dict(storage.get("extraLabels") or {})  # L157
+    if storage["dynamic"].get("pvcNameTemplate"):  # L261-263; unset: KubeSpawner's claim-{user_server}
+        ks.pvc_name_template = storage["dynamic"]["pvcNameTemplate"]
     ks.storage_pvc_ensure = True
     ks.storage_class = storage["dynamic"]["storageClass"]
     ks.storage_capacity = storage["capacity"]
@@ -136,6 +139,19 @@ async def _spawn(config: Config, user: HubUser, options: dict[str, Any]) -> tupl
     pod = await spawner.get_pod_manifest()
     async with ApiClient() as api:
         return [p["slug"] for p in offered], api.sanitize_for_serialization(pod)
+
+
+async def _claim(config: Config, user: HubUser) -> dict[str, Any]:
+    spawner = KubeSpawner(config=config, user=user, hub=Hub(), _mock=True, api_token="token")
+    async with ApiClient() as api:
+        return api.sanitize_for_serialization(spawner.get_pvc_manifest())
+
+
+def claim(config: Config, user: HubUser) -> dict[str, Any]:
+    """The user's home PersistentVolumeClaim as KubeSpawner creates it (`storage_pvc_ensure`: its
+    `_start` creates `get_pvc_manifest()` before the pod)."""
+    with mock.patch.object(kubespawner.spawner, "load_config", lambda **kwargs: None):
+        return asyncio.run(_claim(config, user))
 
 
 def spawn(config: Config, user: HubUser, options: dict[str, Any] | None = None) -> tuple[list[str], dict[str, Any]]:
