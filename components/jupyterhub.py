@@ -29,16 +29,19 @@ CHART_REPOSITORY = "https://hub.jupyter.org/helm-chart/"
 RELEASE_NAME = "jupyterhub"
 PROXY_SERVICE = "proxy-public"
 
-# Pod Security Admission: enforce baseline (the chart's pods pass it; a privileged or NET_ADMIN pod
-# is refused), warn and audit at restricted (user pods meet it, see the tests).
-POD_SECURITY_LABELS = {
-    "pod-security.kubernetes.io/enforce": "baseline",
-    "pod-security.kubernetes.io/enforce-version": "latest",
-    "pod-security.kubernetes.io/warn": "restricted",
-    "pod-security.kubernetes.io/warn-version": "latest",
-    "pod-security.kubernetes.io/audit": "restricted",
-    "pod-security.kubernetes.io/audit-version": "latest",
-}
+
+# Pod Security Admission: enforce the stack's level (restricted by default: every pod the chart and
+# KubeSpawner make meets it, see tests/test_chart_render.py and tests/test_user_pods.py), and warn and
+# audit at restricted whatever is enforced.
+def pod_security_labels(enforce: str) -> dict[str, str]:
+    return {
+        "pod-security.kubernetes.io/enforce": enforce,
+        "pod-security.kubernetes.io/enforce-version": "latest",
+        "pod-security.kubernetes.io/warn": "restricted",
+        "pod-security.kubernetes.io/warn-version": "latest",
+        "pod-security.kubernetes.io/audit": "restricted",
+        "pod-security.kubernetes.io/audit-version": "latest",
+    }
 
 
 @dataclass(frozen=True)
@@ -82,7 +85,7 @@ class JupyterHub(pulumi.ComponentResource):
 
         namespace = k8s.core.v1.Namespace(
             f"{name}-namespace",
-            metadata=k8s.meta.v1.ObjectMetaArgs(name=hub.namespace, labels=POD_SECURITY_LABELS),
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=hub.namespace, labels=pod_security_labels(hub.pod_security)),
             opts=k8s_child,
         )
 

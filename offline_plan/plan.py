@@ -148,7 +148,10 @@ SUMMARIES: dict[str, Summary] = {
     "kubernetes:storage.k8s.io/v1:StorageClass": lambda i: (
         f"{i['metadata']['name']} {i.get('provisioner')} {i.get('parameters')} reclaim={i.get('reclaimPolicy')}"
     ),
-    "kubernetes:core/v1:Namespace": lambda i: f"{i['metadata']['name']} labels={i['metadata'].get('labels')}",
+    "kubernetes:core/v1:Namespace": lambda i: (
+        f"{i['metadata']['name']} pod-security enforce="
+        f"{(i['metadata'].get('labels') or {}).get('pod-security.kubernetes.io/enforce', 'none (privileged)')}"
+    ),
     "random:index/randomId:RandomId": lambda i: f"{i.get('byteLength')} random bytes, keepers={i.get('keepers')}",
     "aws:route53/record:Record": lambda i: f"{i.get('name')} {i.get('type')} -> {i.get('records')}",
     "aws:acm/certificate:Certificate": lambda i: (

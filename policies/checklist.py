@@ -445,6 +445,28 @@ def kubernetes_support_ending(resources: Sequence[Resource]) -> list[Violation]:
 
 # ---- Hardening the program relies on -------------------------------------------------------------
 
+POD_SECURITY_ENFORCE = "pod-security.kubernetes.io/enforce"
+
+
+def namespaces_enforce_restricted(resources: Sequence[Resource]) -> list[Violation]:
+    """Advisory: a namespace the program creates enforces less than Pod Security `restricted`."""
+    violations = []
+    for namespace in _of_type(resources, "kubernetes:core/v1:Namespace"):
+        metadata = namespace.props.get("metadata") or {}
+        labels = (metadata.get("labels") if isinstance(metadata, Mapping) else None) or {}
+        level = labels.get(POD_SECURITY_ENFORCE) if isinstance(labels, Mapping) else UNKNOWN
+        if level in ("restricted", UNKNOWN):
+            continue
+        violations.append(
+            Violation(
+                f"namespace {metadata.get('name')} enforces Pod Security {level or 'privileged (no label)'!r}, not "
+                "'restricted': a pod may run "
+                "as root or keep capabilities; set jupyterhub.podSecurity: restricted",
+                namespace.urn,
+            )
+        )
+    return violations
+
 
 def imds_hop_limit_1(resources: Sequence[Resource]) -> list[Violation]:
     violations = []
@@ -554,6 +576,13 @@ RULES: list[Rule] = [
         "Regular security updates applied (upgrade ahead)",
         "Warns while the cluster's Kubernetes version has under 90 days of standard support left.",
         kubernetes_support_ending,
+        advisory=True,
+    ),
+    Rule(
+        "pod-security-restricted",
+        "(hardening) Pod Security restricted enforced",
+        "Every namespace the program creates enforces Pod Security restricted (warns when a setting lowers it).",
+        namespaces_enforce_restricted,
         advisory=True,
     ),
     Rule(

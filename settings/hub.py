@@ -204,6 +204,10 @@ class JupyterHubSettings(_Model):
     """Serve each user on `<user>.<domain>` (origin isolation); needs a wildcard certificate (mode secret or acm)."""
     user_servers: UserServerSettings = UserServerSettings()
     """User servers (KubeSpawner)."""
+    pod_security: Literal["restricted", "baseline"] = "restricted"
+    """Pod Security Standard the hub namespace enforces. `restricted` (every pod the chart and KubeSpawner make
+    meets it: non-root, no privilege escalation, all capabilities dropped, RuntimeDefault seccomp); `baseline`
+    only for a user image or extra container that must run as root (the plan's checklist warns)."""
     secrets_generation: int = Field(1, ge=1)
     """Bump to regenerate the hub cookie secret, proxy token and CryptKeeper keys (logs everyone out)."""
     values_overrides: dict[str, Any] = Field(default_factory=dict)

@@ -72,6 +72,9 @@ BREAKS: dict[str, Mutation] = {
     "supported-kubernetes": lambda rs: _props(rs, EKS)[0].update(version="1.27"),
     # On the pinned date (below), 1.34 has days of standard support left.
     "kubernetes-support-ending": lambda rs: _props(rs, EKS)[0].update(version="1.34"),
+    "pod-security-restricted": lambda rs: _props(rs, "kubernetes:core/v1:Namespace", "-namespace")[0]["metadata"][
+        "labels"
+    ].update({"pod-security.kubernetes.io/enforce": "baseline"}),
     "imds-hop-limit-1": lambda rs: _props(rs, "aws:ec2/launchTemplate:LaunchTemplate", "user")[0][
         "metadataOptions"
     ].update(httpPutResponseHopLimit=2),
@@ -277,3 +280,18 @@ def test_the_upgrade_warning_is_advisory() -> None:
     levels = {p.name: p.enforcement_level for p in POLICIES}
     assert levels["kubernetes-support-ending"] == EnforcementLevel.ADVISORY
     assert levels["supported-kubernetes"] == EnforcementLevel.MANDATORY
+
+
+def test_a_namespace_below_restricted_is_warned_with_the_setting_that_fixes_it() -> None:
+    def namespace(level: str | None) -> checklist.Resource:
+        labels = {} if level is None else {"pod-security.kubernetes.io/enforce": level}
+        return checklist.Resource(
+            "kubernetes:core/v1:Namespace", "ns", "urn:ns", {"metadata": {"name": "jupyterhub", "labels": labels}}
+        )
+
+    rule = next(r for r in checklist.RULES if r.id == "pod-security-restricted")
+    assert rule.advisory
+    assert rule.check([namespace("restricted")]) == []
+    for level in ("baseline", None):
+        (violation,) = rule.check([namespace(level)])
+        assert "jupyterhub.podSecurity: restricted" in violation.message

@@ -296,10 +296,10 @@ def test_slim_hub_image_pinned_to_the_chart(plan: Inventory) -> None:
     assert values["singleuser"]["image"]["tag"] != "latest"
 
 
-def test_namespace_enforces_baseline_and_warns_on_restricted(plan: Inventory) -> None:
+def test_namespace_enforces_restricted(plan: Inventory) -> None:
     namespace = plan.one("kubernetes:core/v1:Namespace", "-namespace")
     labels = namespace.inputs["metadata"]["labels"]
-    assert labels["pod-security.kubernetes.io/enforce"] in ("baseline", "restricted")
+    assert labels["pod-security.kubernetes.io/enforce"] == "restricted"
     assert labels["pod-security.kubernetes.io/warn"] == "restricted"
     assert labels["pod-security.kubernetes.io/audit"] == "restricted"
     release = next(r for r in plan.of_type(RELEASE) if r.inputs["chart"] == "jupyterhub")
