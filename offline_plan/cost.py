@@ -26,10 +26,23 @@ RELEASE = "kubernetes:helm.sh/v3:Release"
 GIB_KIB = 1024 * 1024
 
 
+HOURS_PER_MONTH = 730
+"""The month AWS's pricing pages and calculator use (24 x 365 / 12)."""
+
+
 def load_prices(region: str) -> dict[str, Any]:
+    """The region's price snapshot; a region without one gets an empty snapshot, so its plan still
+    runs and its cost estimate lists every item as unpriced (maintenance/prices.py --region creates one)."""
     path = PRICES / f"{region}.json"
     if not path.exists():
-        raise FileNotFoundError(f"no price snapshot for {region}: add {path.relative_to(ROOT)} (maintenance/prices.py)")
+        return {
+            "region": region,
+            "currency": "USD",
+            "snapshot": None,
+            "hoursPerMonth": HOURS_PER_MONTH,
+            "prices": {},
+            "instances": {},
+        }
     return json.loads(path.read_text())
 
 
@@ -72,7 +85,8 @@ class UserCost:
 class CostReport:
     stack: str
     region: str
-    snapshot: str
+    snapshot: str | None
+    """The snapshot's date; None when the region has no snapshot file."""
     hours_per_month: int
     active_hours_per_month: int
     lines: list[Line] = field(default_factory=list)
@@ -82,6 +96,11 @@ class CostReport:
     def total(self, which: str = "min") -> float:
         return sum((getattr(line, f"monthly_{which}") or 0.0) for line in self.lines)
 
+    def unpriced(self) -> list[str]:
+        """The fixed-cost items without a price (each once): the total leaves them out."""
+        ordered = sorted(self.lines, key=lambda line: line.component)  # the table's order
+        return list(dict.fromkeys(line.item for line in ordered if line.monthly_min is None))
+
     def by_component(self, which: str = "min") -> dict[str, float]:
         totals: dict[str, float] = {}
         for line in self.lines:
@@ -89,7 +108,12 @@ class CostReport:
         return totals
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self) | {"totalMin": self.total("min"), "totalDesired": self.total("desired")}
+        return asdict(self) | {
+            "totalMin": self.total("min"),
+            "totalDesired": self.total("desired"),
+            "partial": bool(self.unpriced()),
+            "unpriced": self.unpriced(),
+        }
 
 
 # ---- Classification of every declared type -----------------------------------------------------
@@ -165,7 +189,10 @@ class _Context:
         return int(self.prices["hoursPerMonth"])
 
     def price(self, key: str) -> tuple[float | None, bool]:
-        entry = self.prices["prices"][key]
+        """The price and whether it is unconfirmed; (None, False) when the snapshot lacks the item."""
+        entry = self.prices["prices"].get(key)
+        if entry is None:
+            return None, False
         return entry["usd"], not entry["verified"]
 
     def component(self, resource: Recorded) -> str:
@@ -178,7 +205,8 @@ class _Context:
 
     def unit(self, resource: Recorded, item: str, key: str) -> UnitPrice:
         usd, estimated = self.price(key)
-        return UnitPrice(self.component(resource), item, usd, self.prices["prices"][key]["per"], estimated)
+        per = (self.prices["prices"].get(key) or {}).get("per", "")
+        return UnitPrice(self.component(resource), item, usd, per, estimated)
 
 
 def _eks_cluster(ctx: _Context, resource: Recorded) -> Iterator[Line | UnitPrice]:
@@ -280,12 +308,12 @@ def _node_group(ctx: _Context, resource: Recorded) -> Iterator[Line | UnitPrice]
     )
     disk = _root_disk_gib(ctx, resource)
     gp3, estimated = ctx.price("ebs.gp3-gb-month")
-    if disk and gp3 is not None:
+    if disk:
         yield Line(
             ctx.component(resource),
             f"{pool} node groups, root volumes {disk} GiB",
-            gp3 * disk * scaling["minSize"],
-            gp3 * disk * scaling["desiredSize"],
+            None if gp3 is None else gp3 * disk * scaling["minSize"],
+            None if gp3 is None else gp3 * disk * scaling["desiredSize"],
             estimated,
         )
     yield ctx.unit(resource, "GuardDuty runtime monitoring of these nodes", "guardduty.runtime-vcpu-month")
@@ -321,18 +349,17 @@ def _release(ctx: _Context, resource: Recorded) -> Iterator[Line | UnitPrice]:
             if s.inputs.get("tags", {}).get("kubernetes.io/role/elb")
         ]
     )
-    ipv4, _ = ctx.price("vpc.public-ipv4-hour")
-    if ipv4 is not None and zones:
-        yield Line(
-            component, f"hub load balancer public IPv4 x {zones}", ipv4 * ctx.hours * zones, ipv4 * ctx.hours * zones
-        )
+    ipv4, ipv4_estimated = ctx.price("vpc.public-ipv4-hour")
+    if zones:
+        addresses = None if ipv4 is None else ipv4 * ctx.hours * zones
+        yield Line(component, f"hub load balancer public IPv4 x {zones}", addresses, addresses, ipv4_estimated)
     if nlb:
         yield ctx.unit(resource, "hub load balancer capacity units", "elb.network-lcu-hour")
     # The hub's database volume (chart default 1Gi), from the same storage class.
     database_gib = quantity_kib(str(((values["hub"].get("db") or {}).get("pvc") or {}).get("storage", "1Gi"))) / GIB_KIB
-    gp3, _ = ctx.price("ebs.gp3-gb-month")
-    if gp3 is not None:
-        yield Line(component, f"hub database volume {database_gib:g} GiB", gp3 * database_gib, gp3 * database_gib)
+    gp3, gp3_estimated = ctx.price("ebs.gp3-gb-month")
+    database = None if gp3 is None else gp3 * database_gib
+    yield Line(component, f"hub database volume {database_gib:g} GiB", database, database, gp3_estimated)
     yield ctx.unit(resource, "user home volumes (see per user)", "ebs.gp3-gb-month")
 
 
@@ -383,8 +410,8 @@ def user_costs(inventory: Inventory, prices: dict[str, Any], active_hours: int) 
     }
     profiles = single.get("profileList") or [{"slug": "default", "kubespawner_override": {}}]
     storage_gib = quantity_kib(str(single.get("storage", {}).get("capacity", "0Gi"))) / GIB_KIB
-    gp3 = prices["prices"]["ebs.gp3-gb-month"]["usd"]
-    snapshot = prices["prices"]["ebs.snapshot-gb-month"]["usd"]
+    gp3 = (prices["prices"].get("ebs.gp3-gb-month") or {}).get("usd")
+    snapshot = (prices["prices"].get("ebs.snapshot-gb-month") or {}).get("usd")
     pools = _pools(inventory)
     costs = []
     for profile in profiles:
@@ -418,7 +445,8 @@ def user_costs(inventory: Inventory, prices: dict[str, Any], active_hours: int) 
             gpus / instance["gpus"] if instance["gpus"] else 0.0,
         )
         per_hour = share * instance["usd"]
-        storage = storage_gib * (gp3 or 0) + storage_gib * (snapshot or 0)  # a full snapshot: the upper bound
+        # A full snapshot: the upper bound.
+        storage = None if gp3 is None or snapshot is None else storage_gib * gp3 + storage_gib * snapshot
         costs.append(
             UserCost(
                 profile["slug"],
@@ -471,10 +499,22 @@ def _usd(amount: float | None) -> str:
     return "   (no price)" if amount is None else f"{amount:>12,.2f}"
 
 
+def _partial_note(report: CostReport) -> str:
+    """What the total leaves out, and how to price it (empty when the total is complete)."""
+    unpriced = report.unpriced()
+    if not unpriced:
+        return ""
+    where = f"data/prices/{report.region}.json" + ("" if report.snapshot else " (no such file)")
+    return (
+        f"  PARTIAL: leaves out {len(unpriced)} item(s) without a price in {where}: {'; '.join(unpriced)} "
+        f"(add them: python -m maintenance.prices --region {report.region}, with AWS credentials)"
+    )
+
+
 def render(report: CostReport) -> str:
-    unknown = sum(1 for line in report.lines if line.monthly_min is None)
+    prices = f"snapshot {report.snapshot}" if report.snapshot else "NO price snapshot for the region"
     lines = [
-        f"Monthly cost of '{report.stack}' (USD, AWS list prices in {report.region}, snapshot {report.snapshot}; "
+        f"Monthly cost of '{report.stack}' (USD, AWS list prices in {report.region}, {prices}; "
         f"{report.hours_per_month} h a month; * = price not confirmed for the region)",
         f"  {'fixed cost by component':<78} {'min nodes':>12} {'desired':>12}",
     ]
@@ -491,7 +531,7 @@ def render(report: CostReport) -> str:
                 f"{_usd(_sum(x.monthly_desired for x in group))}"
             )
     total = f"  {'TOTAL fixed per month':<78} {report.total('min'):>12,.2f} {report.total('desired'):>12,.2f}"
-    lines.append(total + (f"  (+ {unknown} item(s) without a snapshot price)" if unknown else ""))
+    lines.append(total + _partial_note(report))
     lines.append("  billed by use (unit prices):")
     seen: set[tuple[str, str]] = set()
     for unit in report.unit_prices:
@@ -509,9 +549,10 @@ def render(report: CostReport) -> str:
             lines.append(f"    {user.profile:<16} on {user.instance_type}: instance type not in the price snapshot")
             continue
         spot = " (Spot: less)" if user.capacity_type == "SPOT" else ""
+        storage = "no price" if user.storage_per_month is None else f"{user.storage_per_month:,.2f}/month"
         lines.append(
             f"    {user.profile:<16} {user.share:6.1%} of a {user.instance_type} ({user.pool} pool): "
-            f"{user.per_hour:.3f}/h = {user.per_month_active:,.2f}/month{spot}, + home volume and its "
-            f"backups {user.storage_per_month:,.2f}/month"
+            f"{user.per_hour:.3f}/h = {user.per_month_active or 0:,.2f}/month{spot}, + home volume and its "
+            f"backups {storage}"
         )
     return "\n".join(lines)
