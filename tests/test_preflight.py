@@ -5,6 +5,7 @@ absence. The failures are the texts the providers report (terraform-provider-aws
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -71,10 +72,17 @@ class AccountMocks(pulumi.runtime.Mocks):
 
 @pytest.fixture
 def account() -> Iterator[Callable[[dict[str, dict[str, Any] | str]], None]]:
+    # Tests before this one may have run asyncio.run(), which leaves the thread without an event loop;
+    # the SDK's mocks need one.
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+
     def answer(answers: dict[str, dict[str, Any] | str]) -> None:
         pulumi.runtime.set_mocks(AccountMocks(answers), project="jhub-eks", stack="dev", preview=False)
 
     yield answer
+    asyncio.set_event_loop(None)
+    loop.close()
 
 
 def test_an_existing_cluster_is_read_with_its_creator_tag_and_version(account: Any) -> None:
