@@ -625,7 +625,15 @@ def run(
 
     stack_resource = runtime_settings.get_root_resource()
     outputs, secret_outputs = _stack_outputs(stack_resource)
-    return Inventory(stack=stack, resources=recorded, outputs=outputs, secret_outputs=secret_outputs, reads=reads)
+    # The engine registers resources as their inputs resolve, in an order that varies from run to run:
+    # by URN (and reads by type and name), two runs of one plan give the same inventory, byte for byte.
+    return Inventory(
+        stack=stack,
+        resources=sorted(recorded, key=lambda r: r.urn),
+        outputs=outputs,
+        secret_outputs=secret_outputs,
+        reads=sorted(reads, key=lambda r: (r.type, r.name)),
+    )
 
 
 def _stack_outputs(stack_resource: Any) -> tuple[dict[str, Any], list[str]]:

@@ -51,3 +51,28 @@ def test_a_yaml_syntax_error_names_the_file_line_and_column(tmp_path: Path) -> N
     column = len(lines[broken_line]) - len(": 10.41.0.0/16") + 1
     assert f"error: {stack_file}:{broken_line + 1}:{column}:" in result.stderr
     assert "the stack file is not valid YAML" in result.stderr
+
+
+def test_two_runs_of_one_plan_leave_byte_identical_artifacts(tmp_path: Path) -> None:
+    """A diff of build/ between two commits shows what changed, not the engine's registration order."""
+    import subprocess
+    import sys
+
+    runs = [tmp_path / "first", tmp_path / "second"]
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-m", "offline_plan.plan", "prod", "--quiet", "--out", str(run / "plan-prod.json")],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for run in runs
+    ]
+    for process in processes:
+        _, stderr = process.communicate(timeout=600)
+        assert process.returncode == 0, stderr
+    first, second = ({p.name: p.read_bytes() for p in run.iterdir()} for run in runs)
+    assert sorted(first) == sorted(second)
+    assert {"plan-prod.json", "cost-prod.json", "reachability-prod.txt"} <= set(first)
+    assert [name for name in first if first[name] != second[name]] == []
