@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import sys
 import textwrap
@@ -238,7 +239,7 @@ def fit_to_terminal(text: str, width: int) -> str:
     is never cut (a single word longer than the line stays whole)."""
     fitted = []
     for line in text.splitlines():
-        if len(line) <= width:
+        if width <= 0 or len(line) <= width:
             fitted.append(line)
             continue
         indent = " " * (len(line) - len(line.lstrip()))
@@ -375,7 +376,8 @@ def main(argv: list[str] | None = None) -> int:
     reachability_file = out.parent / f"reachability-{inventory.stack}.txt"
     if table:
         reachability_file.write_text(table + "\n")
-    width = shutil.get_terminal_size((120, 40)).columns
+    # The terminal's width (120 when it has none, as in CI); JHUB_EKS_PLAN_WIDTH overrides it, 0: no wrapping.
+    width = int(os.environ.get("JHUB_EKS_PLAN_WIDTH") or shutil.get_terminal_size((120, 40)).columns)
 
     def show(block: str = "") -> None:
         print(fit_to_terminal(block, width))

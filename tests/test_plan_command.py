@@ -90,7 +90,7 @@ def test_every_run_ends_with_a_one_screen_summary_that_fits_a_terminal(tmp_path:
         capture_output=True,
         text=True,
         timeout=300,
-        env={**os.environ, "COLUMNS": "100"},
+        env={**os.environ, "JHUB_EKS_PLAN_WIDTH": "100"},
         check=False,
     )
     assert result.returncode == 0, result.stderr
