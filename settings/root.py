@@ -202,6 +202,11 @@ class Settings(_Model):
                 f"{PROJECT}:jupyterhub.github.adminUsers: prod needs at least one JupyterHub admin; "
                 "list adminUsers or adminTeams"
             )
+        if self.jupyterhub.auth == "oidc" and oidc is not None and not oidc.allowed_groups:
+            problems.append(
+                f"{PROJECT}:jupyterhub.oidc.allowedGroups: prod needs an allow rule (without one only admins could "
+                "log in); list the identity provider's groups whose members may log in"
+            )
         if oidc is not None and not oidc.admin_groups:
             problems.append(f"{PROJECT}:jupyterhub.oidc.adminGroups: prod needs at least one JupyterHub admin group")
         if not self.data.backup.enabled or self.data.backup.vault_lock == "off":
