@@ -108,3 +108,32 @@ def variant_plans(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Invento
 def plan(request: pytest.FixtureRequest, plans: dict[str, Inventory]) -> Inventory:
     """One stack's inventory; tests using it run for every stack file."""
     return plans[request.param]
+
+
+# ---- The fast subset (./test --fast) ------------------------------------------------------------
+
+# Tests that run a whole plan, a subprocess or an external checker; `./test --fast` (pytest -m "not slow")
+# leaves them out for the edit-test loop. CI runs everything.
+SLOW_FIXTURES = {"plan", "plans"}
+SLOW_MODULES = {
+    "test_plan_command",
+    "test_cost",
+    "test_workflows",
+    "test_iam_eval",
+    "test_bootstrap",
+    "test_scanner",
+    "test_reachability",
+    "test_restore_runbook",
+    "test_chart_archives",
+}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "slow: runs a plan, a subprocess or an external checker (not in ./test --fast)")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        module = item.module.__name__.rsplit(".", 1)[-1] if getattr(item, "module", None) else ""
+        if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())) or module in SLOW_MODULES:
+            item.add_marker(pytest.mark.slow)
