@@ -26,7 +26,7 @@ from typing import Any
 import yaml
 
 from offline_plan.mock_engine import STACKS, load_stack_config
-from settings import Settings, parse_settings, version_key
+from settings import Settings, ami_release_parameter, parse_settings, version_key
 
 PROJECT = "jhub-eks"
 # The chart repositories the program installs from (components/*: CHART_REPOSITORY / repository_opts).
@@ -105,7 +105,7 @@ def aws_updates(stack: str, settings: Settings, aws: Callable[[list[str]], Any])
         if defaults and version_key(defaults[0]) > version_key(pinned):
             found.append(Update(stack, f"cluster.addonVersions.{addon}", pinned, defaults[0]))
     if settings.node_groups.ami_release != "latest":
-        from components.node_groups import NVIDIA_AMI, STANDARD_AMI, ami_release_parameter
+        from components.node_groups import NVIDIA_AMI, STANDARD_AMI
 
         ami_types = [STANDARD_AMI, *([NVIDIA_AMI] if settings.node_groups.gpu else [])]
         releases = [
