@@ -1,6 +1,7 @@
 """Newer versions of what the stacks pin: Helm charts (from the chart repositories' index.yaml), and,
 with AWS credentials, EKS add-ons pinned in `cluster.addonVersions` and AMI releases pinned in
-`nodeGroups.amiRelease`. Unpinned add-ons and `amiRelease: latest` follow AWS at each `pulumi up`
+`nodeGroups.amiRelease`. Prod pins all of them (the settings refuse prod without), so its pins are
+what this proposes; dev's unpinned add-ons and `amiRelease: latest` follow AWS at each `pulumi up`
 and need no pull request.
 
     python -m maintenance.updates [--aws] --report updates.md   # writes the pins into the stack files

@@ -242,7 +242,9 @@ class Settings(_Model):
             ("cluster.autoscaler.chartVersion", self.cluster.autoscaler, "chart_version"),
         ]
         if self.node_groups.gpu is not None:
-            charts.append(("nodeGroups.gpu.devicePluginChartVersion", self.node_groups.gpu, "device_plugin_chart_version"))
+            charts.append(
+                ("nodeGroups.gpu.devicePluginChartVersion", self.node_groups.gpu, "device_plugin_chart_version")
+            )
         for key, section, field in charts:
             if field not in section.model_fields_set:
                 problems.append(
