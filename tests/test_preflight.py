@@ -5,6 +5,7 @@ absence. The failures are the texts the providers report (terraform-provider-aws
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -72,6 +73,11 @@ class AccountMocks(pulumi.runtime.Mocks):
 
 @pytest.fixture
 def account() -> Iterator[Callable[[dict[str, dict[str, Any] | str]], None]]:
+    # Pulumi's mocks run on the thread's event loop; a test that ran asyncio.run() before (tests/test_login.py)
+    # leaves the main thread without one, and set_mocks would fail on get_event_loop(). The loop stays set,
+    # as the one get_event_loop() would have made.
+    asyncio.set_event_loop(asyncio.new_event_loop())
+
     def answer(answers: dict[str, dict[str, Any] | str]) -> None:
         pulumi.runtime.set_mocks(AccountMocks(answers), project="jhub-eks", stack="dev", preview=False)
 
