@@ -25,8 +25,9 @@ from typing import Any, TypeVar
 import pulumi_aws as aws
 
 from components.cluster import CREATOR_TAG, principal_of, same_principal
-from components.node_groups import NVIDIA_AMI, STANDARD_AMI, ami_release_parameter
-from settings import ADDON_VERSIONS, PROJECT, Settings
+from components.node_groups import NVIDIA_AMI, STANDARD_AMI
+from policies.checklist import PINNED
+from settings import ADDON_VERSIONS, PROJECT, Settings, ami_release_parameter
 
 T = TypeVar("T")
 
@@ -96,11 +97,27 @@ class ExistingCluster:
     """The control plane's Kubernetes minor version (e.g. "1.34"), as eks:DescribeCluster reports it."""
 
 
+# Where a version came from, as the program tags the add-on or node group with it (policies/checklist.py
+# VERSION_SOURCE_TAG): the stack file (checklist.PINNED), or a lookup made at this run.
+EKS_DEFAULT = "eks-default"
+EKS_MOST_RECENT = "eks-most-recent"
+SSM_RECOMMENDED = "ssm-recommended"
+
+
 @dataclass(frozen=True)
 class AmiRelease:
     release: str
     source: str
     """Where the release came from: the stack's pin, or the SSM parameter AWS publishes."""
+    version_source: str
+    """The same as a tag value: checklist.PINNED or SSM_RECOMMENDED."""
+
+
+@dataclass(frozen=True)
+class AddonVersion:
+    version: str
+    version_source: str
+    """checklist.PINNED (cluster.addonVersions), EKS_DEFAULT or EKS_MOST_RECENT."""
 
 
 @dataclass(frozen=True)
@@ -111,7 +128,8 @@ class Facts:
     caller: str
     """The IAM principal running this (an assumed role's role ARN, not the session's)."""
     existing_cluster: ExistingCluster | None
-    addon_versions: Mapping[str, str]
+    addons: Mapping[str, AddonVersion]
+    """Per EKS add-on the program installs."""
     ami_releases: Mapping[str, AmiRelease]
     """Per AMI type the node groups use."""
     pushed_images: Mapping[str, str] | None
@@ -121,6 +139,19 @@ class Facts:
     guardduty_detector_id: str | None = None
     instance_type_offerings: frozenset[tuple[str, str]] | None = None
     """(instance type, zone) pairs EC2 offers among the stack's node types and zones; None: not asked."""
+
+    @property
+    def addon_versions(self) -> dict[str, str]:
+        return {addon: found.version for addon, found in self.addons.items()}
+
+    @property
+    def version_sources(self) -> dict[str, str]:
+        """Add-on name or AMI type -> where its version came from (the tag the program puts on the add-on
+        or node group: components/tagging.py version_source_tag)."""
+        return {
+            **{addon: found.version_source for addon, found in self.addons.items()},
+            **{ami_type: found.version_source for ami_type, found in self.ami_releases.items()},
+        }
 
     @property
     def cluster_creator(self) -> str | None:
@@ -154,23 +185,24 @@ def read_existing_cluster(cluster_name: str) -> ExistingCluster | None:
     return ExistingCluster(tags=dict(found.tags or {}), version=getattr(found, "version", None) or None)
 
 
-def read_addon_versions(settings: Settings) -> dict[str, str]:
+def read_addon_versions(settings: Settings) -> dict[str, AddonVersion]:
     """The pinned version, or EKS's default for the cluster's Kubernetes version (kube-proxy: the most
     recent, as pulumi-eks installed it), read at each `up`: add-ons follow the control plane."""
     versions = {}
     for addon in ADDON_VERSIONS["installed"]:
         pinned = settings.cluster.addon_versions.get(addon)
         if pinned:
-            versions[addon] = pinned
+            versions[addon] = AddonVersion(pinned, PINNED)
             continue
+        most_recent = addon == "kube-proxy"
         found = ADDON_VERSION.run(
             aws.eks.get_addon_version,
             addon_name=addon,
             kubernetes_version=settings.cluster.kubernetes_version,
-            most_recent=addon == "kube-proxy",
+            most_recent=most_recent,
         )
         assert found is not None  # ADDON_VERSION has no absent answer
-        versions[addon] = found.version
+        versions[addon] = AddonVersion(found.version, EKS_MOST_RECENT if most_recent else EKS_DEFAULT)
     return versions
 
 
@@ -180,13 +212,13 @@ def read_ami_releases(settings: Settings) -> dict[str, AmiRelease]:
     for ami_type in [STANDARD_AMI, *([NVIDIA_AMI] if settings.node_groups.gpu else [])]:
         if settings.node_groups.ami_release != "latest":
             releases[ami_type] = AmiRelease(
-                settings.node_groups.ami_release, f"{PROJECT}:nodeGroups.amiRelease (pinned)"
+                settings.node_groups.ami_release, f"{PROJECT}:nodeGroups.amiRelease (pinned)", PINNED
             )
             continue
         parameter = ami_release_parameter(ami_type, settings.cluster.kubernetes_version)
         found = AMI_RELEASE.run(aws.ssm.get_parameter, name=parameter)
         assert found is not None
-        releases[ami_type] = AmiRelease(found.value, f"SSM {parameter}")
+        releases[ami_type] = AmiRelease(found.value, f"SSM {parameter}", SSM_RECOMMENDED)
     return releases
 
 
@@ -240,7 +272,7 @@ def read_facts(settings: Settings) -> Facts:
         account_id=identity.account_id,
         caller=principal_of(identity.arn),
         existing_cluster=read_existing_cluster(settings.cluster.name),
-        addon_versions=read_addon_versions(settings),
+        addons=read_addon_versions(settings),
         ami_releases=read_ami_releases(settings),
         pushed_images=read_pushed_images(registry_repository_name(settings)) if uses_registry else None,
         existing_log_groups=read_log_groups(log_group_prefixes(settings.cluster.name)),

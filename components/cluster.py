@@ -16,6 +16,7 @@ import pulumi_kubernetes as k8s
 from components.irsa import irsa_role
 from components.log_groups import adopt_if_present
 from components.network_policies import KUBERNETES_SERVICE_CIDR
+from components.tagging import version_source_tag
 from components.trust import service_trust_policy
 
 # Every control-plane log type EKS offers; the audit log is what an incident review needs.
@@ -96,6 +97,8 @@ class ClusterArgs:
     deletion_protection: bool = False
     addon_versions: Mapping[str, str] = field(default_factory=dict)
     """EKS add-on name -> version (vpc-cni, eks-pod-identity-agent, kube-proxy here); unset: EKS picks."""
+    version_sources: Mapping[str, str] = field(default_factory=dict)
+    """EKS add-on name -> where its version came from (preflight.Facts.version_sources), tagged on the add-on."""
     existing_log_groups: frozenset[str] = frozenset()
     """Log groups that exist now (components/log_groups.py): the control-plane group is adopted."""
     retain_logs_on_destroy: bool = False
@@ -270,7 +273,7 @@ class Cluster(pulumi.ComponentResource):
             configuration_values=json.dumps(vpc_cni_configuration()),
             resolve_conflicts_on_create="OVERWRITE",
             resolve_conflicts_on_update="OVERWRITE",
-            tags=tags,
+            tags={**tags, **version_source_tag(args.version_sources.get("vpc-cni"))},
             opts=after_cluster,
         )
         # EKS Pod Identity agent: credentials for pods through pod identity associations.
@@ -281,7 +284,7 @@ class Cluster(pulumi.ComponentResource):
             addon_version=args.addon_versions.get("eks-pod-identity-agent"),
             resolve_conflicts_on_create="OVERWRITE",
             resolve_conflicts_on_update="OVERWRITE",
-            tags=tags,
+            tags={**tags, **version_source_tag(args.version_sources.get("eks-pod-identity-agent"))},
             opts=after_cluster,
         )
 

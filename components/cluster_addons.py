@@ -14,7 +14,7 @@ import pulumi_kubernetes as k8s
 
 from components.irsa import irsa_role
 from components.network_policies import allow_all_in_namespace, declare
-from components.tagging import component_tags
+from components.tagging import component_tags, version_source_tag
 
 AUTOSCALER_NAMESPACE = "kube-system"
 AUTOSCALER_SERVICE_ACCOUNT = "cluster-autoscaler"
@@ -136,6 +136,8 @@ class ClusterAddonsArgs:
     tags: dict[str, str] | None = None
     addon_versions: Mapping[str, str] = field(default_factory=dict)
     """EKS add-on name -> version (coredns, aws-ebs-csi-driver here); unset: EKS picks."""
+    version_sources: Mapping[str, str] = field(default_factory=dict)
+    """EKS add-on name -> where its version came from (preflight.Facts.version_sources), tagged on the add-on."""
 
 
 class ClusterAddons(pulumi.ComponentResource):
@@ -167,7 +169,7 @@ class ClusterAddons(pulumi.ComponentResource):
             resolve_conflicts_on_create="OVERWRITE",
             resolve_conflicts_on_update="OVERWRITE",
             configuration_values=json.dumps({"nodeSelector": {"node-purpose": "core"}}),
-            tags=tags,
+            tags={**tags, **version_source_tag(args.version_sources.get("coredns"))},
             opts=after_nodes,
         )
 
@@ -192,7 +194,7 @@ class ClusterAddons(pulumi.ComponentResource):
             service_account_role_arn=ebs_role.arn,
             resolve_conflicts_on_create="OVERWRITE",
             resolve_conflicts_on_update="OVERWRITE",
-            tags=tags,
+            tags={**tags, **version_source_tag(args.version_sources.get("aws-ebs-csi-driver"))},
             opts=after_nodes,
         )
         storage_class = k8s.storage.v1.StorageClass(

@@ -15,6 +15,7 @@ import pulumi_kubernetes as k8s
 from components.irsa import irsa_role
 from components.log_groups import adopt_if_present
 from components.network_policies import allow_all_in_namespace, declare
+from components.tagging import version_source_tag
 
 NAMESPACE = "amazon-cloudwatch"
 SERVICE_ACCOUNT = "cloudwatch-agent"
@@ -36,6 +37,8 @@ class ContainerLogsArgs:
     retention_days: int
     addon_version: str | None = None
     """The add-on's version (unset: EKS picks its default at creation and never moves it)."""
+    addon_version_source: str | None = None
+    """Where the version came from (preflight.Facts.version_sources), tagged on the add-on."""
     provider: k8s.Provider | None = None
     """With it, the add-on's namespace and its NetworkPolicy are declared before the add-on."""
     wait_for: Sequence[pulumi.Resource] = ()
@@ -105,7 +108,7 @@ class ContainerLogs(pulumi.ComponentResource):
             configuration_values=json.dumps({"containerLogs": {"enabled": True}}),
             resolve_conflicts_on_create="OVERWRITE",
             resolve_conflicts_on_update="OVERWRITE",
-            tags=tags,
+            tags={**tags, **version_source_tag(args.addon_version_source)},
             opts=pulumi.ResourceOptions(parent=self, depends_on=[*groups.values(), *covered, *args.wait_for]),
         )
         self.application_log_group_name = groups["application"].name

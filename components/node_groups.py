@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components.tagging import component_tags
+from components.tagging import component_tags, version_source_tag
 from components.trust import service_trust_policy
 from settings import NVIDIA_AMI_TYPE, STANDARD_AMI_TYPE
 
@@ -26,15 +26,6 @@ ACCELERATOR_LABEL = "k8s.amazonaws.com/accelerator"
 AUTOSCALER_TEMPLATE = "k8s.io/cluster-autoscaler/node-template"
 STANDARD_AMI = STANDARD_AMI_TYPE
 NVIDIA_AMI = NVIDIA_AMI_TYPE
-# The public SSM parameters with the release AWS recommends for a Kubernetes version (EKS user guide,
-# "Retrieve recommended Amazon Linux AMI IDs"; the names terraform-aws-eks reads too).
-AMI_RELEASE_VARIANTS = {STANDARD_AMI: "standard", NVIDIA_AMI: "nvidia"}
-
-
-def ami_release_parameter(ami_type: str, kubernetes_version: str) -> str:
-    variant = AMI_RELEASE_VARIANTS[ami_type]
-    prefix = f"/aws/service/eks/optimized-ami/{kubernetes_version}/amazon-linux-2023/x86_64"
-    return f"{prefix}/{variant}/recommended/release_version"
 
 
 TAINT_EFFECTS = {"NO_SCHEDULE": "NoSchedule", "NO_EXECUTE": "NoExecute", "PREFER_NO_SCHEDULE": "PreferNoSchedule"}
@@ -100,7 +91,9 @@ class NodeGroupsArgs:
     user: NodeGroupSpec
     gpu: GpuPoolSpec | None = None
     ami_releases: dict[str, str] | None = None
-    """The AMI release of the groups of each AMI type (e.g. AL2023_x86_64_STANDARD: 1.35.5-20251115)."""
+    """The AMI release of the groups of each AMI type (e.g. AL2023_x86_64_STANDARD: 1.35.6-20260714)."""
+    version_sources: dict[str, str] | None = None
+    """AMI type -> where its release came from (preflight.Facts.version_sources), tagged on each group."""
     wait_for: Sequence[pulumi.Resource] = ()
     """Resources the node groups must wait for (the VPC CNI add-on). A component's own `depends_on`
     is not passed to its children, so the wait is declared on each node group."""
@@ -251,6 +244,7 @@ class NodeGroups(pulumi.ComponentResource):
                 taints=[aws.eks.NodeGroupTaintArgs(key=k, value=v, effect=e) for k, v, e in taints],
                 tags={
                     **tags,
+                    **version_source_tag((args.version_sources or {}).get(ami_type)),
                     # cluster-autoscaler auto-discovery (EKS also tags the ASG with these).
                     "k8s.io/cluster-autoscaler/enabled": "true",
                     # Read through eks:DescribeNodegroup while the group is at zero (autoscaler 1.28+).

@@ -21,6 +21,8 @@ from typing import Any
 
 import pulumi
 
+from policies.checklist import VERSION_SOURCE_TAG
+
 OWN_TYPE_PREFIX = "jhub:"
 COST_TAG_KEYS = ("project", "stack", "environment", "component")
 # Multi-language components whose `tags` argument the component applies to its own AWS resources.
@@ -39,6 +41,13 @@ def component_name(resource_type: str) -> str:
 def component_tags(tags: Mapping[str, str] | None, component_type: str) -> dict[str, str]:
     """The cost tags for what AWS creates on a component's behalf (instances, volumes, load balancers)."""
     return {**(tags or {}), "component": component_name(component_type)}
+
+
+def version_source_tag(source: str | None) -> dict[str, str]:
+    """The tag recording where an add-on's version or a node group's AMI release came from: the stack file,
+    or a lookup at this run (preflight.Facts.version_sources). The policy pack reads it (a stack policy
+    sees the version, not where it came from)."""
+    return {VERSION_SOURCE_TAG: source} if source else {}
 
 
 def takes_tags(resource_type: str, props: Mapping[str, Any]) -> bool:

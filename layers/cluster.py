@@ -65,6 +65,7 @@ def declare_cluster(
             private_endpoint_cidrs=settings.cluster.private_endpoint_access.cidrs,
             deletion_protection=settings.cluster.deletion_protection,
             addon_versions=facts.addon_versions,
+            version_sources=facts.version_sources,
             existing_log_groups=facts.existing_log_groups,
             retain_logs_on_destroy=settings.data.retain_on_destroy,
             tags=tags,
@@ -88,6 +89,7 @@ def declare_cluster(
             if gpu
             else None,
             ami_releases={ami_type: found.release for ami_type, found in facts.ami_releases.items()},
+            version_sources=facts.version_sources,
             # Nodes join only once the CNI (with IRSA and policy enforcement) is in place.
             wait_for=[*cluster.pre_node_addons, *network.node_egress_ready],
             tags=tags,
@@ -107,6 +109,7 @@ def declare_cluster(
             retain_volumes=settings.data.retain_on_destroy,
             volume_tags={BACKUP_TAG: name} if settings.data.backup.enabled else None,
             addon_versions=facts.addon_versions,
+            version_sources=facts.version_sources,
             autoscaler_chart_version=settings.cluster.autoscaler.chart_version,
             autoscaler_image_tag=settings.cluster.autoscaler.image,
             wait_for=node_groups.core,

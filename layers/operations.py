@@ -110,6 +110,7 @@ def declare_operations(
             logs_key_arn=encryption.logs_key_arn,
             retention_days=detection.container_log_retention_days,
             addon_version=facts.addon_versions["amazon-cloudwatch-observability"],
+            addon_version_source=facts.addons["amazon-cloudwatch-observability"].version_source,
             provider=cluster.cluster.provider,
             wait_for=cluster.node_groups.core,
             existing_log_groups=facts.existing_log_groups,

@@ -1,6 +1,7 @@
 """Newer versions of what the stacks pin: Helm charts (from the chart repositories' index.yaml), and,
 with AWS credentials, EKS add-ons pinned in `cluster.addonVersions` and AMI releases pinned in
-`nodeGroups.amiRelease`. Unpinned add-ons and `amiRelease: latest` follow AWS at each `pulumi up`
+`nodeGroups.amiRelease`. Prod pins all of them (the settings refuse prod without), so its pins are
+what this proposes; dev's unpinned add-ons and `amiRelease: latest` follow AWS at each `pulumi up`
 and need no pull request.
 
     python -m maintenance.updates [--aws] --report updates.md   # writes the pins into the stack files
@@ -26,7 +27,7 @@ from typing import Any
 import yaml
 
 from offline_plan.mock_engine import STACKS, load_stack_config
-from settings import Settings, parse_settings, version_key
+from settings import Settings, ami_release_parameter, parse_settings, version_key
 
 PROJECT = "jhub-eks"
 # The chart repositories the program installs from (components/*: CHART_REPOSITORY / repository_opts).
@@ -105,7 +106,7 @@ def aws_updates(stack: str, settings: Settings, aws: Callable[[list[str]], Any])
         if defaults and version_key(defaults[0]) > version_key(pinned):
             found.append(Update(stack, f"cluster.addonVersions.{addon}", pinned, defaults[0]))
     if settings.node_groups.ami_release != "latest":
-        from components.node_groups import NVIDIA_AMI, STANDARD_AMI, ami_release_parameter
+        from components.node_groups import NVIDIA_AMI, STANDARD_AMI
 
         ami_types = [STANDARD_AMI, *([NVIDIA_AMI] if settings.node_groups.gpu else [])]
         releases = [

@@ -468,6 +468,67 @@ def namespaces_enforce_restricted(resources: Sequence[Resource]) -> list[Violati
     return violations
 
 
+ADDON = "aws:eks/addon:Addon"
+NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
+ENVIRONMENT_TAG = "environment"  # a cost tag of every AWS resource (components/tagging.py)
+VERSION_SOURCE_TAG = "jhub-eks/version-source"
+"""Where the program took an add-on's version or a node group's AMI release from, as a tag on it: PINNED
+(the stack file) or the lookup made at that run (preflight.py: `eks-default`, `eks-most-recent`,
+`ssm-recommended`). The engine sees a concrete version either way; only this tells a pin from a lookup."""
+PINNED = "stack-file"
+PULUMI_EKS_CLUSTER = "eks:index:Cluster"
+# What each versioned type calls its version, what happens without one, and the setting that pins it.
+VERSIONED = {
+    ADDON: ("addonVersion", "EKS installs its default at creation, which no preview shows"),
+    NODE_GROUP: ("releaseVersion", "EKS starts it on the newest AMI release, which no preview shows"),
+    RELEASE: ("version", "Helm installs the repository's newest chart at every `up`"),
+}
+
+
+def _type_in_urn(urn: str) -> str:
+    """`urn:pulumi:<stack>::<project>::<parent types>$<type>::<name>` -> `<type>`."""
+    parts = urn.split("::")
+    return parts[2].rsplit("$", 1)[-1] if len(parts) >= 4 else ""
+
+
+def _inside_pulumi_eks(resource: Resource) -> bool:
+    """Declared by pulumi-eks's component (its kube-proxy add-on), tagged with the component's tags only: out
+    of the program's reach. Its pin is the settings' check (cluster.addonVersions.kube-proxy in prod)."""
+    return _type_in_urn(resource.parent) == PULUMI_EKS_CLUSTER
+
+
+def versions_pinned(resources: Sequence[Resource]) -> list[Violation]:
+    """Every add-on, node group and Helm release names its version; in prod, every add-on's version and node
+    group's release comes from the stack file. (Dev may follow AWS: the program reads the version at each `up`,
+    so it is explicit there too, and the preview shows a change. A prod chart version left to the program's
+    default is the settings' check: the engine sees a version either way.)"""
+    violations = []
+    for resource in resources:
+        if resource.type not in VERSIONED:
+            continue
+        key, without = VERSIONED[resource.type]
+        what = resource.props.get("addonName") or resource.props.get("chart") or resource.name
+        version = resource.props.get(key)
+        if not version:
+            violations.append(Violation(f"{what} has no {key}: {without}; declare it with a version", resource.urn))
+            continue
+        tags = resource.props.get("tags")
+        if not isinstance(tags, Mapping) or tags.get(ENVIRONMENT_TAG) != "prod" or resource.type == RELEASE:
+            continue
+        source = tags.get(VERSION_SOURCE_TAG)
+        if source == PINNED or not _known(source) or _inside_pulumi_eks(resource):
+            continue
+        setting = f"cluster.addonVersions.{what}" if resource.type == ADDON else "nodeGroups.amiRelease"
+        violations.append(
+            Violation(
+                f"prod's {what} runs {version}, read at this run ({source or 'no ' + VERSION_SOURCE_TAG + ' tag'}), "
+                f"not pinned: a later `up` moves it unreviewed; pin {setting} in the stack file",
+                resource.urn,
+            )
+        )
+    return violations
+
+
 def imds_hop_limit_1(resources: Sequence[Resource]) -> list[Violation]:
     violations = []
     for template in _of_type(resources, "aws:ec2/launchTemplate:LaunchTemplate"):
@@ -584,6 +645,13 @@ RULES: list[Rule] = [
         "Every namespace the program creates enforces Pod Security restricted (warns when a setting lowers it).",
         namespaces_enforce_restricted,
         advisory=True,
+    ),
+    Rule(
+        "versions-pinned",
+        "Regular security updates applied (reviewed versions)",
+        "Every EKS add-on, node group and Helm release names its version; in prod each add-on's version and node "
+        f"group's AMI release comes from the stack file (tag {VERSION_SOURCE_TAG}: {PINNED}), not a lookup at `up`.",
+        versions_pinned,
     ),
     Rule(
         "imds-hop-limit-1",

@@ -41,7 +41,7 @@ from settings.hub import ImageSettings, JupyterHubSettings
 from settings.loading import load_settings, parse_settings
 from settings.login import OPENING_TRAITS, opening_traits
 from settings.network import KUBERNETES_SERVICE_CIDR, NetworkSettings
-from settings.nodes import GPU_FAMILIES, NVIDIA_AMI_TYPE, STANDARD_AMI_TYPE, NodeGroupSettings
+from settings.nodes import GPU_FAMILIES, NVIDIA_AMI_TYPE, STANDARD_AMI_TYPE, NodeGroupSettings, ami_release_parameter
 from settings.operations import AlarmSettings
 from settings.root import SECRET_KEYS, Settings
 
@@ -64,6 +64,7 @@ __all__ = [
     "Settings",
     "SettingsError",
     "addon_pin_problem",
+    "ami_release_parameter",
     "load_settings",
     "opening_traits",
     "parse_settings",

@@ -29,7 +29,8 @@ def _minor(version: str) -> str:
 class AutoscalerSettings(_Model):
     chart_version: str = Field("9.59.0", pattern=r"^\d+\.\d+\.\d+$")
     """Version of the kubernetes/autoscaler `cluster-autoscaler` Helm chart (one listed in
-    `data/charts/cluster-autoscaler/versions.json`, whose ClusterRole was checked)."""
+    `data/charts/cluster-autoscaler/versions.json`, whose ClusterRole was checked); prod writes it in the stack
+    file."""
     image_tag: str | None = Field(None, pattern=r"^v1\.\d{2}\.\d+$")
     """cluster-autoscaler image tag; default: the chart's own `image.tag`. Its minor version must
     match `kubernetesVersion` (cluster-autoscaler supports only its own minor)."""
@@ -93,7 +94,7 @@ class ClusterSettings(_Model):
     )
     kubernetes_version: str = Field("1.35", pattern=r"^1\.\d{2}$")
     """Kubernetes minor version of the control plane, e.g. "1.35" (one in EKS standard support: the checklist fails
-    after data/eks/kubernetes-versions.json's end date and warns 90 days before)."""
+    after data/eks/kubernetes-versions.json's end date and warns 90 days before); prod writes it in the stack file."""
     endpoint_public_access: bool = False
     """Expose the API server on a public endpoint (limited to `publicAccessCidrs`).
     The private endpoint is always on."""
@@ -118,7 +119,8 @@ class ClusterSettings(_Model):
         default_factory=dict
     )
     """Pinned EKS add-on versions (`vpc-cni: v1.21.1-eksbuild.7`). Unpinned add-ons take EKS's default version
-    for the cluster's Kubernetes version at each `pulumi up` (kube-proxy: the most recent), shown in the preview."""
+    for the cluster's Kubernetes version at each `pulumi up` (kube-proxy: the most recent), shown in the preview;
+    prod pins every add-on the program installs (the weekly update pull request proposes newer defaults)."""
 
     @model_validator(mode="after")
     def _check(self) -> ClusterSettings:

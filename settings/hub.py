@@ -185,7 +185,8 @@ class JupyterHubSettings(_Model):
     domain: str = Field(max_length=253, pattern=r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
     """DNS name users open, e.g. hub.example.org; the OAuth callback is https://<domain>/hub/oauth_callback."""
     chart_version: str = Field("4.4.0", pattern=r"^\d+\.\d+\.\d+$")
-    """Zero-to-JupyterHub chart version (the values are validated against this version's schema in tests)."""
+    """Zero-to-JupyterHub chart version (the values are validated against this version's schema in tests); prod
+    writes it in the stack file."""
     namespace: str = Field("jupyterhub", pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
     """Kubernetes namespace of the release. Immutable: a change reinstalls the hub."""
     auth: Literal["github", "oidc"] = "github"

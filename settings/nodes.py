@@ -21,6 +21,15 @@ DAEMONSET_REQUESTS: dict[str, dict[str, str]] = json.loads((DATA / "eks" / "daem
 # The EKS AMI types the node groups run (components/node_groups.py declares them with these names).
 STANDARD_AMI_TYPE = "AL2023_x86_64_STANDARD"
 NVIDIA_AMI_TYPE = "AL2023_x86_64_NVIDIA"
+# The public SSM parameters with the release AWS recommends for a Kubernetes version (EKS user guide,
+# "Retrieve recommended Amazon Linux AMI IDs"; the names terraform-aws-eks reads too).
+AMI_RELEASE_VARIANTS = {STANDARD_AMI_TYPE: "standard", NVIDIA_AMI_TYPE: "nvidia"}
+
+
+def ami_release_parameter(ami_type: str, kubernetes_version: str) -> str:
+    variant = AMI_RELEASE_VARIANTS[ami_type]
+    prefix = f"/aws/service/eks/optimized-ami/{kubernetes_version}/amazon-linux-2023/x86_64"
+    return f"{prefix}/{variant}/recommended/release_version"
 
 
 class NodeGroupSettings(_Model):
@@ -75,7 +84,8 @@ class GpuNodeGroupSettings(NodeGroupSettings):
     """Servers sharing one GPU (NVIDIA time-slicing: the device plugin advertises each GPU this many times;
     no memory isolation between them). 1: every server gets whole GPUs."""
     device_plugin_chart_version: str = "0.20.0"
-    """NVIDIA k8s-device-plugin Helm chart version (https://nvidia.github.io/k8s-device-plugin)."""
+    """NVIDIA k8s-device-plugin Helm chart version (https://nvidia.github.io/k8s-device-plugin); prod writes it
+    in the stack file."""
 
     @property
     def gpus_per_node(self) -> int:
@@ -124,7 +134,8 @@ class NodeGroupsSettings(_Model):
     ami_release: str = Field("latest", pattern=r"^(latest|\d+\.\d+\.\d+-\d{8})$")
     """EKS-optimized AMI release of every node group: `latest` (the release AWS recommends for the cluster's
     Kubernetes version, read from its public SSM parameter at each `pulumi up`: nodes roll to it, one at a time
-    per group) or a pinned release such as `1.35.5-20251115`."""
+    per group; dev only) or a pinned release such as `1.35.6-20260714` (required in prod; the weekly update
+    pull request proposes the newer recommended one)."""
 
     @model_validator(mode="after")
     def _check(self) -> NodeGroupsSettings:

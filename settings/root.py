@@ -12,11 +12,11 @@ from pydantic import Field, SecretStr, model_validator
 
 from catalog.instance_types import profile_fit_problem
 from settings.base import PROJECT, SettingsError, _Model
-from settings.cluster import USER_SCHEDULER_IMAGE_TAGS, ClusterSettings
+from settings.cluster import ADDON_VERSIONS, USER_SCHEDULER_IMAGE_TAGS, ClusterSettings
 from settings.data import DataSettings, EncryptionSettings, RegistrySettings
 from settings.hub import JupyterHubSettings
 from settings.network import NetworkSettings
-from settings.nodes import DAEMONSET_REQUESTS, NodeGroupsSettings
+from settings.nodes import DAEMONSET_REQUESTS, STANDARD_AMI_TYPE, NodeGroupsSettings, ami_release_parameter
 from settings.operations import CostSettings, DetectionSettings, IncidentSettings
 
 # Settings keys that are Pulumi secrets, read from `pulumi config set --secret`.
@@ -107,6 +107,7 @@ class Settings(_Model):
             )
         if self.environment == "prod":
             problems += self._prod_problems()
+            problems += self._prod_pin_problems()
         if problems:
             raise SettingsError("\n".join(problems))
         return self
@@ -235,6 +236,60 @@ class Settings(_Model):
                 f"{PROJECT}:jupyterhub.loadBalancerSourceRanges: prod needs the CIDRs allowed to reach the hub; "
                 "list them (write 0.0.0.0/0 to open it to the internet on purpose)"
             )
+        return problems
+
+    def _prod_pin_problems(self) -> list[str]:
+        """Prod runs what its stack file says, so only a reviewed change of that file moves it: not what AWS
+        publishes next (`amiRelease: latest`, an add-on without a pin, read at each `up`), and not the default
+        of a newer version of this program (a chart or Kubernetes version the stack file leaves out: pydantic's
+        `model_fields_set` holds the keys the stack file wrote, whatever their value)."""
+        problems = []
+        kubernetes = self.cluster.kubernetes_version
+        if "kubernetes_version" not in self.cluster.model_fields_set:
+            problems.append(
+                f"{PROJECT}:cluster.kubernetesVersion: prod must write its Kubernetes version in the stack file "
+                f"(left out, it is this program's default, so upgrading the program would upgrade prod's control "
+                f'plane); set kubernetesVersion: "{kubernetes}" (today\'s default)'
+            )
+        if self.node_groups.ami_release == "latest":
+            parameter = ami_release_parameter(STANDARD_AMI_TYPE, kubernetes)
+            problems.append(
+                f"{PROJECT}:nodeGroups.amiRelease: prod must pin the EKS-optimized AMI release (`latest` rolls every "
+                "node group, ending the user servers on them, onto whatever AWS publishes next, at any `up`); set "
+                f"the release you tested, e.g. the one `latest` gives today: aws ssm get-parameter --name {parameter} "
+                "--query Parameter.Value (the weekly update pull request proposes newer ones)"
+            )
+        documented = ADDON_VERSIONS["documented"].get(kubernetes, {})
+        for addon in ADDON_VERSIONS["installed"]:
+            if addon in self.cluster.addon_versions:
+                continue
+            example = (
+                f"{documented[addon]}, the version AWS documents for Kubernetes {kubernetes} "
+                "(data/eks/addon-versions.json), or "
+                if addon in documented
+                else ""
+            )
+            problems.append(
+                f"{PROJECT}:cluster.addonVersions.{addon}: prod must pin every EKS add-on the program installs "
+                "(unpinned, each `up` installs the version EKS offers that day, unreviewed); set it to "
+                f"{example}EKS's default: aws eks describe-addon-versions --addon-name {addon} --kubernetes-version "
+                f"{kubernetes} (the version whose compatibilities say defaultVersion: true)"
+            )
+        charts = [
+            ("jupyterhub.chartVersion", self.jupyterhub, "chart_version"),
+            ("cluster.autoscaler.chartVersion", self.cluster.autoscaler, "chart_version"),
+        ]
+        if self.node_groups.gpu is not None:
+            charts.append(
+                ("nodeGroups.gpu.devicePluginChartVersion", self.node_groups.gpu, "device_plugin_chart_version")
+            )
+        for key, section, field in charts:
+            if field not in section.model_fields_set:
+                problems.append(
+                    f"{PROJECT}:{key}: prod must write its chart version in the stack file (left out, it is this "
+                    "program's default, so upgrading the program would upgrade the release unreviewed); set "
+                    f"{key.rsplit('.', 1)[1]}: {getattr(section, field)} (today's default)"
+                )
         return problems
 
 

@@ -23,14 +23,23 @@ def versions(plan: Inventory) -> dict[str, str]:
     return found
 
 
-def test_every_add_on_has_the_version_eks_gives_for_the_cluster(plans: dict[str, Inventory]) -> None:
+def _pins(stack: str) -> dict[str, str]:
+    cluster = yaml.safe_load((ROOT / "stacks" / f"Pulumi.{stack}.yaml").read_text())["config"]["jhub-eks:cluster"]
+    return dict(cluster.get("addonVersions") or {})
+
+
+def test_every_add_on_has_its_pin_or_the_version_eks_gives_for_the_cluster(plans: dict[str, Inventory]) -> None:
     for plan in plans.values():
         kubernetes = plan.one("eks:index:Cluster").inputs["version"]
+        pins = _pins(plan.stack)
         expected = {
-            addon: EKS_ADDON_VERSIONS[addon][1 if addon == "kube-proxy" else 0].format(k8s=kubernetes)
+            addon: pins.get(addon)
+            or EKS_ADDON_VERSIONS[addon][1 if addon == "kube-proxy" else 0].format(k8s=kubernetes)
             for addon in ADDON_VERSIONS["installed"]
         }
         assert versions(plan) == expected, plan.stack
+    # prod pins every one (the settings refuse it otherwise); dev follows EKS.
+    assert set(_pins("prod")) == set(ADDON_VERSIONS["installed"]) and not _pins("dev")
 
 
 def test_a_pin_wins_and_shows_in_the_plan(tmp_path: Path) -> None:

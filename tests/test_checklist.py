@@ -15,11 +15,13 @@ import pytest
 from offline_plan.mock_engine import Inventory
 from offline_plan.plan import checklist_view
 from policies import checklist
-from policies.checklist import RULES, Resource, evaluate
+from policies.checklist import PINNED, RULES, VERSION_SOURCE_TAG, Resource, evaluate
 from tests.conftest import ROOT, run_plan
 
 Mutation = Callable[[list[Resource]], None]
 EKS = "aws:eks/cluster:Cluster"  # pulumi-eks's child: what a stack policy sees of the cluster
+ADDON = "aws:eks/addon:Addon"
+NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
 
 
 def _props(resources: list[Resource], type_: str, name_part: str = "") -> list[dict[str, Any]]:
@@ -82,6 +84,10 @@ BREAKS: dict[str, Mutation] = {
     "api-not-open-to-world": lambda rs: _props(rs, EKS)[0]["vpcConfig"].update(
         endpointPublicAccess=True, publicAccessCidrs=["0.0.0.0/0"]
     ),
+    # prod's user node groups follow `latest`: the program read their release from SSM at this run.
+    "versions-pinned": lambda rs: [
+        props["tags"].update({VERSION_SOURCE_TAG: "ssm-recommended"}) for props in _props(rs, NODE_GROUP, "user")
+    ],
 }
 
 
@@ -300,3 +306,54 @@ def test_a_namespace_below_restricted_is_warned_with_the_setting_that_fixes_it()
     for level in ("baseline", None):
         (violation,) = rule.check([namespace(level)])
         assert "jupyterhub.podSecurity: restricted" in violation.message
+
+
+# ---- Versions: explicit everywhere, pinned in prod ------------------------------------------------
+
+
+def _sources(resources: list[Resource]) -> dict[str, str]:
+    return {r.name: r.props["tags"].get(VERSION_SOURCE_TAG, "") for r in resources if r.type in (ADDON, NODE_GROUP)}
+
+
+def test_prod_runs_pinned_versions_and_dev_follows_aws(plans: dict[str, Inventory]) -> None:
+    prod, dev = view(plans["prod"]), view(plans["dev"])
+    assert _sources(prod) and set(_sources(prod).values()) == {PINNED}
+    # dev reads them at each `up` (and the rule passes it: see test_every_stack_passes_every_rule) ...
+    assert set(_sources(dev).values()) == {"eks-default", "ssm-recommended"}
+    assert evaluate(dev)["versions-pinned"] == []
+    # ... which the rule refuses for prod: the same resources with the prod environment tag.
+    for resource in dev:
+        if resource.type in (ADDON, NODE_GROUP):
+            resource.props["tags"]["environment"] = "prod"
+    messages = [v.message for v in evaluate(dev)["versions-pinned"]]
+    addons = {r.props["addonName"] for r in dev if r.type == ADDON}
+    assert len(messages) == len(_sources(dev))
+    fixes = {m.rsplit("; ", 1)[1] for m in messages}
+    assert {f"pin cluster.addonVersions.{a} in the stack file" for a in addons} <= fixes
+    assert sum("pin nodeGroups.amiRelease in the stack file" in m for m in messages) == len(_sources(dev)) - len(addons)
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_a_version_left_to_aws_or_helm_fails_in_every_environment(plans: dict[str, Inventory], stack: str) -> None:
+    resources = view(plans[stack])
+    _props(resources, ADDON, "coredns")[0].pop("addonVersion")
+    del _props(resources, NODE_GROUP, "core")[0]["releaseVersion"]
+    hub_release = next(p for p in _props(resources, "kubernetes:helm.sh/v3:Release") if p["chart"] == "jupyterhub")
+    hub_release["version"] = None
+    messages = [v.message for v in evaluate(resources)["versions-pinned"]]
+    assert any(m.startswith("coredns has no addonVersion: EKS installs its default") for m in messages)
+    assert any("has no releaseVersion: EKS starts it on the newest AMI release" in m for m in messages)
+    assert any(m.startswith("jupyterhub has no version: Helm installs the repository's newest chart") for m in messages)
+
+
+def test_pulumi_eks_kube_proxy_is_left_to_the_settings_check() -> None:
+    """pulumi-eks declares kube-proxy's add-on in its own component with the component's tags: the program
+    cannot tag where its version came from; prod's pin of it is the settings' check."""
+    urn = "urn:pulumi:prod::jhub-eks::jhub:aws:Cluster$eks:index:Cluster::jhub-prod"
+    tags = {"environment": "prod"}
+    props = {"addonName": "kube-proxy", "addonVersion": "v1.35.3-eksbuild.2", "tags": tags}
+    inside = Resource(ADDON, "jhub-prod-kube-proxy", f"{urn}$aws:eks/addon:Addon::jhub-prod-kube-proxy", props, urn)
+    assert checklist.versions_pinned([inside]) == []
+    ours = Resource(ADDON, "x", "urn:x", props, "urn:pulumi:prod::jhub-eks::jhub:aws:Cluster::jhub-prod")
+    (violation,) = checklist.versions_pinned([ours])
+    assert "no jhub-eks/version-source tag" in violation.message

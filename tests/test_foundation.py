@@ -458,8 +458,9 @@ def test_a_pinned_release_is_used_as_written(tmp_path: Path) -> None:
 
 
 def test_the_offline_ssm_answers_only_the_published_parameter_names() -> None:
-    from components.node_groups import NVIDIA_AMI, STANDARD_AMI, ami_release_parameter
+    from components.node_groups import NVIDIA_AMI, STANDARD_AMI
     from offline_plan.mock_engine import EKS_AMI_RELEASE_PARAMETER
+    from settings import ami_release_parameter
 
     for ami_type in (STANDARD_AMI, NVIDIA_AMI):
         assert EKS_AMI_RELEASE_PARAMETER.fullmatch(ami_release_parameter(ami_type, "1.33"))

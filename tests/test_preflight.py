@@ -15,6 +15,7 @@ import pytest
 
 import preflight
 from offline_plan.mock_engine import load_stack_config
+from policies.checklist import PINNED
 from settings import parse_settings
 
 ACCOUNT = "111122223333"
@@ -210,7 +211,26 @@ def test_add_on_versions_are_eks_defaults_unless_pinned(account: Any) -> None:
         }
     )
     versions = preflight.read_addon_versions(_settings())
-    assert set(versions.values()) == {"v9.9.9-eksbuild.1"}
+    assert {found.version for found in versions.values()} == {"v9.9.9-eksbuild.1"}
+    # Recorded as lookups (the tag the policy pack tells a pin from a lookup by).
+    assert versions["kube-proxy"].version_source == preflight.EKS_MOST_RECENT
+    assert {found.version_source for a, found in versions.items() if a != "kube-proxy"} == {preflight.EKS_DEFAULT}
+
+
+def test_pinned_add_ons_and_ami_release_are_read_from_the_stack_and_recorded_as_pinned(account: Any) -> None:
+    # An account that answers every lookup with other versions: prod's pins are not looked up.
+    account(
+        {
+            "aws:eks/getAddonVersion:getAddonVersion": {"version": "v9.9.9-eksbuild.1"},
+            "aws:ssm/getParameter:getParameter": {"value": "1.35.9-20991231"},
+        }
+    )
+    settings = _settings("prod")
+    addons = preflight.read_addon_versions(settings)
+    assert {a: found.version for a, found in addons.items()} == dict(settings.cluster.addon_versions)
+    assert {found.version_source for found in addons.values()} == {PINNED}
+    releases = preflight.read_ami_releases(settings)
+    assert {(r.release, r.version_source) for r in releases.values()} == {(settings.node_groups.ami_release, PINNED)}
 
 
 def test_an_add_on_version_eks_does_not_list_stops_the_run(account: Any) -> None:
@@ -226,6 +246,7 @@ def test_the_recommended_ami_release_is_read_from_ssm_and_recorded_with_its_sour
     releases = preflight.read_ami_releases(_settings())
     assert {r.release for r in releases.values()} == {"1.35.5-20261120"}
     assert all(r.source.startswith("SSM /aws/service/eks/optimized-ami/") for r in releases.values())
+    assert {r.version_source for r in releases.values()} == {preflight.SSM_RECOMMENDED}
 
 
 def test_a_denied_ami_parameter_stops_the_run(account: Any) -> None:
@@ -267,7 +288,7 @@ def test_warnings_are_computed_from_the_facts() -> None:
         account_id=ACCOUNT,
         caller=stranger,
         existing_cluster=preflight.ExistingCluster(tags={}, version="1.35"),
-        addon_versions={},
+        addons={},
         ami_releases={},
         pushed_images=None,
     )
@@ -297,7 +318,7 @@ def test_a_type_a_zone_does_not_offer_stops_the_run_naming_the_group_and_zone() 
         account_id=ACCOUNT,
         caller=f"arn:aws:iam::{ACCOUNT}:role/PlatformAdmin",
         existing_cluster=None,
-        addon_versions={},
+        addons={},
         ami_releases={},
         pushed_images=None,
         guardduty_detector_id="d-1",

@@ -113,6 +113,7 @@ def test_every_validated_setting_has_an_error_fixture() -> None:
         "data.backup.vaultLock",
         "data.backup.schedule",
         "nodeGroups.amiRelease",
+        "jupyterhub.chartVersion",
         "jupyterhub.https.contactEmail",
         "jupyterhub.https.secretName",
         "jupyterhub.https.mode",
@@ -142,3 +143,44 @@ def test_settings_reference_is_generated_from_the_model() -> None:
     from maintenance import settings_doc
 
     assert settings_doc.main(["--check"]) == 0, "docs/settings.md is stale: run python -m maintenance.settings_doc"
+
+
+def _without_pins(stack: str) -> dict[str, Any]:
+    """The stack file without a version pin: no Kubernetes version, AMI release, add-on or chart version."""
+    config = yaml.safe_load((STACKS / f"Pulumi.{stack}.yaml").read_text())["config"]
+    cluster, nodes, hub = config["jhub-eks:cluster"], config["jhub-eks:nodeGroups"], config["jhub-eks:jupyterhub"]
+    for section, key in [(cluster, "kubernetesVersion"), (cluster, "addonVersions"), (cluster, "autoscaler"),
+                         (nodes, "amiRelease"), (nodes.get("gpu") or {}, "devicePluginChartVersion"),
+                         (hub, "chartVersion")]:  # fmt: skip
+        section.pop(key, None)
+    return config
+
+
+def _parse(stack: str, config: dict[str, Any], tmp_path: Path) -> Any:
+    stack_file = tmp_path / f"Pulumi.{stack}.yaml"
+    stack_file.write_text(yaml.safe_dump({"config": config}))
+    loaded, secret_keys = load_stack_config(stack, stack_file)
+    return parse_settings(stack, loaded, frozenset(secret_keys))
+
+
+def test_prod_pins_every_version_it_runs_and_dev_may_follow(tmp_path: Path) -> None:
+    from settings import ADDON_VERSIONS
+
+    with pytest.raises(SettingsError) as caught:
+        _parse("prod", _without_pins("prod"), tmp_path)
+    keys = [line.split(": ", 1)[0].removeprefix(f"{PROJECT}:") for line in str(caught.value).splitlines()]
+    assert sorted(keys) == sorted(
+        [
+            "cluster.kubernetesVersion",
+            "nodeGroups.amiRelease",
+            *(f"cluster.addonVersions.{addon}" for addon in ADDON_VERSIONS["installed"]),
+            "jupyterhub.chartVersion",
+            "cluster.autoscaler.chartVersion",
+            "nodeGroups.gpu.devicePluginChartVersion",
+        ]
+    )
+    # Written in the stack file, even at today's default value, is pinned: prod as committed passes.
+    assert _parse("prod", yaml.safe_load((STACKS / "Pulumi.prod.yaml").read_text())["config"], tmp_path)
+    # dev follows AWS and the program's defaults.
+    settings = _parse("dev", _without_pins("dev"), tmp_path)
+    assert settings.node_groups.ami_release == "latest" and not settings.cluster.addon_versions

@@ -4,6 +4,7 @@ stack file's comments (a reviewer reads the pull request's diff)."""
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -94,3 +95,61 @@ def test_writing_a_pin_keeps_the_stack_file_s_comments(tmp_path: Path) -> None:
     config = yaml.safe_load(after)["config"]
     assert config["jhub-eks:cluster"]["autoscaler"]["chartVersion"] == "9.60.1"
     assert config["jhub-eks:jupyterhub"]["chartVersion"] == "4.5.0"
+
+
+def _describe_addon_versions(default: dict[str, str]) -> Any:
+    """`aws eks describe-addon-versions --addon-name <a> --kubernetes-version 1.35`, as EKS answers it: the
+    add-on's versions, newest first, one marked as the default for that Kubernetes version."""
+
+    def answer(arguments: list[str]) -> Any:
+        if arguments[:2] == ["eks", "describe-addon-versions"]:
+            addon = arguments[arguments.index("--addon-name") + 1]
+            newest = {
+                "addonVersion": "v99.0.0-eksbuild.1",
+                "compatibilities": [{"clusterVersion": "1.35", "defaultVersion": False}],
+            }
+            chosen = {
+                "addonVersion": default[addon],
+                "compatibilities": [{"clusterVersion": "1.35", "defaultVersion": True}],
+            }
+            return {"addons": [{"addonName": addon, "addonVersions": [newest, chosen]}]}
+        assert arguments[:2] == ["ssm", "get-parameter"], arguments
+        variant = "nvidia" if "/nvidia/" in arguments[-1] else "standard"
+        return {
+            "Parameter": {
+                "Name": arguments[-1],
+                "Value": {"standard": "1.35.7-20261119", "nvidia": "1.35.7-20261120"}[variant],
+            }
+        }
+
+    return answer
+
+
+def test_prod_s_pins_are_found_and_bumped_and_dev_stays_on_latest(tmp_path: Path) -> None:
+    prod = settings("prod")
+    assert prod.cluster.addon_versions and prod.node_groups.ami_release != "latest"
+    newer = {addon: re.sub(r"eksbuild\.\d+", "eksbuild.99", pin) for addon, pin in prod.cluster.addon_versions.items()}
+    found = aws_updates("prod", prod, _describe_addon_versions(newer))
+    assert {u.key: u.available for u in found} == {
+        **{f"cluster.addonVersions.{addon}": version for addon, version in newer.items()},
+        # One pin serves the standard and the NVIDIA groups: the release both have.
+        "nodeGroups.amiRelease": "1.35.7-20261119",
+    }
+    # Written into prod's stack file, comments kept, and the result is a valid prod stack.
+    stack_file = tmp_path / "Pulumi.prod.yaml"
+    shutil.copy(STACKS / "Pulumi.prod.yaml", stack_file)
+    for update in found:
+        apply(update, stack_file)
+    comments = [line for line in (STACKS / "Pulumi.prod.yaml").read_text().splitlines() if line.strip().startswith("#")]
+    assert all(line in stack_file.read_text() for line in comments)
+    bumped = settings("prod", stack_file)
+    assert dict(bumped.cluster.addon_versions) == newer and bumped.node_groups.ami_release == "1.35.7-20261119"
+
+    # dev pins nothing: it follows AWS at each `up`, and no pull request pins it.
+    calls: list[list[str]] = []
+
+    def recording(arguments: list[str]) -> Any:
+        calls.append(arguments)
+        return _describe_addon_versions(newer)(arguments)
+
+    assert aws_updates("dev", settings("dev"), recording) == [] and calls == []
