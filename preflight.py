@@ -82,6 +82,7 @@ ADDON_VERSION = Lookup("eks:DescribeAddonVersions", "eks:DescribeAddonVersions")
 AMI_RELEASE = Lookup("ssm:GetParameter (the EKS AMI's public parameter)", "ssm:GetParameter")
 IMAGES = Lookup("ecr:ListImages", "ecr:ListImages", absent=("RepositoryNotFoundException",))
 LOG_GROUPS = Lookup("logs:DescribeLogGroups", "logs:DescribeLogGroups")
+OFFERINGS = Lookup("ec2:DescribeInstanceTypeOfferings", "ec2:DescribeInstanceTypeOfferings")
 # With no detector id the data source lists detectors and reports none as an empty result.
 DETECTOR = Lookup(
     "guardduty:ListDetectors", "guardduty:ListDetectors and guardduty:GetDetector", absent=("empty result",)
@@ -118,6 +119,8 @@ class Facts:
     existing_log_groups: frozenset[str] = field(default_factory=frozenset)
     """Log groups under the cluster's EKS and Container Insights prefixes, to adopt (components/log_groups.py)."""
     guardduty_detector_id: str | None = None
+    instance_type_offerings: frozenset[tuple[str, str]] | None = None
+    """(instance type, zone) pairs EC2 offers among the stack's node types and zones; None: not asked."""
 
     @property
     def cluster_creator(self) -> str | None:
@@ -207,6 +210,26 @@ def read_detector() -> str | None:
     return (found.id or None) if found else None
 
 
+def node_groups_by_pool(settings: Settings) -> dict[str, list[str]]:
+    groups = settings.node_groups
+    pools = {"core": groups.core.instance_types, "user": groups.user.instance_types}
+    return pools | ({"gpu": groups.gpu.instance_types} if groups.gpu else {})
+
+
+def read_instance_type_offerings(instance_types: list[str], zones: list[str]) -> frozenset[tuple[str, str]]:
+    """Which of the types EC2 offers in which of the zones (one ec2:DescribeInstanceTypeOfferings)."""
+    found = OFFERINGS.run(
+        aws.ec2.get_instance_type_offerings,
+        location_type="availability-zone",
+        filters=[
+            {"name": "instance-type", "values": sorted(set(instance_types))},
+            {"name": "location", "values": sorted(set(zones))},
+        ],
+    )
+    assert found is not None
+    return frozenset(zip(found.instance_types or [], found.locations or [], strict=True))
+
+
 def read_facts(settings: Settings) -> Facts:
     """Every lookup the program makes, once; raises PreflightError with one message on a failure."""
     identity: Any = CALLER.run(aws.get_caller_identity)
@@ -222,6 +245,10 @@ def read_facts(settings: Settings) -> Facts:
         pushed_images=read_pushed_images(registry_repository_name(settings)) if uses_registry else None,
         existing_log_groups=read_log_groups(log_group_prefixes(settings.cluster.name)),
         guardduty_detector_id=read_detector() if settings.detection.guard_duty.mode == "account" else None,
+        instance_type_offerings=read_instance_type_offerings(
+            [t for types in node_groups_by_pool(settings).values() for t in types],
+            settings.network.availability_zones,
+        ),
     )
 
 
@@ -253,12 +280,34 @@ def checks(settings: Settings, facts: Facts) -> str | None:
     creator = facts.cluster_creator
     if creator is not None and not re.fullmatch(r"[\w.:/=+@ -]{1,256}", creator):
         return f"the creating principal {creator} cannot be recorded as an EKS tag value; deploy with a role"
+    missing = offering_problems(settings, facts)
+    if missing:
+        return "\n".join(missing)
     if settings.detection.guard_duty.mode == "account" and facts.guardduty_detector_id is None:
         return (
             f"{PROJECT}:detection.guardDuty.mode: GuardDuty has no detector in {settings.region}; run the "
             "account-level stack first (bootstrap/, guardDuty: true) or enable GuardDuty for the organization"
         )
     return None
+
+
+def offering_problems(settings: Settings, facts: Facts) -> list[str]:
+    """Each node group is one group per zone: a type EC2 does not offer in a zone cannot launch there."""
+    if facts.instance_type_offerings is None:
+        return []
+    problems = []
+    zones = settings.network.availability_zones
+    for pool, types in node_groups_by_pool(settings).items():
+        for instance_type in types:
+            absent = [z for z in zones if (instance_type, z) not in facts.instance_type_offerings]
+            if absent:
+                offered = [z for z in zones if z not in absent]
+                problems.append(
+                    f"{PROJECT}:nodeGroups.{pool}.instanceTypes: EC2 does not offer {instance_type} in "
+                    f"{', '.join(absent)} (of network.availabilityZones; offered in {', '.join(offered) or 'none'}), "
+                    "where the group has a node group per zone; choose a type offered in every zone, or other zones"
+                )
+    return problems
 
 
 def warnings(settings: Settings, facts: Facts) -> list[str]:

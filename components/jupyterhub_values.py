@@ -13,7 +13,29 @@ from dataclasses import dataclass
 from typing import Any
 
 import hub_config
+from catalog.instance_types import quantity
 from settings import ImageSettings, JupyterHubSettings
+
+# KubeSpawner reads memory with jupyterhub's ByteSpecification: K, M, G, T are powers of 1024, a number
+# is bytes, and Kubernetes' Ki/Mi/Gi are refused. The settings take Kubernetes quantities.
+KUBESPAWNER_UNITS = {"T": 1024**4, "G": 1024**3, "M": 1024**2, "K": 1024}
+
+
+def kubespawner_memory(memory: str) -> str | int:
+    """A Kubernetes memory quantity as KubeSpawner reads it: 4Gi -> "4G", 1.5Gi -> "1536M", else bytes."""
+    size = quantity(memory)
+    for unit, factor in KUBESPAWNER_UNITS.items():
+        if size >= factor and size % factor == 0:
+            return f"{int(size // factor)}{unit}"
+    return int(size)
+
+
+def kubespawner_kib(memory: str | int | float) -> float:
+    """What KubeSpawner makes of a memory value of its own form, in KiB (the reverse of kubespawner_memory)."""
+    if isinstance(memory, int | float):
+        return float(memory) / 1024
+    return float(memory[:-1]) * KUBESPAWNER_UNITS[memory[-1]] / 1024
+
 
 HUB_SLIM_IMAGE = "quay.io/jupyterhub/k8s-hub-slim"
 # One pod per user, named by the hub from the user name (users cannot choose it). The S3 isolation
@@ -277,8 +299,8 @@ def render_profiles(
         override: dict[str, Any] = {
             "cpu_guarantee": resources.cpu_guarantee,
             "cpu_limit": resources.cpu_limit,
-            "mem_guarantee": resources.memory_guarantee,
-            "mem_limit": resources.memory_limit,
+            "mem_guarantee": kubespawner_memory(resources.memory_guarantee),
+            "mem_limit": kubespawner_memory(resources.memory_limit),
             # Merged into the chart's node_selector: the profile's pool and no other.
             "node_selector": {NODE_POOL_LABEL: profile.node_pool},
         }
@@ -390,7 +412,10 @@ def build_values(
             "fsGid": USER_GID,
             "allowPrivilegeEscalation": False,
             "cpu": {"guarantee": user.resources.cpu_guarantee, "limit": user.resources.cpu_limit},
-            "memory": {"guarantee": user.resources.memory_guarantee, "limit": user.resources.memory_limit},
+            "memory": {
+                "guarantee": kubespawner_memory(user.resources.memory_guarantee),
+                "limit": kubespawner_memory(user.resources.memory_limit),
+            },
             "storage": {
                 "type": "dynamic",
                 "capacity": user.storage_capacity,

@@ -57,10 +57,13 @@ def access_lines(values: dict[str, Any]) -> list[str]:
     admins = [a for a in admins if a]
     opened = [k for k in OPENING_TRAITS if rules.get(k)]
     lines = [f"  login:  {head}"]
-    lines.append(
-        "  may log in: "
-        + ("EVERYONE (" + ", ".join(opened) + ")" if opened else "; ".join([a for a in allowed if a] + ["admins"]))
-    )
+    if opened:
+        who = "EVERYONE (" + ", ".join(opened) + ")"
+    elif not any(allowed):
+        who = "ONLY THE ADMINS (no allow rule: nobody else gets in)"
+    else:
+        who = "; ".join([a for a in allowed if a] + ["admins"])
+    lines.append(f"  may log in: {who}")
     lines.append("  admins: " + ("; ".join(admins) if admins else "none"))
     if admin_groups:
         lines.append("          (admin is revoked at login for anyone neither listed nor in an admin group)")

@@ -16,9 +16,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from catalog.instance_types import allocatable, lookup
+from catalog.instance_types import allocatable, lookup, quantity_kib
+from components.jupyterhub_values import kubespawner_kib
 from offline_plan.mock_engine import Inventory, Recorded
-from settings import quantity_kib
 
 ROOT = Path(__file__).resolve().parent.parent
 PRICES = ROOT / "data" / "prices"
@@ -441,7 +441,7 @@ def user_costs(inventory: Inventory, prices: dict[str, Any], active_hours: int) 
         gpus = float((override.get("extra_resource_limits") or {}).get("nvidia.com/gpu", 0))
         share = max(
             float(override.get("cpu_guarantee") or 0) / cpu,
-            quantity_kib(str(override.get("mem_guarantee") or "0M")) / memory_kib,
+            kubespawner_kib(override.get("mem_guarantee") or 0) / memory_kib,
             gpus / instance["gpus"] if instance["gpus"] else 0.0,
         )
         per_hour = share * instance["usd"]

@@ -539,6 +539,18 @@ def run(
                 default, latest = EKS_ADDON_VERSIONS[addon]
                 version = (latest if args.args.get("mostRecent") else default).format(k8s=k8s)
                 return {"id": addon, "addonName": addon, "kubernetesVersion": k8s, "version": version}, []
+            if args.token == "aws:ec2/getInstanceTypeOfferings:getInstanceTypeOfferings":
+                # Offline, every type is taken as offered in every zone: which are is the account's to say
+                # at `pulumi up` (the pre-flight stops there on a type a zone does not offer).
+                filters = {f["name"]: f["values"] for f in args.args.get("filters", [])}
+                pairs = [(t, z) for t in filters.get("instance-type", []) for z in filters.get("location", [])]
+                return {
+                    "id": region,
+                    "locationType": args.args.get("locationType"),
+                    "instanceTypes": [t for t, _ in pairs],
+                    "locations": [z for _, z in pairs],
+                    "locationTypes": ["availability-zone"] * len(pairs),
+                }, []
             if args.token == "aws:index/getPartition:getPartition":
                 return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"}, []
             return {}, []
@@ -625,7 +637,15 @@ def run(
 
     stack_resource = runtime_settings.get_root_resource()
     outputs, secret_outputs = _stack_outputs(stack_resource)
-    return Inventory(stack=stack, resources=recorded, outputs=outputs, secret_outputs=secret_outputs, reads=reads)
+    # The engine registers resources as their inputs resolve, in an order that varies from run to run:
+    # by URN (and reads by type and name), two runs of one plan give the same inventory, byte for byte.
+    return Inventory(
+        stack=stack,
+        resources=sorted(recorded, key=lambda r: r.urn),
+        outputs=outputs,
+        secret_outputs=secret_outputs,
+        reads=sorted(reads, key=lambda r: (r.type, r.name)),
+    )
 
 
 def _stack_outputs(stack_resource: Any) -> tuple[dict[str, Any], list[str]]:

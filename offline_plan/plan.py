@@ -13,7 +13,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import shutil
 import sys
+import textwrap
 from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
@@ -24,7 +27,7 @@ import yaml
 from components.cluster import CREATOR_TAG
 from offline_plan.access import render_access
 from offline_plan.chart_values import RELEASE, ChartDataError, ReleaseValues, SchemaProblem, release_values
-from offline_plan.cost import estimate, load_prices
+from offline_plan.cost import CostReport, estimate, load_prices
 from offline_plan.cost import render as render_cost
 from offline_plan.deploy_graph import render_longest_chain
 from offline_plan.mock_engine import BOOTSTRAP_DETECTOR, ROOT, Inventory, PlanError, Recorded, load_stack_config, run
@@ -272,6 +275,60 @@ def render_release_values(checked: list[ReleaseValues]) -> str:
     return "\n".join(lines)
 
 
+def fit_to_terminal(text: str, width: int) -> str:
+    """Wrap lines wider than the terminal at spaces, continuing under their own indent plus four: a label
+    is never cut (a single word longer than the line stays whole)."""
+    fitted = []
+    for line in text.splitlines():
+        if width <= 0 or len(line) <= width:
+            fitted.append(line)
+            continue
+        indent = " " * (len(line) - len(line.lstrip()))
+        fitted += textwrap.wrap(
+            line.strip(),
+            width=width,
+            initial_indent=indent,
+            subsequent_indent=indent + "    ",
+            break_long_words=False,
+            break_on_hyphens=False,
+        )
+    return "\n".join(fitted)
+
+
+def failing_rules(inventory: Inventory) -> list[str]:
+    """One line per violation of a mandatory rule: the rule and what fixes it (the message names the key)."""
+    results = evaluate(checklist_view(inventory))
+    return [f"{rule.id}: {v.message}" for rule in RULES if not rule.advisory for v in results[rule.id]]
+
+
+def render_summary(inventory: Inventory, cost: CostReport, artifacts: list[Path]) -> str:
+    """One screen at the end of every run: what is declared, what it costs, who gets in, the checklist."""
+    counts: dict[str, int] = defaultdict(int)
+    for resource in inventory.resources:
+        if resource.custom and resource.type != "pulumi:pulumi:Stack":
+            counts[inventory.component_of(resource) or "(stack)"] += 1
+    results = evaluate(checklist_view(inventory))
+    failed = [r.id for r in RULES if results[r.id] and not r.advisory]
+    warned = [r.id for r in RULES if results[r.id] and r.advisory]
+    checklist = f"{len(RULES) - len(failed) - len(warned)} of {len(RULES)} rules pass"
+    checklist += f"; FAIL: {', '.join(failed)}" if failed else ""
+    checklist += f"; WARN: {', '.join(warned)}" if warned else ""
+    partial = f" (PARTIAL: {len(cost.unpriced())} items unpriced)" if cost.unpriced() else ""
+    login = next((line.strip() for line in render_access(inventory).splitlines() if "may log in:" in line), "")
+    lines = [
+        f"Summary of '{inventory.stack}' ({cost.region}):",
+        f"  resources: {sum(counts.values())} in {len(counts)} components ("
+        + ", ".join(f"{name} {count}" for name, count in sorted(counts.items()))
+        + ")",
+        f"  monthly cost: {cost.total('min'):,.2f} USD fixed at the minimum node sizes, "
+        f"{cost.total('desired'):,.2f} at the desired sizes{partial}",
+        f"  {login or 'login: unknown in this preview'}",
+        f"  checklist: {checklist}",
+        f"  artifacts: {', '.join(str(_shown(path)) for path in artifacts)}",
+    ]
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("stack", nargs="?", default="dev")
@@ -366,41 +423,45 @@ def main(argv: list[str] | None = None) -> int:
     reachability_file = out.parent / f"reachability-{inventory.stack}.txt"
     if table:
         reachability_file.write_text(table + "\n")
+    # The terminal's width (120 when it has none, as in CI); JHUB_EKS_PLAN_WIDTH overrides it, 0: no wrapping.
+    width = int(os.environ.get("JHUB_EKS_PLAN_WIDTH") or shutil.get_terminal_size((120, 40)).columns)
+
+    def show(block: str = "") -> None:
+        print(fit_to_terminal(block, width))
+
     text = render(inventory)
-    print(text.splitlines()[0] if args.quiet else text)
+    show(text.splitlines()[0] if args.quiet else text)
     cost = estimate(inventory, load_prices(settings.region), support_phase, settings.cost.active_hours_per_month)
     cost_file = out.parent / f"cost-{inventory.stack}.json"
     cost_file.write_text(json.dumps(cost.to_json(), indent=1) + "\n")
     if not args.quiet:
-        print()
-        print(render_cost(cost))
+        show()
+        show(render_cost(cost))
     budget = settings.cost.budget
     if budget.enabled and budget.monthly_limit_usd is not None and budget.monthly_limit_usd < cost.total("min"):
-        print(
+        show(
             f"[WARN] cost.budget.monthlyLimitUsd {budget.monthly_limit_usd:,.0f} is below the stack's fixed monthly "
             f"cost ({cost.total('min'):,.0f} at the minimum node sizes): the budget alerts every month"
         )
     checklist, passed = render_checklist(inventory)
-    print()
-    print(render_longest_chain(inventory))
-    print()
-    print(render_release_values(checked_values))
-    print()
-    print(checklist)
+    show()
+    show(render_longest_chain(inventory))
+    show()
+    show(render_release_values(checked_values))
+    show()
+    show(checklist)
     if not args.quiet:
-        print()
-        print(render_access(inventory))
+        show()
+        show(render_access(inventory))
     if table and not args.quiet:
-        print()
-        print(table)
-    print(f"\nInventory written to {_shown(out)}")
-    print(f"Cost estimate written to {_shown(cost_file)}")
-    if table:
-        print(f"Reachability table written to {_shown(reachability_file)}")
-    for path in values_files:
-        print(f"Helm values (secrets redacted) written to {_shown(path)}")
+        show()
+        show(table)
+    artifacts = [out, cost_file, *([reachability_file] if table else []), *values_files]
+    show()
+    show(render_summary(inventory, cost, artifacts))
     if not passed:
-        print("error: the security checklist failed (see above)", file=sys.stderr)
+        failures = "\n".join(f"  - {line}" for line in failing_rules(inventory))
+        print(fit_to_terminal(f"error: the security checklist failed:\n{failures}", width), file=sys.stderr)
         return 3
     return 0
 

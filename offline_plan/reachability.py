@@ -148,7 +148,11 @@ def reachability(inventory: Inventory) -> list[Connection]:
 
 
 def render(connections: list[Connection], stack: str) -> str:
-    lines = [f"Reachability for '{stack}' (network-config-analyzer over the declared NetworkPolicies):"]
+    lines = [
+        f"Reachability for '{stack}' (network-config-analyzer over the declared NetworkPolicies):",
+        "  (All connections: every protocol and port, TCP, UDP and SCTP; {protocols:TCP,dst_ports:N}: that port",
+        "  only; an address range such as 0.0.0.0-9.255.255.255 is outside the cluster)",
+    ]
     lines += [f"  {c.line()}" for c in sorted(connections, key=lambda c: (c.source, c.destination))]
     return "\n".join(lines)
 

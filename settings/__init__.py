@@ -35,7 +35,7 @@ from the model (``python -m maintenance.settings_doc``) and a test fails when th
 This module re-exports the names the rest of the repository imports, so they import ``settings``.
 """
 
-from settings.base import PROJECT, SettingsError, quantity_kib, version_key
+from settings.base import PROJECT, SettingsError, version_key
 from settings.cluster import ADDON_VERSIONS, AUTOSCALER_CHARTS, USER_SCHEDULER_IMAGE_TAGS, addon_pin_problem
 from settings.hub import ImageSettings, JupyterHubSettings
 from settings.loading import load_settings, parse_settings
@@ -67,6 +67,5 @@ __all__ = [
     "load_settings",
     "opening_traits",
     "parse_settings",
-    "quantity_kib",
     "version_key",
 ]

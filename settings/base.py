@@ -11,10 +11,12 @@ from __future__ import annotations
 import ipaddress
 import re
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic.alias_generators import to_camel
+
+from catalog.instance_types import quantity
 
 # The repository's data/ (pinned versions, calendars, tables with their sources).
 DATA = Path(__file__).resolve().parent.parent / "data"
@@ -91,8 +93,31 @@ def version_key(version: str) -> tuple[int, ...]:
     return tuple(int(n) for n in re.findall(r"\d+", version))
 
 
-def quantity_kib(quantity: str) -> float:
-    """A Kubernetes binary quantity (Mi, Gi) or a KubeSpawner byte size (M, G: powers of 1024 there) in KiB."""
-    return float(quantity[:-2] if quantity.endswith("i") else quantity[:-1]) * 1024 ** "KMGT".index(
-        quantity.rstrip("i")[-1]
-    )
+def _cpu_cores(value: Any) -> Any:
+    """CPU as Kubernetes writes it (2, 1.5, "500m"), in cores."""
+    if isinstance(value, str):
+        return float(quantity(value))
+    return value
+
+
+def _memory(value: Any) -> Any:
+    """Memory as Kubernetes writes it. A bare decimal suffix (4G) is refused: KubeSpawner reads it as
+    GiB and Kubernetes as 10^9 bytes, so a value would not mean what one of them says."""
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise ValueError(f"{value!r} is not a Kubernetes quantity: write memory as 4Gi or 512Mi")
+    text = str(value).strip()
+    ambiguous = re.fullmatch(r"(\d+(\.\d+)?)([kKMGTPE])", text)
+    if ambiguous:
+        number, unit = ambiguous.group(1), ambiguous.group(3).upper()
+        raise ValueError(
+            f"{text!r} is ambiguous (KubeSpawner reads {unit} as a power of 1024, Kubernetes as a power of 1000); "
+            f"write {number}{unit}i"
+        )
+    quantity(text)  # raises with the forms Kubernetes accepts
+    return text
+
+
+CpuCores = Annotated[float, BeforeValidator(_cpu_cores), Field(gt=0, le=192)]
+"""CPU cores: a number or a Kubernetes quantity ("500m")."""
+Memory = Annotated[str, BeforeValidator(_memory)]
+"""Memory: a Kubernetes quantity in binary units (4Gi, 512Mi) or bytes."""

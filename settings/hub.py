@@ -8,7 +8,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, model_validator
 
-from settings.base import Cidr, _field_error, _Model, quantity_kib
+from catalog.instance_types import quantity_kib
+from settings.base import Cidr, CpuCores, Memory, _field_error, _Model
 from settings.login import GROUP_NAME, GitHubAuthSettings, OidcAuthSettings, opening_traits
 
 
@@ -45,14 +46,14 @@ class DnsSettings(_Model):
 
 
 class ResourceSettings(_Model):
-    cpu_guarantee: float = Field(0.5, gt=0, le=64)
-    """CPU cores reserved for each user server."""
-    cpu_limit: float = Field(2, gt=0, le=64)
-    """CPU cores a user server may use at most."""
-    memory_guarantee: str = Field("1G", pattern=r"^\d+(\.\d+)?[KMGT]$")
-    """Memory reserved for each user server (e.g. 1G)."""
-    memory_limit: str = Field("4G", pattern=r"^\d+(\.\d+)?[KMGT]$")
-    """Memory a user server may use at most (e.g. 4G); the pod is OOM-killed beyond it."""
+    cpu_guarantee: CpuCores = 0.5
+    """CPU reserved for each user server: cores (0.5) or a Kubernetes quantity (500m)."""
+    cpu_limit: CpuCores = 2
+    """CPU a user server may use at most: cores or a Kubernetes quantity."""
+    memory_guarantee: Memory = "1Gi"
+    """Memory reserved for each user server, a Kubernetes quantity (e.g. 1Gi, 512Mi)."""
+    memory_limit: Memory = "4Gi"
+    """Memory a user server may use at most (e.g. 4Gi); the pod is OOM-killed beyond it."""
 
     @model_validator(mode="after")
     def _check(self) -> ResourceSettings:

@@ -4,12 +4,19 @@ table of vCPUs, memory, GPUs and architecture)."""
 
 from __future__ import annotations
 
+import json
 from typing import ClassVar, Literal
 
 from pydantic import Field, model_validator
 
 from catalog.instance_types import gpu_pool_problem, lookup, pool_problem
-from settings.base import _field_error, _Model
+from settings.base import DATA, _field_error, _Model
+
+# What the DaemonSets that run on every node of a pool request (data/eks/daemonset-requests.json, each
+# figure with its source): a server's guarantee must fit beside them.
+DAEMONSET_REQUESTS: dict[str, dict[str, str]] = json.loads((DATA / "eks" / "daemonset-requests.json").read_text())[
+    "pools"
+]
 
 # The EKS AMI types the node groups run (components/node_groups.py declares them with these names).
 STANDARD_AMI_TYPE = "AL2023_x86_64_STANDARD"

@@ -10,12 +10,13 @@ from typing import Literal
 
 from pydantic import Field, SecretStr, model_validator
 
+from catalog.instance_types import profile_fit_problem
 from settings.base import PROJECT, SettingsError, _Model
 from settings.cluster import USER_SCHEDULER_IMAGE_TAGS, ClusterSettings
 from settings.data import DataSettings, EncryptionSettings, RegistrySettings
 from settings.hub import JupyterHubSettings
 from settings.network import NetworkSettings
-from settings.nodes import NodeGroupsSettings
+from settings.nodes import DAEMONSET_REQUESTS, NodeGroupsSettings
 from settings.operations import CostSettings, DetectionSettings, IncidentSettings
 
 # Settings keys that are Pulumi secrets, read from `pulumi config set --secret`.
@@ -138,6 +139,38 @@ class Settings(_Model):
                         f"{key}: profile {profile.slug!r} names groups {bad}; with GitHub login the hub's groups are "
                         "teams, written `org:team-slug` in lower case"
                     )
+        return problems + self._fit_problems()
+
+    def _fit_problems(self) -> list[str]:
+        """A server whose guarantee does not fit on its pool's smallest node, after the kubelet's reserves and
+        the DaemonSets' requests, would stay Pending forever (and the autoscaler would not help)."""
+        user = self.jupyterhub.user_servers
+        servers = [
+            (
+                f"profile {p.slug!r}",
+                f"jupyterhub.userServers.profiles[{i}].resources"
+                if p.resources
+                else "jupyterhub.userServers.resources",
+                p.resources or user.resources,
+                p.node_pool,
+            )
+            for i, p in enumerate(user.profiles)
+        ] or [("the default server", "jupyterhub.userServers.resources", user.resources, "user")]
+        problems = []
+        for who, key, resources, pool_name in servers:
+            pool = self.node_groups.gpu if pool_name == "gpu" else self.node_groups.user
+            if pool is None or pool.instance_type_problem():
+                continue  # reported with the pool
+            daemonsets = DAEMONSET_REQUESTS[pool_name]
+            problem = profile_fit_problem(
+                resources.cpu_guarantee,
+                resources.memory_guarantee,
+                pool.instance_types,
+                (daemonsets["cpu"], daemonsets["memory"]),
+                pool_key=f"nodeGroups.{pool_name}.instanceTypes",
+            )
+            if problem:
+                problems.append(f"{PROJECT}:{key}: {who} {problem}")
         return problems
 
     def _prod_problems(self) -> list[str]:
@@ -168,6 +201,11 @@ class Settings(_Model):
             problems.append(
                 f"{PROJECT}:jupyterhub.github.adminUsers: prod needs at least one JupyterHub admin; "
                 "list adminUsers or adminTeams"
+            )
+        if self.jupyterhub.auth == "oidc" and oidc is not None and not oidc.allowed_groups:
+            problems.append(
+                f"{PROJECT}:jupyterhub.oidc.allowedGroups: prod needs an allow rule (without one only admins could "
+                "log in); list the identity provider's groups whose members may log in"
             )
         if oidc is not None and not oidc.admin_groups:
             problems.append(f"{PROJECT}:jupyterhub.oidc.adminGroups: prod needs at least one JupyterHub admin group")

@@ -4,6 +4,7 @@ command a reviewer uses: `./plan <stack>`), and hand the recorded inventory to t
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +15,9 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+# The plans these tests run print one line per line of content, not wrapped to a terminal's width
+# (tests/test_plan_command.py checks the wrapping with a width of its own).
+os.environ["JHUB_EKS_PLAN_WIDTH"] = "0"
 
 from offline_plan.mock_engine import Inventory  # noqa: E402
 

@@ -145,7 +145,12 @@ def test_plan_prints_the_checklist_and_fails_on_a_broken_stack(tmp_path: Path) -
     assert result.returncode == 3, result.stdout + result.stderr
     assert "[FAIL] Network policies enabled (network-policies-enforced)" in result.stdout
     assert "singleuser.networkPolicy is on" in result.stdout
-    assert "security checklist failed" in result.stderr
+    # The run ends with the failing rules, each with what fixes it, not "see above".
+    failure = result.stderr[result.stderr.index("error: the security checklist failed:") :]
+    assert "  - network-policies-enforced: " in failure and "singleuser.networkPolicy is on" in failure
+    assert "see above" not in result.stderr
+    summary = result.stdout[result.stdout.index("Summary of 'dev'") :]
+    assert "FAIL: network-policies-enforced" in summary
 
 
 # ---- The rules read what the engine passes to a stack policy --------------------------------------

@@ -17,6 +17,7 @@ from components.jupyterhub_values import (
     USER_CONTAINER_SECURITY_CONTEXT,
     USER_POD_SECURITY_CONTEXT,
     build_values,
+    kubespawner_memory,
     redacted_secrets,
 )
 from offline_plan.chart_values import chart_data, schema_problems
@@ -268,7 +269,11 @@ def test_user_pods_resources_storage_scheduling_and_culling(plan: Inventory) -> 
     singleuser = values["singleuser"]
     resources = user.get("resources", {})
     assert singleuser["cpu"] == {"guarantee": resources["cpuGuarantee"], "limit": resources["cpuLimit"]}
-    assert singleuser["memory"] == {"guarantee": resources["memoryGuarantee"], "limit": resources["memoryLimit"]}
+    # KubeSpawner's form of the settings' Kubernetes quantities (4Gi -> 4G: its G is 1024^3).
+    assert singleuser["memory"] == {
+        "guarantee": kubespawner_memory(resources["memoryGuarantee"]),
+        "limit": kubespawner_memory(resources["memoryLimit"]),
+    }
     storage_class = plan.one("kubernetes:storage.k8s.io/v1:StorageClass").inputs["metadata"]["name"]
     assert singleuser["storage"]["type"] == "dynamic"
     assert singleuser["storage"]["dynamic"]["storageClass"] == storage_class

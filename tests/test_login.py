@@ -270,6 +270,17 @@ def test_the_plan_shouts_when_the_hub_is_open_to_everyone(plans: dict[str, Inven
     assert "  may log in: EVERYONE (allow_all)" in access_lines(values)
 
 
+def test_the_plan_says_when_only_the_admins_may_log_in(plans: dict[str, Inventory]) -> None:
+    """A dev stack may leave the allow rule empty (prod refuses it): the plan says who that leaves."""
+    for stack, rules_key, allow_key in (
+        ("prod", "GenericOAuthenticator", "allowed_groups"),
+        ("dev", "GitHubOAuthenticator", "allowed_organizations"),
+    ):
+        values = copy.deepcopy(hub_values(plans[stack]))
+        values["hub"]["config"][rules_key][allow_key] = []
+        assert "  may log in: ONLY THE ADMINS (no allow rule: nobody else gets in)" in access_lines(values)
+
+
 def test_the_plan_says_which_groups_see_which_profiles(plan: Inventory) -> None:
     values = hub_values(plan)
     text = "\n".join(access_lines(values))

@@ -51,3 +51,67 @@ def test_a_yaml_syntax_error_names_the_file_line_and_column(tmp_path: Path) -> N
     column = len(lines[broken_line]) - len(": 10.41.0.0/16") + 1
     assert f"error: {stack_file}:{broken_line + 1}:{column}:" in result.stderr
     assert "the stack file is not valid YAML" in result.stderr
+
+
+def test_two_runs_of_one_plan_leave_byte_identical_artifacts(tmp_path: Path) -> None:
+    """A diff of build/ between two commits shows what changed, not the engine's registration order."""
+    import subprocess
+    import sys
+
+    runs = [tmp_path / "first", tmp_path / "second"]
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-m", "offline_plan.plan", "prod", "--quiet", "--out", str(run / "plan-prod.json")],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for run in runs
+    ]
+    for process in processes:
+        _, stderr = process.communicate(timeout=600)
+        assert process.returncode == 0, stderr
+    first, second = ({p.name: p.read_bytes() for p in run.iterdir()} for run in runs)
+    assert sorted(first) == sorted(second)
+    assert {"plan-prod.json", "cost-prod.json", "reachability-prod.txt"} <= set(first)
+    assert [name for name in first if first[name] != second[name]] == []
+
+
+def test_every_run_ends_with_a_one_screen_summary_that_fits_a_terminal(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    out = tmp_path / "plan-dev.json"
+    result = subprocess.run(
+        [sys.executable, "-m", "offline_plan.plan", "dev", "--out", str(out), "--no-reachability"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "JHUB_EKS_PLAN_WIDTH": "100"},
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    # Wider lines are only single words longer than the line (an OIDC provider ARN), which are never cut.
+    too_wide = [line for line in result.stdout.splitlines() if len(line) > 100 and len(line.split()) > 1]
+    assert too_wide == []
+    summary = result.stdout[result.stdout.index("Summary of 'dev' (eu-west-1):") :].splitlines()
+    assert len(summary) <= 24
+    text = "\n".join(summary)
+    for part in ("resources: ", "JupyterHub ", "monthly cost: ", "may log in: ", "checklist: ", "artifacts: "):
+        assert part in text
+    assert str(out.relative_to(tmp_path)) in text or str(out) in text
+
+
+def test_a_long_line_is_wrapped_under_its_indent_and_no_label_is_cut() -> None:
+    from offline_plan.plan import fit_to_terminal
+
+    label = "arn:aws:iam::123456789012:role/a-very-long-role-name-that-is-one-word-and-never-split"
+    line = "      trust " + " ".join(["[Allow sts:AssumeRole]"] * 6) + " " + label
+    fitted = fit_to_terminal(line, 60).splitlines()
+    assert len(fitted) > 1
+    assert all(f.startswith("      ") for f in fitted) and all(f.startswith("          ") for f in fitted[1:])
+    assert label in fitted[-1].split()
+    assert " ".join(f.strip() for f in fitted) == line.strip()

@@ -5,6 +5,8 @@ absence. The failures are the texts the providers report (terraform-provider-aws
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -71,10 +73,17 @@ class AccountMocks(pulumi.runtime.Mocks):
 
 @pytest.fixture
 def account() -> Iterator[Callable[[dict[str, dict[str, Any] | str]], None]]:
+    # Tests before this one may have run asyncio.run(), which leaves the thread without an event loop;
+    # the SDK's mocks need one.
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+
     def answer(answers: dict[str, dict[str, Any] | str]) -> None:
         pulumi.runtime.set_mocks(AccountMocks(answers), project="jhub-eks", stack="dev", preview=False)
 
     yield answer
+    asyncio.set_event_loop(None)
+    loop.close()
 
 
 def test_an_existing_cluster_is_read_with_its_creator_tag_and_version(account: Any) -> None:
@@ -242,6 +251,7 @@ def test_the_caller_is_the_role_behind_the_session(account: Any) -> None:
             "aws:ecr/getImages:getImages": "RepositoryNotFoundException: none",
             "aws:cloudwatch/getLogGroups:getLogGroups": {"logGroupNames": []},
             "aws:guardduty/getDetector:getDetector": {"id": "d-1"},
+            "aws:ec2/getInstanceTypeOfferings:getInstanceTypeOfferings": {"instanceTypes": [], "locations": []},
         }
     )
     facts = preflight.read_facts(settings)
@@ -264,3 +274,52 @@ def test_warnings_are_computed_from_the_facts() -> None:
     found = preflight.warnings(settings, facts)
     assert any("exists without the jhub-eks/cluster-creator tag" in w for w in found)
     assert any("has no access entry" in w for w in found)
+
+
+def test_offerings_are_read_as_type_and_zone_pairs(account: Any) -> None:
+    account(
+        {
+            "aws:ec2/getInstanceTypeOfferings:getInstanceTypeOfferings": {
+                "instanceTypes": ["t3.large", "t3.large", "t3.xlarge"],
+                "locations": ["eu-west-1a", "eu-west-1b", "eu-west-1a"],
+                "locationTypes": ["availability-zone"] * 3,
+            }
+        }
+    )
+    found = preflight.read_instance_type_offerings(["t3.large", "t3.xlarge"], ["eu-west-1a", "eu-west-1b"])
+    assert found == {("t3.large", "eu-west-1a"), ("t3.large", "eu-west-1b"), ("t3.xlarge", "eu-west-1a")}
+
+
+def test_a_type_a_zone_does_not_offer_stops_the_run_naming_the_group_and_zone() -> None:
+    settings = _settings()  # dev: core t3.large, user t3.xlarge, zones eu-west-1a and eu-west-1b
+    offered = {("t3.large", "eu-west-1a"), ("t3.large", "eu-west-1b"), ("t3.xlarge", "eu-west-1a")}
+    facts = preflight.Facts(
+        account_id=ACCOUNT,
+        caller=f"arn:aws:iam::{ACCOUNT}:role/PlatformAdmin",
+        existing_cluster=None,
+        addon_versions={},
+        ami_releases={},
+        pushed_images=None,
+        guardduty_detector_id="d-1",
+        instance_type_offerings=frozenset(offered),
+    )
+    problem = preflight.checks(settings, facts)
+    assert problem == (
+        "jhub-eks:nodeGroups.user.instanceTypes: EC2 does not offer t3.xlarge in eu-west-1b (of "
+        "network.availabilityZones; offered in eu-west-1a), where the group has a node group per zone; choose a "
+        "type offered in every zone, or other zones"
+    )
+    everywhere = frozenset({*offered, ("t3.xlarge", "eu-west-1b")})
+    assert preflight.checks(settings, dataclasses.replace(facts, instance_type_offerings=everywhere)) is None
+
+
+def test_a_denied_offerings_lookup_stops_the_run(account: Any) -> None:
+    account(
+        {
+            "aws:ec2/getInstanceTypeOfferings:getInstanceTypeOfferings": _api_error(
+                "EC2", "DescribeInstanceTypeOfferings", "UnauthorizedOperation", "You are not authorized", 403
+            )
+        }
+    )
+    with pytest.raises(preflight.PreflightError, match=r"needs ec2:DescribeInstanceTypeOfferings"):
+        preflight.read_instance_type_offerings(["t3.large"], ["eu-west-1a"])

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from traitlets.config import Config
 
+from catalog.instance_types import quantity
 from components.jupyterhub_values import GPU_RESOURCE, GPU_TAINT, NODE_POOL_LABEL
 from offline_plan.mock_engine import Inventory
 from tests.pod_security import restricted_violations
@@ -58,9 +59,9 @@ def test_without_the_hub_snippet_a_forbidden_profile_would_start(plans: dict[str
     assert restricted["slug"] in offered
 
 
-def _bytes(quantity: str) -> int:
-    """KubeSpawner's reading of 2G / 512M: powers of 1024 (jupyterhub.traitlets.ByteSpecification)."""
-    return int(float(quantity[:-1]) * 1024 ** " KMGT".index(quantity[-1]))
+def _bytes(memory: str) -> int:
+    """A setting's Kubernetes quantity (2Gi, 512Mi) in bytes: what the pod must request."""
+    return int(quantity(memory))
 
 
 def test_each_profiles_pod(plan: Inventory) -> None:
