@@ -75,13 +75,14 @@ def chart_updates(stack: str, settings: Settings, indexes: Mapping[str, Mapping[
         ("jupyterhub", "jupyterhub.chartVersion", settings.jupyterhub.chart_version, None,
          "add data/charts/jupyterhub-<version>/ (values.schema.json, values.yaml; SOURCE.md says how)"),
         ("cluster-autoscaler", "cluster.autoscaler.chartVersion", settings.cluster.autoscaler.chart_version, kubernetes,
-         "regenerate data/charts/cluster-autoscaler/versions.json (maintenance/autoscaler_charts.py)"),
+         "regenerate data/charts/cluster-autoscaler/versions.json (maintenance/autoscaler_charts.py) and add "
+         "data/charts/cluster-autoscaler-<version>/ (values.yaml; SOURCE.md says how)"),
     ]  # fmt: skip
     if settings.node_groups.gpu is not None:
         pins.append(
             ("nvidia-device-plugin", "nodeGroups.gpu.devicePluginChartVersion",
              settings.node_groups.gpu.device_plugin_chart_version, None,
-             "add data/charts/nvidia-device-plugin-<version>/values.yaml")
+             "add data/charts/nvidia-device-plugin-<version>/ (values.yaml; SOURCE.md says how)")
         )  # fmt: skip
     for chart, key, current, app_minor, follow_up in pins:
         newest = newest_chart(indexes[chart], chart, app_minor)

@@ -4,7 +4,9 @@
 
 Prints the planned resources grouped by component with the security settings that matter, and
 writes the full inventory (type, name, parent, inputs, dependencies; secrets redacted) as JSON.
-Exits 2 with the settings error message when the stack settings are invalid.
+Exits 2 with the settings error message when the stack settings are invalid, and when a Helm release's
+values are refused by its chart's values schema (Helm would refuse them at install, so the stack cannot be
+deployed: a settings error, typically `jupyterhub.valuesOverrides`); exits 3 when the security checklist fails.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import yaml
 
 from components.cluster import CREATOR_TAG
 from offline_plan.access import render_access
+from offline_plan.chart_values import RELEASE, ChartDataError, ReleaseValues, SchemaProblem, release_values
 from offline_plan.cost import CostReport, estimate, load_prices
 from offline_plan.cost import render as render_cost
 from offline_plan.deploy_graph import render_longest_chain
@@ -31,7 +34,7 @@ from offline_plan.mock_engine import BOOTSTRAP_DETECTOR, ROOT, Inventory, PlanEr
 from offline_plan.reachability import reachability
 from offline_plan.reachability import render as render_reachability
 from policies.checklist import RULES, Resource, evaluate, support_phase
-from settings import SettingsError, parse_settings
+from settings import Settings, SettingsError, parse_settings
 
 Summary = Callable[[dict[str, Any]], str]
 
@@ -234,6 +237,44 @@ def write_values_files(inventory: Inventory, folder: Path) -> list[Path]:
     return paths
 
 
+def _set_by_overrides(problem: SchemaProblem, overrides: Any) -> str:
+    """' (set by <stack key>)' when the stack's valuesOverrides hold the refused value, else ''."""
+    node = overrides
+    for key in problem.keys:
+        if not isinstance(node, dict) or key not in node:
+            return ""
+        node = node[key]
+    dotted = ".".join(str(k) for k in problem.keys)
+    return f" (set by jhub-eks:jupyterhub.valuesOverrides{'.' + dotted if dotted else ''})"
+
+
+def check_release_values(inventory: Inventory, settings: Settings) -> tuple[list[ReleaseValues], str | None]:
+    """Each release's values against its chart version's schema; and the error that stops the plan, if any."""
+    try:
+        checked = [release_values(release) for release in inventory.of_type(RELEASE)]
+    except ChartDataError as error:
+        return [], str(error)
+    refused = [c for c in checked if c.problems]
+    if not refused:
+        return checked, None
+    lines = []
+    for check in refused:
+        overrides = settings.jupyterhub.values_overrides if check.chart.name == "jupyterhub" else {}
+        schema = check.chart.folder.relative_to(ROOT) / "values.schema.json"
+        lines.append(
+            f"Helm would refuse the values of release '{check.release}': chart {check.chart.label}'s values "
+            f"schema ({schema}) does not accept them:"
+        )
+        lines += [f"  {p.path}: {p.message}{_set_by_overrides(p, overrides)}" for p in check.problems]
+    return checked, "\n".join(lines)
+
+
+def render_release_values(checked: list[ReleaseValues]) -> str:
+    lines = ["Helm values (each release's, over its chart's defaults, as Helm checks them at install):"]
+    lines += [f"  {check.release}: {check.summary}" for check in checked]
+    return "\n".join(lines)
+
+
 def fit_to_terminal(text: str, width: int) -> str:
     """Wrap lines wider than the terminal at spaces, continuing under their own indent plus four: a label
     is never cut (a single word longer than the line stays whole)."""
@@ -368,6 +409,12 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as error:  # the stack file itself: missing, not YAML
         print(f"error: {error}", file=sys.stderr)
         return 2
+    config, secret_keys = load_stack_config(args.stack, args.stack_file)
+    settings = parse_settings(args.stack, config, frozenset(secret_keys))
+    checked_values, refused = check_release_values(inventory, settings)
+    if refused:
+        print(f"error: {refused}", file=sys.stderr)
+        return 2
     out = args.out or ROOT / "build" / f"plan-{args.stack}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(inventory.to_json(), indent=1, sort_keys=True))
@@ -384,8 +431,6 @@ def main(argv: list[str] | None = None) -> int:
 
     text = render(inventory)
     show(text.splitlines()[0] if args.quiet else text)
-    config, secret_keys = load_stack_config(args.stack, args.stack_file)
-    settings = parse_settings(args.stack, config, frozenset(secret_keys))
     cost = estimate(inventory, load_prices(settings.region), support_phase, settings.cost.active_hours_per_month)
     cost_file = out.parent / f"cost-{inventory.stack}.json"
     cost_file.write_text(json.dumps(cost.to_json(), indent=1) + "\n")
@@ -401,6 +446,8 @@ def main(argv: list[str] | None = None) -> int:
     checklist, passed = render_checklist(inventory)
     show()
     show(render_longest_chain(inventory))
+    show()
+    show(render_release_values(checked_values))
     show()
     show(checklist)
     if not args.quiet:

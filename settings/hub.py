@@ -185,8 +185,8 @@ class JupyterHubSettings(_Model):
     domain: str = Field(max_length=253, pattern=r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
     """DNS name users open, e.g. hub.example.org; the OAuth callback is https://<domain>/hub/oauth_callback."""
     chart_version: str = Field("4.4.0", pattern=r"^\d+\.\d+\.\d+$")
-    """Zero-to-JupyterHub chart version (the values are validated against this version's schema in tests); prod
-    writes it in the stack file."""
+    """Zero-to-JupyterHub chart version (`./plan` validates the values against this version's schema, carried in
+    `data/charts/jupyterhub-<version>/`); prod writes it in the stack file."""
     namespace: str = Field("jupyterhub", pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
     """Kubernetes namespace of the release. Immutable: a change reinstalls the hub."""
     auth: Literal["github", "oidc"] = "github"
@@ -213,7 +213,8 @@ class JupyterHubSettings(_Model):
     secrets_generation: int = Field(1, ge=1)
     """Bump to regenerate the hub cookie secret, proxy token and CryptKeeper keys (logs everyone out)."""
     values_overrides: dict[str, Any] = Field(default_factory=dict)
-    """Escape hatch: Helm values merged last over the generated ones (validated against the chart schema in tests)."""
+    """Escape hatch: Helm values merged last over the generated ones (`./plan` validates the result against the
+    chart's schema and stops on a value it refuses)."""
 
     @model_validator(mode="after")
     def _check(self) -> JupyterHubSettings:

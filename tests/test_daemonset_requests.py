@@ -11,18 +11,17 @@ import re
 from typing import Any
 
 import pytest
-import yaml
 
-from components.jupyterhub_values import deep_merge
 from components.node_groups import TAINT_EFFECTS
+from offline_plan.chart_values import chart_data, coalesce
 from offline_plan.mock_engine import ROOT, Inventory
 from tests.scheduling import Node, fits
 
 DATA = json.loads((ROOT / "data" / "eks" / "daemonset-requests.json").read_text())
 DAEMONSETS: dict[str, dict[str, Any]] = {entry["name"]: entry for entry in DATA["daemonsets"]}
 CHARTS = ROOT / "data" / "charts"
-HUB_DEFAULTS = yaml.safe_load((CHARTS / "jupyterhub-4.4.0" / "values.yaml").read_text())
-DEVICE_PLUGIN_DEFAULTS = yaml.safe_load((CHARTS / "nvidia-device-plugin-0.20.0" / "values.yaml").read_text())
+HUB_DEFAULTS = chart_data("jupyterhub", "4.4.0").defaults
+DEVICE_PLUGIN_DEFAULTS = chart_data("nvidia-device-plugin", "0.20.0").defaults
 RELEASE = "kubernetes:helm.sh/v3:Release"
 # The architecture of each AMI type the program uses; the kubelet labels the node with it.
 AMI_ARCHITECTURES = {"AL2023_x86_64_STANDARD": "amd64", "AL2023_x86_64_NVIDIA": "amd64"}
@@ -85,9 +84,9 @@ def gpu_stack(plans: dict[str, Inventory]) -> Inventory:
 
 
 def release_values(plan: Inventory, chart: str, defaults: dict[str, Any]) -> dict[str, Any]:
-    """The values Helm renders with: the release's values over the chart's defaults."""
+    """The values Helm renders with: the release's values coalesced over the chart's defaults."""
     (release,) = [r for r in plan.of_type(RELEASE) if r.inputs["chart"] == chart]
-    return deep_merge(defaults, release.inputs["values"])
+    return coalesce(release.inputs["values"], defaults)
 
 
 def split_resources(resources: dict[str, Any]) -> dict[str, Any]:

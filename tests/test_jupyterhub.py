@@ -8,7 +8,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-import jsonschema
 import pytest
 import yaml
 
@@ -18,27 +17,25 @@ from components.jupyterhub_values import (
     USER_CONTAINER_SECURITY_CONTEXT,
     USER_POD_SECURITY_CONTEXT,
     build_values,
-    deep_merge,
     kubespawner_memory,
     redacted_secrets,
 )
-from offline_plan.mock_engine import REDACTED, ROOT, STACKS, UNKNOWN, Inventory
+from offline_plan.chart_values import chart_data, schema_problems
+from offline_plan.mock_engine import REDACTED, STACKS, UNKNOWN, Inventory
 from settings import JupyterHubSettings
 from tests.conftest import run_plan
 from tests.pod_security import restricted_violations
 
 # The chart's schema and defaults travel with the repository (data/charts/, with their source).
 CHART_VERSION = JupyterHubSettings.model_fields["chart_version"].default
-CHART = ROOT / "data" / "charts" / f"jupyterhub-{CHART_VERSION}"
-SCHEMA = json.loads((CHART / "values.schema.json").read_text())
-DEFAULTS = yaml.safe_load((CHART / "values.yaml").read_text())
+CHART = chart_data("jupyterhub", CHART_VERSION)
+DEFAULTS = CHART.defaults
 RELEASE = "kubernetes:helm.sh/v3:Release"
 
 
 def schema_errors(values: dict[str, Any]) -> list[str]:
-    """Validate as Helm does: the user values merged over the chart's defaults, Draft 7."""
-    validator = jsonschema.Draft7Validator(SCHEMA)
-    return [f"{'.'.join(map(str, e.path))}: {e.message}" for e in validator.iter_errors(deep_merge(DEFAULTS, values))]
+    """Validate as Helm does, with the plan's own check (offline_plan/chart_values.py)."""
+    return [f"{p.path}: {p.message}" for p in schema_problems(CHART, values)]
 
 
 def hub_values(plan: Inventory) -> dict[str, Any]:

@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from components import user_scheduler
+from offline_plan.chart_values import chart_data
 from offline_plan.mock_engine import Inventory
 from policies.checklist import KUBERNETES_VERSIONS, support_phase
 from tests.test_jupyterhub import hub_values
@@ -19,9 +20,7 @@ from tests.test_jupyterhub import hub_values
 DATA = Path(__file__).resolve().parent.parent / "data"
 CHART_RULES = yaml.safe_load((DATA / "charts" / "jupyterhub-4.4.0" / "user-scheduler-rules.yaml").read_text())
 NEEDED_1_35 = yaml.safe_load((DATA / "kubernetes" / "kube-scheduler-1.35-rules.yaml").read_text())
-CHART_DEFAULT_TAG = yaml.safe_load((DATA / "charts" / "jupyterhub-4.4.0" / "values.yaml").read_text())["scheduling"][
-    "userScheduler"
-]["image"]["tag"]
+CHART_DEFAULT_TAG = chart_data("jupyterhub", "4.4.0").defaults["scheduling"]["userScheduler"]["image"]["tag"]
 
 
 def grants(rules: list[dict[str, Any]]) -> set[tuple[str, str, str, str]]:
