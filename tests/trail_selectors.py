@@ -10,7 +10,9 @@ reference, which the trail's inputs (pulumi-aws: `advancedEventSelectors[].field
   * a selector matches if every one of its field selectors does;
   * a field selector's Equals / StartsWith / EndsWith include the event when its field has one of the values
     (exact, first characters, last characters), the Not* operators exclude it; no wildcards;
-  * a trail without selectors records every management event and no data event (the default).
+  * a trail without selectors records every management event and no data event (the default);
+  * a condition on a field the event does not have never holds (not modelled further: the program's
+    selectors only read fields every event of their category has).
 An event is the flat dict of the fields selectors read: eventCategory, eventSource, eventName, readOnly ("true" or
 "false"), resources.type, resources.ARN (an S3 object's ARN is `arn:aws:s3:::<bucket>/<key>`).
 
