@@ -56,6 +56,7 @@ if operations.budget is not None:
     pulumi.export("budget", operations.budget.budget_name)
 pulumi.export("alert_topic_arn", operations.alerts.topic_arn)
 pulumi.export("audit_trail", operations.audit_trail.trail_name)
+pulumi.export("user_data_access_trail", operations.audit_trail.user_data_access_trail_name)
 pulumi.export("vpc_id", network.vpc_id)
 pulumi.export("private_subnet_ids", network.private_subnet_ids)
 pulumi.export("cluster_name", cluster.cluster.cluster_name)

@@ -43,22 +43,29 @@ def deny_without_tls(bucket_arn: str) -> dict[str, Any]:
 
 
 def harden_bucket(
-    name: str, bucket: aws.s3.Bucket, key_arn: pulumi.Input[str], parent: pulumi.Resource
+    name: str, bucket: aws.s3.Bucket, key_arn: pulumi.Input[str] | None, parent: pulumi.Resource
 ) -> aws.s3.BucketPublicAccessBlock:
     """What every bucket of the program gets: SSE-KMS with bucket keys, versioning, all four
     public-access blocks, object ownership enforced (no ACLs). Returns the public-access block,
-    which a bucket policy must wait for."""
+    which a bucket policy must wait for.
+
+    `key_arn=None` is for a server access log target only: S3 delivers access logs into a bucket
+    whose default encryption is SSE-S3, never SSE-KMS (S3 user guide, "Enabling Amazon S3 server
+    access logging"), so such a bucket gets SSE-S3 (AES-256)."""
     child = pulumi.ResourceOptions(parent=parent)
+    by_default = aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs
     aws.s3.BucketServerSideEncryptionConfiguration(
         name,
         bucket=bucket.id,
         rules=[
             aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
-                apply_server_side_encryption_by_default=aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
-                    sse_algorithm="aws:kms", kms_master_key_id=key_arn
-                ),
+                apply_server_side_encryption_by_default=by_default(sse_algorithm="aws:kms", kms_master_key_id=key_arn),
                 # One data key per bucket instead of per object: far fewer KMS calls.
                 bucket_key_enabled=True,
+            )
+            if key_arn is not None
+            else aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
+                apply_server_side_encryption_by_default=by_default(sse_algorithm="AES256")
             )
         ],
         opts=child,
@@ -127,6 +134,100 @@ def bucket_policy(
             },
         ]
     return {"Version": "2012-10-17", "Statement": statements}
+
+
+def server_access_log_policy(
+    log_bucket_arn: str, prefix: str, source_bucket_arn: str, source_account: str
+) -> dict[str, Any]:
+    """S3's logging service may write under `prefix` the access logs of one source bucket of one
+    account, nothing else; nothing without TLS. With object ownership enforced, a bucket policy for
+    logging.s3.amazonaws.com is the only way to let S3 deliver (S3 user guide, "Permissions for log
+    delivery"), conditioned as AWS's own example: the source bucket's ARN and account."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "S3ServerAccessLogsOfTheSourceBucket",
+                "Effect": "Allow",
+                "Principal": {"Service": "logging.s3.amazonaws.com"},
+                "Action": "s3:PutObject",
+                "Resource": f"{log_bucket_arn}/{prefix}*",
+                "Condition": {
+                    "ArnEquals": {"aws:SourceArn": source_bucket_arn},
+                    "StringEquals": {"aws:SourceAccount": source_account},
+                },
+            },
+            deny_without_tls(log_bucket_arn),
+        ],
+    }
+
+
+def log_server_access(
+    name: str,
+    source: aws.s3.Bucket,
+    *,
+    bucket_prefix: str,
+    log_prefix: str,
+    account_id: pulumi.Input[str],
+    retention_days: int,
+    retain_on_destroy: bool,
+    tags: dict[str, str],
+    parent: pulumi.Resource,
+) -> aws.s3.Bucket:
+    """Server access logging of `source` into a bucket of its own: who read or changed what, by
+    request. The log bucket is hardened like every other (SSE-S3: the only default encryption a log
+    target may have), takes only the source's logs, expires them after `retention_days`, and has
+    no access logging itself (S3 advises against it: each delivery would log another)."""
+    child = pulumi.ResourceOptions(parent=parent)
+    log_bucket = aws.s3.Bucket(
+        f"{name}-access-logs",
+        bucket_prefix=bucket_prefix,
+        force_destroy=not retain_on_destroy,
+        tags={**tags, "data": "access-logs"},
+        opts=pulumi.ResourceOptions(parent=parent, retain_on_delete=retain_on_destroy),
+    )
+    block = harden_bucket(f"{name}-access-logs", log_bucket, None, parent)
+    every_object = aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix="")
+    aws.s3.BucketLifecycleConfiguration(
+        f"{name}-access-logs",
+        bucket=log_bucket.id,
+        rules=[
+            aws.s3.BucketLifecycleConfigurationRuleArgs(
+                id="expire-access-logs",
+                status="Enabled",
+                filter=every_object,
+                expiration=aws.s3.BucketLifecycleConfigurationRuleExpirationArgs(days=retention_days),
+            ),
+            # A log file deleted or overwritten early stays recoverable for as long as logs are kept.
+            aws.s3.BucketLifecycleConfigurationRuleArgs(
+                id="expire-noncurrent-versions",
+                status="Enabled",
+                filter=every_object,
+                noncurrent_version_expiration=aws.s3.BucketLifecycleConfigurationRuleNoncurrentVersionExpirationArgs(
+                    noncurrent_days=retention_days
+                ),
+            ),
+        ],
+        opts=child,
+    )
+    policy = aws.s3.BucketPolicy(
+        f"{name}-access-logs",
+        bucket=log_bucket.id,
+        policy=pulumi.Output.all(log_bucket.arn, source.arn, account_id).apply(
+            lambda v: json.dumps(server_access_log_policy(v[0], log_prefix, v[1], v[2]))
+        ),
+        # S3 refuses a policy while the public-access block is still being applied.
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=[block]),
+    )
+    aws.s3.BucketLogging(
+        f"{name}-access-logs",
+        bucket=source.id,
+        target_bucket=log_bucket.id,
+        target_prefix=log_prefix,
+        # The first delivery needs the policy in place.
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=[policy]),
+    )
+    return log_bucket
 
 
 @dataclass(frozen=True)

@@ -95,6 +95,7 @@ def declare_operations(
             logs_key_arn=encryption.logs_key_arn,
             log_retention_days=detection.trail_retention_days,
             retain_on_destroy=settings.data.retain_on_destroy,
+            user_data_bucket_arn=hub.user_data.bucket_arn,
             organization_trail_name=detection.organization_trail_name,
             tags=tags,
         ),

@@ -142,6 +142,9 @@ FREE: dict[str, str] = {
     "aws:eks/podIdentityAssociation:PodIdentityAssociation": "free",
     "eks:index:Cluster": "priced as the aws:eks/cluster:Cluster it creates",
     "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": "free (transitions are per request)",
+    "aws:s3/bucketLogging:BucketLogging": (
+        "server access logging is free; its log files are storage, priced with the target bucket"
+    ),
     "aws:s3/bucketOwnershipControls:BucketOwnershipControls": "free",
     "aws:s3/bucketPolicy:BucketPolicy": "free",
     "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock": "free",
@@ -282,14 +285,35 @@ def _vault(ctx: _Context, resource: Recorded) -> Iterator[Line | UnitPrice]:
     yield ctx.unit(resource, "EBS recovery points (incremental snapshots)", "ebs.snapshot-gb-month")
 
 
+def _trail_records(inputs: dict[str, Any]) -> set[str]:
+    """The event categories a trail records: without selectors, management events only."""
+    advanced = inputs.get("advancedEventSelectors") or []
+    if advanced:
+        return {
+            value
+            for selector in advanced
+            for field in selector.get("fieldSelectors", [])
+            if field.get("field") == "eventCategory"
+            for value in field.get("equals", [])
+        }
+    basic = inputs.get("eventSelectors") or []
+    if not basic:
+        return {"Management"}
+    categories = {"Data"} if any(s.get("dataResources") for s in basic) else set()
+    return categories | ({"Management"} if any(s.get("includeManagementEvents", True) for s in basic) else set())
+
+
 def _trail(ctx: _Context, resource: Recorded) -> Iterator[Line | UnitPrice]:
-    yield ctx.unit(
-        resource,
-        "CloudTrail management events if the account has another trail",
-        "cloudtrail.extra-management-copy-100k",
-    )
-    if resource.inputs.get("eventSelectors") or resource.inputs.get("advancedEventSelectors"):
-        yield ctx.unit(resource, "CloudTrail data events", "cloudtrail.data-events-100k")
+    records = _trail_records(resource.inputs)
+    if "Management" in records:
+        yield ctx.unit(
+            resource,
+            "CloudTrail management events if the account has another trail",
+            "cloudtrail.extra-management-copy-100k",
+        )
+    if "Data" in records:
+        # Every delivery of a data event is billed, the first included (CloudTrail pricing).
+        yield ctx.unit(resource, "CloudTrail data events (every one billed)", "cloudtrail.data-events-100k")
 
 
 def _node_group(ctx: _Context, resource: Recorded) -> Iterator[Line | UnitPrice]:

@@ -62,6 +62,48 @@ def _widget_titles(body: Any) -> str:
         return "widgets known once the bucket and alarms exist (a first preview)"
 
 
+def _event_selector(selector: dict[str, Any]) -> str:
+    """One advanced event selector in words: its category, then each other condition."""
+    words = {"equals": "=", "startsWiths": "starts with", "endsWiths": "ends with", "notEquals": "!="}
+    words |= {"notStartsWiths": "does not start with", "notEndsWiths": "does not end with"}
+    parts: list[str] = []
+    for condition in selector.get("fieldSelectors", []):
+        for operator, values in condition.items():
+            if operator == "field" or not values:
+                continue
+            if condition["field"] == "eventCategory" and operator == "equals":
+                parts.insert(0, "/".join(values) + " events")
+            else:
+                parts.append(f"{condition['field']} {words.get(operator, operator)} {' or '.join(values)}")
+    return ", ".join(parts)
+
+
+def _trail_summary(i: dict[str, Any]) -> str:
+    selectors = i.get("advancedEventSelectors") or []
+    records = "; ".join(_event_selector(s) for s in selectors) if selectors else "management events (the default)"
+    if selectors and not any("Management events" in _event_selector(s) for s in selectors):
+        records += "; NO management events (another trail records them)"
+    return (
+        f"{i.get('name')} multi-region={i.get('isMultiRegionTrail')} validation={i.get('enableLogFileValidation')} "
+        f"kms={'yes' if i.get('kmsKeyId') else 'NO'}; records: {records}"
+    )
+
+
+def _lifecycle_summary(i: dict[str, Any]) -> str:
+    rules = []
+    for rule in i.get("rules", []):
+        actions = []
+        if (rule.get("expiration") or {}).get("days"):
+            actions.append(f"objects expire after {rule['expiration']['days']}d")
+        if (rule.get("noncurrentVersionExpiration") or {}).get("noncurrentDays"):
+            actions.append(f"non-current versions after {rule['noncurrentVersionExpiration']['noncurrentDays']}d")
+        if (rule.get("abortIncompleteMultipartUpload") or {}).get("daysAfterInitiation"):
+            days = rule["abortIncompleteMultipartUpload"]["daysAfterInitiation"]
+            actions.append(f"incomplete uploads aborted after {days}d")
+        rules.append(f"{rule.get('id')} ({rule.get('status')}): {', '.join(actions) or 'no action'}")
+    return "; ".join(rules)
+
+
 SUMMARIES: dict[str, Summary] = {
     "aws:kms/key:Key": lambda i: (
         f"rotation={i.get('enableKeyRotation')} every {i.get('rotationPeriodInDays')}d, "
@@ -70,6 +112,18 @@ SUMMARIES: dict[str, Summary] = {
     "aws:kms/alias:Alias": lambda i: str(i.get("name")),
     "aws:cloudwatch/logGroup:LogGroup": lambda i: (
         f"{i.get('name')} kms={'yes' if i.get('kmsKeyId') else 'NO'} retention={i.get('retentionInDays')}d"
+    ),
+    "aws:cloudtrail/trail:Trail": _trail_summary,
+    "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": _lifecycle_summary,
+    "aws:s3/bucketPolicy:BucketPolicy": lambda i: _policy_summary(i.get("policy", "{}")),
+    "aws:s3/bucketLogging:BucketLogging": lambda i: (
+        f"server access logs of {i.get('bucket')} -> {i.get('targetBucket')}/{i.get('targetPrefix')}"
+    ),
+    "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration": lambda i: "; ".join(
+        f"{r['applyServerSideEncryptionByDefault'].get('sseAlgorithm')}"
+        + (" customer key" if r["applyServerSideEncryptionByDefault"].get("kmsMasterKeyId") else "")
+        + (" bucket keys" if r.get("bucketKeyEnabled") else "")
+        for r in i.get("rules", [])
     ),
     "aws:ec2/vpc:Vpc": lambda i: f"cidr={i.get('cidrBlock')} dns={i.get('enableDnsHostnames')}",
     "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup": lambda i: (

@@ -267,6 +267,17 @@ def network_policies_enforced(resources: Sequence[Resource]) -> list[Violation]:
     return violations
 
 
+def _access_log_target(bucket: Resource, resources: Sequence[Resource]) -> bool:
+    """Whether S3 delivers server access logs into `bucket` (a BucketLogging names it as its
+    target; while the target's name is not known yet, any BucketLogging that waits for it)."""
+    names = {bucket.props.get("bucket"), bucket.props.get("id")} - {None, UNKNOWN}
+    for logging in _of_type(resources, "aws:s3/bucketLogging:BucketLogging"):
+        target = logging.props.get("targetBucket")
+        if target in names or (not _known(target) and bucket.urn in logging.dependencies):
+            return True
+    return False
+
+
 def s3_buckets_protected(resources: Sequence[Resource]) -> list[Violation]:
     violations = []
     for bucket in _of_type(resources, "aws:s3/bucket:Bucket"):
@@ -275,12 +286,22 @@ def s3_buckets_protected(resources: Sequence[Resource]) -> list[Violation]:
             return [r for r in _of_type(resources, type_) if _urn in r.dependencies]
 
         encryption = attached("aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration")
-        if not any(
-            _get(rule, "applyServerSideEncryptionByDefault.sseAlgorithm") in ("aws:kms", "aws:kms:dsse")
+        algorithms = {
+            _get(rule, "applyServerSideEncryptionByDefault.sseAlgorithm")
             for r in encryption
             for rule in _as_list(r.props.get("rules"))
-        ):
-            violations.append(Violation(f"bucket {bucket.name} has no SSE-KMS default encryption", bucket.urn))
+        }
+        kms = bool(algorithms & {"aws:kms", "aws:kms:dsse"})
+        # S3 delivers server access logs only into SSE-S3 (AES256) buckets: there, SSE-S3 it is.
+        log_target = "AES256" in algorithms and _access_log_target(bucket, resources)
+        if not (kms or log_target):
+            violations.append(
+                Violation(
+                    f"bucket {bucket.name} has no SSE-KMS default encryption (SSE-S3 only on a server access "
+                    "log target, the one encryption S3 delivers logs into)",
+                    bucket.urn,
+                )
+            )
         blocks = attached("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock")
         keys = ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
         if not any(all(r.props.get(k) is True for k in keys) for r in blocks):
@@ -599,7 +620,8 @@ RULES: list[Rule] = [
     Rule(
         "s3-encryption-tls-public-block",
         "S3 bucket encryption enabled",
-        "Every bucket: SSE-KMS, TLS-only policy, all public-access blocks.",
+        "Every bucket: SSE-KMS (a server access log target: SSE-S3, all S3 delivers into), TLS-only policy, "
+        "all public-access blocks.",
         s3_buckets_protected,
     ),
     Rule(

@@ -38,9 +38,13 @@ class DetectionSettings(_Model):
     guard_duty: GuardDutySettings = GuardDutySettings()
     """Amazon GuardDuty."""
     organization_trail_name: str | None = None
-    """Use this existing organization CloudTrail trail instead of creating one for the stack."""
+    """Use this existing organization CloudTrail trail for management events. The stack's own trail
+    then records only the user-data bucket's object reads and writes (S3 data events): the
+    organization trail is not the stack's to change."""
     trail_retention_days: RetentionDays = 365
-    """Days the CloudTrail log group keeps events (the trail bucket keeps them per `data` settings)."""
+    """Days the CloudTrail log group keeps events, the trail bucket keeps log files deleted or
+    overwritten, and the trail bucket's access logs are kept (the trail bucket's log files stay per
+    `data` settings)."""
     container_log_retention_days: RetentionDays = 90
     """Days container logs (hub, proxy, user servers) are kept in CloudWatch Logs."""
     kubernetes_auth_failures: AlarmSettings = _alarm(5)

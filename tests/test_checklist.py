@@ -120,6 +120,27 @@ def test_each_rule_fails_on_a_stack_that_breaks_it(plans: dict[str, Inventory], 
     assert others == {}, "the mutation should break only its own rule"
 
 
+LOGGING = "aws:s3/bucketLogging:BucketLogging"
+SSE = "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
+
+
+def test_sse_s3_passes_only_on_a_server_access_log_target(plans: dict[str, Inventory]) -> None:
+    """S3 delivers access logs only into SSE-S3 buckets, so the log bucket is exempt from SSE-KMS
+    because, and only while, S3 logs into it; any other bucket on SSE-S3 still fails."""
+
+    def messages(resources: list[Resource]) -> list[str]:
+        return [v.message.split(" (")[0] for v in evaluate(resources)["s3-encryption-tls-public-block"]]
+
+    assert messages(view(plans["prod"])) == []
+    not_a_target = view(plans["prod"])
+    _remove_from(not_a_target, lambda r: r.type == LOGGING)
+    assert messages(not_a_target) == ["bucket jhub-prod-trail-access-logs has no SSE-KMS default encryption"]
+    user_on_sse_s3 = view(plans["prod"])
+    (rules,) = [r.props["rules"] for r in user_on_sse_s3 if r.type == SSE and "user-data" in r.name]
+    rules[0]["applyServerSideEncryptionByDefault"] = {"sseAlgorithm": "AES256"}
+    assert messages(user_on_sse_s3) == ["bucket jhub-prod-user-data has no SSE-KMS default encryption"]
+
+
 def test_policy_pack_runs_the_same_rules_through_crossguard_types(plans: dict[str, Inventory]) -> None:
     from pulumi_policy import PolicyCustomTimeouts, PolicyResource, PolicyResourceOptions, StackValidationArgs
 

@@ -359,6 +359,31 @@ def test_every_commercial_eks_region_has_a_snapshot_with_sources() -> None:
             assert [instance[k] for k in sizes] == [PRICES["instances"][name][k] for k in sizes], (region, name)
 
 
+def test_the_trails_data_events_are_billed_per_100k_events(plans: dict[str, Inventory]) -> None:
+    for name, plan in plans.items():
+        billed = {u.item: u for u in report(plan).unit_prices if u.component == "AuditTrail"}
+        data = billed["CloudTrail data events (every one billed)"]
+        assert (data.usd, data.per) == (price("cloudtrail.data-events-100k"), "100,000 data events"), name
+        # The stack's own trail records management events too: a second copy if the account has a trail.
+        assert "CloudTrail management events if the account has another trail" in billed, name
+        # And those events, data events included, are ingested into the trail's log group.
+        assert any(item.startswith("logs /aws/cloudtrail/") and item.endswith(" ingested") for item in billed), name
+
+
+def test_the_data_event_price_is_one_price_in_every_region() -> None:
+    """The CloudTrail pricing page gives one price and names no region: every snapshot carries it
+    with that source, confirmed only where a regional source confirmed it."""
+    entries = {
+        path.stem: json.loads(path.read_text())["prices"]["cloudtrail.data-events-100k"]
+        for path in cost.PRICES.glob("*.json")
+    }
+    assert len(entries) >= 30
+    assert {(e["usd"], e["per"]) for e in entries.values()} == {(0.1, "100,000 data events")}
+    assert all("aws.amazon.com/cloudtrail/pricing" in e["source"] for e in entries.values())
+    assert {region for region, e in entries.items() if e["verified"]} == {"us-east-1"}
+    assert all("not confirmed" in e["source"] for e in entries.values() if not e["verified"])
+
+
 def test_an_item_without_a_price_leaves_the_total_partial(plans: dict[str, Inventory]) -> None:
     complete = report(plans["dev"])
     prices = json.loads(json.dumps(PRICES))

@@ -9,11 +9,18 @@ from typing import Any
 
 import kubernetes_validate
 import pytest
+import yaml
 
-from offline_plan.mock_engine import ACCOUNT_ID, BOOTSTRAP_DETECTOR, Inventory
+from components.audit_trail import TRAIL_BUCKET_LOG_PREFIX
+from offline_plan import cost
+from offline_plan.mock_engine import ACCOUNT_ID, BOOTSTRAP_DETECTOR, Inventory, Recorded
+from offline_plan.plan import render
+from policies.checklist import support_phase
 from tests import test_patterns as samples
 from tests.conftest import ROOT, key_arn, run_plan
+from tests.iam_eval import IamRequest, evaluate
 from tests.patterns import event_pattern_matches, filter_pattern_matches
+from tests.trail_selectors import api_violations, trail_records
 
 TOPIC = "aws:sns/topic:Topic"
 
@@ -121,6 +128,34 @@ def test_a_region_without_a_detector_stops_the_plan_with_the_fix(tmp_path: Path)
 
 # ---- CloudTrail and logs -------------------------------------------------------------------------
 
+BUCKET, POLICY = "aws:s3/bucket:Bucket", "aws:s3/bucketPolicy:BucketPolicy"
+LIFECYCLE = "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration"
+LOGGING = "aws:s3/bucketLogging:BucketLogging"
+
+
+def trail_bucket(plan: Inventory) -> Recorded:
+    """The bucket the stack's trail delivers to."""
+    name = plan.one("aws:cloudtrail/trail:Trail").inputs["s3BucketName"]
+    (bucket,) = [b for b in plan.of_type(BUCKET) if b.id == name]
+    return bucket
+
+
+def bucket_part(plan: Inventory, type_: str, bucket: Recorded) -> Recorded:
+    (part,) = [r for r in plan.of_type(type_) if r.inputs["bucket"] == bucket.id]
+    return part
+
+
+def access_log_bucket(plan: Inventory) -> Recorded:
+    """The bucket the trail bucket's server access logs go to."""
+    target = bucket_part(plan, LOGGING, trail_bucket(plan)).inputs["targetBucket"]
+    (bucket,) = [b for b in plan.of_type(BUCKET) if b.id == target]
+    return bucket
+
+
+def retention_days(plan: Inventory) -> int:
+    config = yaml.safe_load((ROOT / "stacks" / f"Pulumi.{plan.stack}.yaml").read_text())["config"]
+    return int(config.get("jhub-eks:detection", {}).get("trailRetentionDays", 365))
+
 
 def test_trail_is_multi_region_validated_encrypted_and_in_cloudwatch(plan: Inventory) -> None:
     trail = plan.one("aws:cloudtrail/trail:Trail")
@@ -129,11 +164,326 @@ def test_trail_is_multi_region_validated_encrypted_and_in_cloudwatch(plan: Inven
     assert trail.inputs["includeGlobalServiceEvents"] is True
     assert trail.inputs["kmsKeyId"] == key_arn(plan, "-logs")
     assert trail.inputs["cloudWatchLogsGroupArn"].endswith(f"log-group:/aws/cloudtrail/{trail.inputs['name']}:*")
-    bucket = plan.one("aws:s3/bucket:Bucket", "-trail")
+    bucket = trail_bucket(plan)
     assert bucket.retain_on_delete is (plan.stack == "prod")
-    statements = json.loads(plan.one("aws:s3/bucketPolicy:BucketPolicy", "-trail").inputs["policy"])["Statement"]
+    statements = json.loads(bucket_part(plan, POLICY, bucket).inputs["policy"])["Statement"]
     write = next(s for s in statements if s["Sid"] == "CloudTrailWritesThisTrail")
     assert write["Condition"]["StringEquals"]["aws:SourceArn"].endswith(f":trail/{trail.inputs['name']}")
+
+
+# ---- What the trail records (CloudTrail's selector semantics: tests/trail_selectors.py) -------------
+
+TRAIL = "aws:cloudtrail/trail:Trail"
+ORGANIZATION_TRAIL = "o-example-organization-trail"
+
+
+def s3_object_event(bucket: str, key: str, name: str = "GetObject") -> dict[str, str]:
+    """An S3 data event as the selectors see it (readOnly: CloudTrail's own flag of the API)."""
+    return {
+        "eventCategory": "Data",
+        "eventSource": "s3.amazonaws.com",
+        "eventName": name,
+        "readOnly": "true" if name.startswith(("Get", "Head")) else "false",
+        "resources.type": "AWS::S3::Object",
+        "resources.ARN": f"arn:aws:s3:::{bucket}/{key}",
+    }
+
+
+def management_event(source: str, name: str, read_only: bool) -> dict[str, str]:
+    return {"eventCategory": "Management", "eventSource": source, "eventName": name, "readOnly": str(read_only).lower()}
+
+
+USER_DATA_EVENTS = (
+    "a user reads their own notebook",
+    "someone reads another user's file",
+    "a curator overwrites a shared dataset",
+    "a user deletes a file",
+    "a multipart upload starts",
+)
+MANAGEMENT_EVENTS = ("a security group is opened", "instances are listed", "a KMS key decrypts")
+
+
+def recording_cases(plan: Inventory) -> list[tuple[str, dict[str, str], bool]]:
+    """(what, event, whether the stack's trail must record it)."""
+    user = plan.one(BUCKET, "user-data").id
+    return [
+        (USER_DATA_EVENTS[0], s3_object_event(user, "home/jupyter-alice/notebook.ipynb"), True),
+        (USER_DATA_EVENTS[1], s3_object_event(user, "home/jupyter-bob/secret.csv"), True),
+        (USER_DATA_EVENTS[2], s3_object_event(user, "shared/datasets/x.csv", "PutObject"), True),
+        (USER_DATA_EVENTS[3], s3_object_event(user, "home/jupyter-alice/x.csv", "DeleteObject"), True),
+        (USER_DATA_EVENTS[4], s3_object_event(user, "home/jupyter-alice/big", "CreateMultipartUpload"), True),
+        (MANAGEMENT_EVENTS[0], management_event("ec2.amazonaws.com", "AuthorizeSecurityGroupIngress", False), True),
+        (MANAGEMENT_EVENTS[1], management_event("ec2.amazonaws.com", "DescribeInstances", True), True),
+        (MANAGEMENT_EVENTS[2], management_event("kms.amazonaws.com", "Decrypt", True), True),
+        ("a bucket whose name starts like the user bucket's", s3_object_event(f"{user}-copy", "home/x"), False),
+        ("the trail's own bucket", s3_object_event(trail_bucket(plan).id, "AWSLogs/x.json.gz"), False),
+        ("another bucket of the account", s3_object_event("another-team-bucket", "data.csv"), False),
+        (
+            "a Lambda function runs",
+            {
+                "eventCategory": "Data",
+                "eventSource": "lambda.amazonaws.com",
+                "eventName": "Invoke",
+                "readOnly": "false",
+                "resources.type": "AWS::Lambda::Function",
+                "resources.ARN": f"arn:aws:lambda:eu-west-1:{ACCOUNT_ID}:function:f",
+            },
+            False,
+        ),
+    ]
+
+
+def wrong_recordings(trail: dict[str, Any], cases: list[tuple[str, dict[str, str], bool]]) -> list[str]:
+    return [what for what, event, expected in cases if trail_records(trail, event) != expected]
+
+
+def data_selector(trail: dict[str, Any]) -> dict[str, Any]:
+    (selector,) = [
+        s
+        for s in trail["advancedEventSelectors"]
+        if {"field": "eventCategory", "equals": ["Data"]} in s["fieldSelectors"]
+    ]
+    return selector
+
+
+def test_trail_records_management_events_and_every_object_read_and_write_of_user_data(plan: Inventory) -> None:
+    trail = plan.one(TRAIL).inputs
+    assert wrong_recordings(trail, recording_cases(plan)) == []
+    assert plan.outputs["audit_trail"] == plan.outputs["user_data_access_trail"] == trail["name"]
+
+
+def test_the_recording_checks_bite(plan: Inventory) -> None:
+    trail, cases = plan.one(TRAIL).inputs, recording_cases(plan)
+
+    def mutated(edit: Any) -> dict[str, Any]:
+        copy = json.loads(json.dumps(trail))
+        edit(copy)
+        return copy
+
+    def set_arn_prefix(prefixes: list[str]) -> Any:
+        return lambda t: next(c for c in data_selector(t)["fieldSelectors"] if c["field"] == "resources.ARN").update(
+            startsWiths=prefixes
+        )
+
+    user_arn = f"arn:aws:s3:::{plan.one(BUCKET, 'user-data').id}"
+    # The bucket's ARN without its slash: a bucket named like it, plus a suffix, is recorded too.
+    assert wrong_recordings(mutated(set_arn_prefix([user_arn])), cases) == [
+        "a bucket whose name starts like the user bucket's"
+    ]
+    # Every object of the account: costs for every bucket, and drowns the user data in noise.
+    assert wrong_recordings(mutated(set_arn_prefix(["arn:aws:s3:::"])), cases) == [
+        "a bucket whose name starts like the user bucket's",
+        "the trail's own bucket",
+        "another bucket of the account",
+    ]
+    # Data selector only: advanced selectors replace the default, so the management events are lost.
+    only_data = mutated(lambda t: t.update(advancedEventSelectors=[data_selector(t)]))
+    assert wrong_recordings(only_data, cases) == list(MANAGEMENT_EVENTS)
+    # No selectors (the trail before this change): management events only, no user-data event.
+    assert wrong_recordings(mutated(lambda t: t.pop("advancedEventSelectors")), cases) == list(USER_DATA_EVENTS)
+
+
+def test_trail_selectors_are_what_cloudtrail_accepts(plan: Inventory) -> None:
+    trail = plan.one(TRAIL).inputs
+    assert api_violations(trail) == []
+    # The check bites: a field misspelt, StartsWith on resources.type, a selector without its category.
+    broken = json.loads(json.dumps(trail))
+    selector = data_selector(broken)
+    by_field = {c["field"]: c for c in selector["fieldSelectors"]}
+    by_field["resources.ARN"]["field"] = "resources.arn"
+    by_field["resources.type"]["startsWiths"] = ["AWS::S3::"]
+    selector["fieldSelectors"].remove(by_field["eventCategory"])
+    assert api_violations(broken) == [
+        "unknown field 'resources.arn'",
+        "resources.type takes only Equals",
+        f"selector {selector['name']!r} has no eventCategory",
+    ]
+    # ... and botocore's model refuses what is not even the API's shape.
+    wrong_type = {**trail, "advancedEventSelectors": [{"fieldSelectors": [{"field": 1}]}]}
+    assert (
+        "Invalid type for parameter AdvancedEventSelectors[0].FieldSelectors[0].Field" in api_violations(wrong_type)[0]
+    )
+
+
+@pytest.fixture(scope="module")
+def organization_plan(tmp_path_factory: pytest.TempPathFactory) -> tuple[Inventory, str]:
+    """prod beside an organization trail (detection.organizationTrailName)."""
+    folder = tmp_path_factory.mktemp("organization-trail")
+    document = yaml.safe_load((ROOT / "stacks" / "Pulumi.prod.yaml").read_text())
+    document["config"]["jhub-eks:detection"]["organizationTrailName"] = ORGANIZATION_TRAIL
+    stack_file = folder / "Pulumi.prod-organization-trail.yaml"
+    stack_file.write_text(yaml.safe_dump(document))
+    result = run_plan("prod", folder / "plan.json", stack_file)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return Inventory.from_json(json.loads((folder / "plan.json").read_text())), result.stdout
+
+
+def test_beside_an_organization_trail_the_stack_records_only_the_user_data_events(
+    organization_plan: tuple[Inventory, str],
+) -> None:
+    """The organization's trail keeps the management events (not the stack's to change); the stack's
+    own trail records the user data's object events and no second, billed copy of the management ones."""
+    plan, _ = organization_plan
+    trail = plan.one(TRAIL).inputs
+    cases = [
+        (what, event, expected and event["eventCategory"] == "Data") for what, event, expected in recording_cases(plan)
+    ]
+    assert wrong_recordings(trail, cases) == []
+    assert api_violations(trail) == []
+    assert plan.outputs["audit_trail"] == ORGANIZATION_TRAIL
+    assert plan.outputs["user_data_access_trail"] == trail["name"] != ORGANIZATION_TRAIL
+    assert [t.inputs["name"] for t in plan.of_type(TRAIL)] == [trail["name"]]  # the organization's is not declared
+    assert "NO management events (another trail records them)" in render(plan)
+    estimate = cost.estimate(plan, cost.load_prices("eu-west-1"), support_phase, 160)
+    billed = {u.item for u in estimate.unit_prices if u.component == "AuditTrail"}
+    assert "CloudTrail data events (every one billed)" in billed
+    assert not any("management events" in item for item in billed)
+
+
+def test_cloudtrail_may_deliver_data_events_to_the_trail_bucket(
+    plan: Inventory, organization_plan: tuple[Inventory, str]
+) -> None:
+    """Data events go where management events go (AWSLogs/<account>/CloudTrail/<region>/), written by
+    the trail itself: the trail bucket's policy allows exactly that trail, whichever mode."""
+    for stack in (plan, organization_plan[0]):
+        trail = stack.one(TRAIL).inputs
+        bucket = trail_bucket(stack)
+        policy = json.loads(bucket_part(stack, POLICY, bucket).inputs["policy"])
+        trail_arn = f"arn:aws:cloudtrail:eu-west-1:{ACCOUNT_ID}:trail/{trail['name']}"
+        key = f"arn:aws:s3:::{bucket.id}/AWSLogs/{ACCOUNT_ID}/CloudTrail/eu-west-1/2026/03/02/x.json.gz"
+
+        def put(source_arn: str, _key: str = key, _policy: Any = policy) -> IamRequest:
+            context = {
+                "aws:SecureTransport": "true",
+                "aws:SourceArn": source_arn,
+                "aws:SourceAccount": ACCOUNT_ID,
+                "s3:x-amz-acl": "bucket-owner-full-control",
+            }
+            return IamRequest(
+                "s3:PutObject", _key, [], "cloudtrail.amazonaws.com", context=context, resource_policy=_policy
+            )
+
+        other = f"arn:aws:cloudtrail:eu-west-1:{ACCOUNT_ID}:trail/someone-elses"
+        assert evaluate([put(trail_arn), put(other)]) == ["Allowed", "ImplicitlyDenied"], stack.stack
+
+
+# ---- The trail bucket's own access log, and how long it all stays -----------------------------------
+
+SSE = "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
+EVERYTHING = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}
+
+
+def test_trail_bucket_access_is_logged_into_a_separate_hardened_bucket(plan: Inventory) -> None:
+    trail, logs, user = trail_bucket(plan), access_log_bucket(plan), plan.one(BUCKET, "user-data")
+    assert logs.id not in (trail.id, user.id)
+    # Only the trail bucket logs there; the log bucket logs nowhere (each delivery would log another).
+    assert [(g.inputs["bucket"], g.inputs["targetPrefix"]) for g in plan.of_type(LOGGING)] == [
+        (trail.id, TRAIL_BUCKET_LOG_PREFIX)
+    ]
+    # SSE-S3: the only default encryption S3 delivers server access logs into (SSE-KMS is refused).
+    (rule,) = bucket_part(plan, SSE, logs).inputs["rules"]
+    assert rule["applyServerSideEncryptionByDefault"] == {"sseAlgorithm": "AES256"}
+    block = bucket_part(plan, "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock", logs).inputs
+    assert all(
+        block[k] is True for k in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
+    )
+    ownership = bucket_part(plan, "aws:s3/bucketOwnershipControls:BucketOwnershipControls", logs)
+    assert ownership.inputs["rule"]["objectOwnership"] == "BucketOwnerEnforced"  # ACLs off: a policy grants delivery
+    assert (logs.retain_on_delete, logs.inputs["forceDestroy"]) == (
+        trail.retain_on_delete,
+        trail.inputs["forceDestroy"],
+    )
+    # CloudTrail writes into the trail's bucket, never the user bucket, whose policy lets no AWS service in.
+    assert plan.one(TRAIL).inputs["s3BucketName"] == trail.id
+    user_policy = json.loads(bucket_part(plan, POLICY, user).inputs["policy"])
+    assert not [s for s in user_policy["Statement"] if "Service" in json.dumps(s.get("Principal"))]
+
+
+def log_delivery(
+    policy: dict[str, Any],
+    log_bucket: str,
+    source_bucket: str,
+    account: str = ACCOUNT_ID,
+    tls: str = "true",
+    prefix: str = TRAIL_BUCKET_LOG_PREFIX,
+) -> IamRequest:
+    """S3 delivering a server access log of `source_bucket` (the request context AWS documents for it)."""
+    return IamRequest(
+        "s3:PutObject",
+        f"arn:aws:s3:::{log_bucket}/{prefix}2026-03-02-10-15-00-0123456789ABCDEF",
+        [],
+        "logging.s3.amazonaws.com",
+        context={
+            "aws:SecureTransport": tls,
+            "aws:SourceArn": f"arn:aws:s3:::{source_bucket}",
+            "aws:SourceAccount": account,
+        },
+        resource_policy=policy,
+    )
+
+
+def test_only_the_trail_buckets_access_logs_may_be_written_to_the_log_bucket(plan: Inventory) -> None:
+    logs, trail, user = access_log_bucket(plan).id, trail_bucket(plan).id, plan.one(BUCKET, "user-data").id
+    policy = json.loads(bucket_part(plan, POLICY, access_log_bucket(plan)).inputs["policy"])
+    decisions = evaluate(
+        [
+            log_delivery(policy, logs, trail),
+            log_delivery(policy, logs, user),  # another bucket's logs
+            log_delivery(policy, logs, trail, account="999999999999"),  # a same-named bucket of another account
+            log_delivery(policy, logs, trail, prefix="elsewhere/"),
+            log_delivery(policy, logs, trail, tls="false"),
+        ]
+    )
+    assert decisions == ["Allowed", "ImplicitlyDenied", "ImplicitlyDenied", "ImplicitlyDenied", "ExplicitlyDenied"]
+
+
+def test_a_log_bucket_policy_naming_the_wrong_source_loses_the_trail_buckets_logs(plan: Inventory) -> None:
+    """The mutation: the delivery statement names another bucket as its source (here the user
+    bucket): S3's deliveries of the trail bucket's logs are refused, so the check above bites."""
+    logs, trail, user = access_log_bucket(plan).id, trail_bucket(plan).id, plan.one(BUCKET, "user-data").id
+    policy = json.loads(bucket_part(plan, POLICY, access_log_bucket(plan)).inputs["policy"])
+    delivery = next(s for s in policy["Statement"] if s["Effect"] == "Allow")
+    delivery["Condition"]["ArnEquals"]["aws:SourceArn"] = f"arn:aws:s3:::{user}"
+    assert evaluate([log_delivery(policy, logs, trail)]) == ["ImplicitlyDenied"]
+
+
+@pytest.mark.parametrize("which", ["trail", "access logs"])
+def test_trail_and_log_buckets_refuse_requests_without_tls(plan: Inventory, which: str) -> None:
+    bucket = trail_bucket(plan) if which == "trail" else access_log_bucket(plan)
+    policy = json.loads(bucket_part(plan, POLICY, bucket).inputs["policy"])
+    admin = plan.one("eks:index:Cluster").inputs["accessEntries"]["admin-0"]["principalArn"]
+    requests = [
+        IamRequest(
+            "s3:GetObject",
+            f"arn:aws:s3:::{bucket.id}/{TRAIL_BUCKET_LOG_PREFIX}x",
+            [EVERYTHING],
+            admin,
+            context={"aws:SecureTransport": tls},
+            resource_policy=policy,
+        )
+        for tls in ("false", "true")
+    ]
+    assert evaluate(requests) == ["ExplicitlyDenied", "Allowed"]
+
+
+def test_trail_and_log_buckets_expire_what_they_keep_after_the_retention(plan: Inventory) -> None:
+    days = retention_days(plan)
+    every_object = {"prefix": ""}
+    trail_rules = bucket_part(plan, LIFECYCLE, trail_bucket(plan)).inputs["rules"]
+    # Deleted or overwritten log files go after the retention; the trail's log files themselves stay
+    # (the audit record: kept per `data` settings, destroyed with a dev stack).
+    assert trail_rules == [
+        {
+            "id": "expire-noncurrent-versions",
+            "status": "Enabled",
+            "filter": every_object,
+            "noncurrentVersionExpiration": {"noncurrentDays": days},
+        }
+    ]
+    log_rules = {r["id"]: r for r in bucket_part(plan, LIFECYCLE, access_log_bucket(plan)).inputs["rules"]}
+    assert log_rules["expire-access-logs"]["expiration"] == {"days": days}
+    assert log_rules["expire-noncurrent-versions"]["noncurrentVersionExpiration"] == {"noncurrentDays": days}
+    assert all(r["status"] == "Enabled" and r["filter"] == every_object for r in log_rules.values())
 
 
 def test_logs_key_lets_cloudtrail_encrypt_only_this_accounts_trails(plan: Inventory) -> None:

@@ -403,6 +403,24 @@ def test_parliament_finds_nothing_but_the_documented_false_positive(plan: Invent
     assert unexpected == []
 
 
+def test_the_audit_buckets_policies_are_linted_clean_and_the_lint_bites(plan: Inventory) -> None:
+    """The trail bucket's and its access-log bucket's policies: parliament (and cloudsplaining, for
+    what a service principal is allowed) find nothing; a broken copy of each is caught."""
+    policies = {name: document for name, kind, document in written_policies(plan) if kind == "BucketPolicy"}
+    audit = {name: json.loads(document) for name, document in policies.items() if "-trail" in name}
+    assert sorted(audit) == [f"jhub-{plan.stack}-trail", f"jhub-{plan.stack}-trail-access-logs"]
+    for name, document in audit.items():
+        assert analyze_policy_string(json.dumps(document), ignore_private_auditors=True).findings == [], name
+        assert cloudsplaining_findings(document) == {}, name
+    log_policy = audit[f"jhub-{plan.stack}-trail-access-logs"]
+    delivery = next(s for s in log_policy["Statement"] if s["Effect"] == "Allow")
+    on_the_bucket = {**delivery, "Resource": delivery["Resource"].split("/")[0]}  # PutObject on no object
+    misspelt = {**delivery, "Condition": {"StringEquals": {"aws:SourceAcount": ACCOUNT_ID}}}
+    for broken in (on_the_bucket, misspelt):
+        document = json.dumps({**log_policy, "Statement": [broken]})
+        assert analyze_policy_string(document, ignore_private_auditors=True).findings, broken
+
+
 def test_account_administration_statement(plan: Inventory) -> None:
     for key in plan.of_type("aws:kms/key:Key"):
         statements = json.loads(key.inputs["policy"])["Statement"]

@@ -22,7 +22,8 @@ import { runSimulation } from '@cloud-copilot/iam-simulate';
 const ASSUMED_ROLE = /^arn:(aws[a-z-]*):sts::(\d{12}):assumed-role\/([^/]+)\/(.+)$/;
 const IAM_ROLE = /^arn:(aws[a-z-]*):iam::(\d{12}):role\/(.+)$/;
 const IAM_USER = /^arn:(aws[a-z-]*):iam::(\d{12}):user\/(.+)$/;
-const SERVICE = /^[a-z0-9-]+\.amazonaws\.com$/;
+// Service principals: `budgets.amazonaws.com`, and with dots in the name: `logging.s3.amazonaws.com`.
+const SERVICE = /^[a-z0-9-]+(\.[a-z0-9-]+)*\.amazonaws\.com$/;
 
 function readStdin() {
   return new Promise((resolve, reject) => {
