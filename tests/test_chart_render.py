@@ -101,3 +101,34 @@ def test_the_restricted_check_sees_what_the_chart_renders(plans: dict[str, Inven
     assert "volume host of type ['hostPath'] (hostPath and others refused)" in found["Deployment/hub"]["pod"]
     assert found["Deployment/proxy"]["pod"] == ["hostNetwork must not be set"]
     assert "runAsUser must not be 0" in found["DaemonSet/continuous-image-puller"]["image-pull-singleuser"]
+
+
+WORKLOADS = {"Deployment", "StatefulSet", "DaemonSet", "Job"}
+# The chart's pods that talk: each needs a policy that allows it traffic, not only the default deny.
+TALKING_PODS = {"Deployment/hub", "Deployment/proxy", "Deployment/user-scheduler"}
+
+
+def test_every_pod_the_chart_makes_is_selected_by_a_program_policy_for_ingress_and_egress(plan: Inventory) -> None:
+    """Under the VPC CNI's strict mode a pod no policy selects gets no traffic, and a pod only the default
+    deny selects gets none either: checked on the pods Helm really renders, with their real labels."""
+    from tests.test_network_policies import NETWORK_POLICY, _selects
+
+    objects = rendered(plan)
+    assert [o for o in objects if o["kind"] == "NetworkPolicy"] == []  # the chart's own are off: ours decide
+    namespace = hub_release(plan)["namespace"]
+    policies = [p.inputs for p in plan.of_type(NETWORK_POLICY) if p.inputs["metadata"].get("namespace") == namespace]
+    problems = []
+    for document in objects:
+        if document["kind"] not in WORKLOADS:
+            continue
+        name = f"{document['kind']}/{document['metadata']['name']}"
+        labels = document["spec"]["template"]["metadata"].get("labels") or {}
+        selecting = [p["spec"] for p in policies if _selects(p["spec"]["podSelector"], labels)]
+        for direction in ("Ingress", "Egress"):
+            if not any(direction in spec.get("policyTypes", []) for spec in selecting):
+                problems.append(f"{name}: no policy selects it for {direction}")
+        if name in TALKING_PODS and not any(spec.get("egress") for spec in selecting):
+            problems.append(f"{name}: only denied egress (not even DNS)")
+        if name in TALKING_PODS - {"Deployment/user-scheduler"} and not any(spec.get("ingress") for spec in selecting):
+            problems.append(f"{name}: only denied ingress")
+    assert problems == []
