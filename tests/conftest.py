@@ -3,8 +3,10 @@ command a reviewer uses: `./plan <stack>`), and hand the recorded inventory to t
 
 from __future__ import annotations
 
+import functools
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -113,19 +115,19 @@ def plan(request: pytest.FixtureRequest, plans: dict[str, Inventory]) -> Invento
 # ---- The fast subset (./test --fast) ------------------------------------------------------------
 
 # Tests that run a whole plan, a subprocess or an external checker; `./test --fast` (pytest -m "not slow")
-# leaves them out for the edit-test loop. CI runs everything.
+# leaves them out for the edit-test loop. CI runs everything. A test is slow when it takes a plan
+# fixture, or its module runs the program (the mock engine's run, ./plan), a subprocess, the IAM
+# evaluator (node) or the Helm SDK.
 SLOW_FIXTURES = {"plan", "plans"}
-SLOW_MODULES = {
-    "test_plan_command",
-    "test_cost",
-    "test_workflows",
-    "test_iam_eval",
-    "test_bootstrap",
-    "test_scanner",
-    "test_reachability",
-    "test_restore_runbook",
-    "test_chart_archives",
-}
+SLOW_SOURCE = re.compile(
+    r"\brun_plan\(|\bsubprocess\b|mock_engine import [^\n]*\brun\b|harness\.run\(|\biam_eval\b"
+    r"|\bimport charts\b|\bcharts\.render\b|\bpatterns import\b"
+)
+
+
+@functools.cache
+def _runs_something_slow(path: str) -> bool:
+    return bool(SLOW_SOURCE.search(Path(path).read_text()))
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -134,6 +136,5 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
-        module = item.module.__name__.rsplit(".", 1)[-1] if getattr(item, "module", None) else ""
-        if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())) or module in SLOW_MODULES:
+        if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())) or _runs_something_slow(str(item.path)):
             item.add_marker(pytest.mark.slow)
