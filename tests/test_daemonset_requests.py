@@ -115,10 +115,17 @@ def test_pool_total_is_the_sum_of_its_daemonsets_and_names_the_unknown_ones(pool
 
 
 @pytest.mark.parametrize("name", sorted(DAEMONSETS))
-def test_every_daemonset_names_its_source_and_when_it_was_read(name: str) -> None:
-    source = DAEMONSETS[name]["source"]
-    assert re.search(r"@\S+|https://\S+", source), "name the repository and version, or the document's URL"
-    assert re.search(r"read \d{4}-\d{2}-\d{2}", source), "say when it was read"
+def test_every_daemonset_names_its_source_and_when_it_was_read_at_each_version(name: str) -> None:
+    """`source` is the reading at the first version; every other version has its own reading."""
+    entry = DAEMONSETS[name]
+    first, *others = entry["installedBy"]["versions"]
+    readings = {first: entry, **entry.get("sameFiguresAt", {})}
+    assert list(readings) == [first, *others], "one reading per version in installedBy.versions, in that order"
+    for version, reading in readings.items():
+        source = reading["source"]
+        assert re.search(r"@\S+|https://\S+", source), f"{version}: name the repository and version, or the URL"
+        assert re.search(r"read \d{4}-\d{2}-\d{2}", source), f"{version}: say when it was read"
+        assert reading.get("note"), f"{version}: say how the figures were found the same"
 
 
 # ---- Where each DaemonSet runs -------------------------------------------------------------------
@@ -163,21 +170,27 @@ def test_the_charts_the_program_configures_are_recorded_as_it_configures_them(pl
 
 
 def test_every_add_on_and_chart_the_program_installs_is_accounted_for(plans: dict[str, Inventory]) -> None:
-    """A new add-on or chart, or a new version of one, needs its DaemonSets read again."""
-    plan = gpu_stack(plans)
-    installed: dict[tuple[str, str], str] = {
-        ("addon", r.inputs["addonName"]): r.inputs["addonVersion"] for r in plan.of_type("aws:eks/addon:Addon")
-    }
-    installed |= {("chart", r.inputs["chart"]): r.inputs["version"] for r in plan.of_type(RELEASE)}
-    (cluster,) = plan.of_type("eks:index:Cluster")
-    installed[("addon", "kube-proxy")] = cluster.inputs["kubeProxyAddonOptions"]["version"]
-    recorded = {
-        (kind, entry["installedBy"][kind]): entry["installedBy"]["version"]
-        for entry in DAEMONSETS.values()
-        for kind in ("addon", "chart")
-        if kind in entry["installedBy"]
-    }
-    for (kind, name), version in installed.items():
-        if name in DATA["withoutDaemonSets"]:
-            continue
-        assert recorded.get((kind, name)) == version, f"{kind} {name} {version}: read its DaemonSets' requests"
+    """A new add-on or chart, or a new version of one in any stack (prod pins its add-on versions, dev takes
+    EKS's defaults), needs its DaemonSets read again."""
+    # Each DaemonSet of an add-on or chart is read on its own (the CloudWatch add-on has three).
+    recorded: dict[tuple[str, str], dict[str, list[str]]] = {}
+    for entry in DAEMONSETS.values():
+        for kind in ("addon", "chart"):
+            if kind in entry["installedBy"]:
+                by = recorded.setdefault((kind, entry["installedBy"][kind]), {})
+                by[entry["name"]] = entry["installedBy"]["versions"]
+    for stack, plan in plans.items():
+        installed: dict[tuple[str, str], str] = {
+            ("addon", r.inputs["addonName"]): r.inputs["addonVersion"] for r in plan.of_type("aws:eks/addon:Addon")
+        }
+        installed |= {("chart", r.inputs["chart"]): r.inputs["version"] for r in plan.of_type(RELEASE)}
+        (cluster,) = plan.of_type("eks:index:Cluster")
+        installed[("addon", "kube-proxy")] = cluster.inputs["kubeProxyAddonOptions"]["version"]
+        for (kind, name), version in installed.items():
+            if name in DATA["withoutDaemonSets"]:
+                continue
+            daemonsets = recorded.get((kind, name), {})
+            unread = [ds for ds, versions in daemonsets.items() if version not in versions]
+            assert daemonsets and not unread, (
+                f"{stack}: {kind} {name} {version}: read its DaemonSets' requests at that version {unread or ''}"
+            )
