@@ -19,7 +19,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from components.storage import deny_without_tls, harden_bucket, log_server_access
+from components.storage import deny_without_tls, expire_noncurrent_versions, harden_bucket, log_server_access
 
 # S3 data events of objects: GetObject, PutObject, DeleteObject, CopyObject, multipart uploads, ...
 S3_OBJECT = "AWS::S3::Object"
@@ -134,16 +134,7 @@ class AuditTrail(pulumi.ComponentResource):
         aws.s3.BucketLifecycleConfiguration(
             f"{name}-trail",
             bucket=bucket.id,
-            rules=[
-                aws.s3.BucketLifecycleConfigurationRuleArgs(
-                    id="expire-noncurrent-versions",
-                    status="Enabled",
-                    filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=""),
-                    noncurrent_version_expiration=aws.s3.BucketLifecycleConfigurationRuleNoncurrentVersionExpirationArgs(
-                        noncurrent_days=args.log_retention_days
-                    ),
-                )
-            ],
+            rules=[expire_noncurrent_versions(args.log_retention_days)],
             opts=child,
         )
         log_server_access(

@@ -162,6 +162,18 @@ def server_access_log_policy(
     }
 
 
+def expire_noncurrent_versions(days: int) -> aws.s3.BucketLifecycleConfigurationRuleArgs:
+    """A lifecycle rule: a version that was overwritten or deleted is kept `days`, then expires."""
+    return aws.s3.BucketLifecycleConfigurationRuleArgs(
+        id="expire-noncurrent-versions",
+        status="Enabled",
+        filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=""),
+        noncurrent_version_expiration=aws.s3.BucketLifecycleConfigurationRuleNoncurrentVersionExpirationArgs(
+            noncurrent_days=days
+        ),
+    )
+
+
 def log_server_access(
     name: str,
     source: aws.s3.Bucket,
@@ -267,14 +279,7 @@ class UserDataBucket(pulumi.ComponentResource):
             f"{name}-user-data",
             bucket=bucket.id,
             rules=[
-                aws.s3.BucketLifecycleConfigurationRuleArgs(
-                    id="expire-noncurrent-versions",
-                    status="Enabled",
-                    filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=""),
-                    noncurrent_version_expiration=aws.s3.BucketLifecycleConfigurationRuleNoncurrentVersionExpirationArgs(
-                        noncurrent_days=args.noncurrent_version_days
-                    ),
-                ),
+                expire_noncurrent_versions(args.noncurrent_version_days),
                 aws.s3.BucketLifecycleConfigurationRuleArgs(
                     id="abort-incomplete-multipart-uploads",
                     status="Enabled",
