@@ -90,7 +90,7 @@ prerequisites = AccountPrerequisites(
     AccountPrerequisitesArgs(
         guard_duty=config.get_bool("guardDuty") is not False,
         enhanced_scanning=bool(config.get_bool("registryEnhancedScanning")),
-        # Off until the first environment stack is deployed and AWS lists its tag keys (README "Cost").
+        # Off until the first environment stack is deployed and AWS lists its tag keys (docs/cost.md).
         cost_allocation_tags=COST_ALLOCATION_TAG_KEYS if config.get_bool("activateCostAllocationTags") else (),
     ),
 )

@@ -76,7 +76,7 @@ def declare_hub(
 
     # The user image: from this stack's registry once the configured tag is pushed. The first `up`
     # creates the repository empty, so until then user servers run the chart's public sample image
-    # (push, then `pulumi up` again switches them; see README "First deploy").
+    # (push, then `pulumi up` again switches them; see docs/profiles-and-gpus.md, "User image").
     user_image = choose_user_image(
         hub.user_servers.image,
         chart_version=hub.chart_version,
