@@ -195,7 +195,7 @@ def user_data_key_policy(partition: str, region: str, account_id: str) -> dict[s
 
 
 class Encryption(pulumi.ComponentResource):
-    """Three customer-managed keys: Kubernetes secrets, logs, and user data / volumes.
+    """Four customer-managed keys: Kubernetes secrets, logs, user data / volumes, and the alert topic.
 
     Rotation is always on and deletion waits ``deletion_window_days``.
     """

@@ -73,6 +73,13 @@ def access_lines(values: dict[str, Any]) -> list[str]:
     return lines + profile_lines(values)
 
 
+def _memory(kubespawner_value: str | int) -> str:
+    """KubeSpawner's memory form (2G: 2 GiB) as the settings write it (2Gi)."""
+    if isinstance(kubespawner_value, str) and kubespawner_value[-1:] in ("K", "M", "G", "T"):
+        return f"{kubespawner_value}i"
+    return f"{kubespawner_value} bytes"
+
+
 def profile_lines(values: dict[str, Any]) -> list[str]:
     """Which groups see which server profiles (hub_config/profiles_by_group.py enforces it at spawn)."""
     profiles = values["singleuser"].get("profileList") or []
@@ -83,7 +90,7 @@ def profile_lines(values: dict[str, Any]) -> list[str]:
     for profile in profiles:
         override = profile["kubespawner_override"]
         gpus = (override.get("extra_resource_limits") or {}).get("nvidia.com/gpu")
-        size = f"{override['cpu_limit']:g} CPU, {override['mem_limit']}" + (f", {gpus} GPU" if gpus else "")
+        size = f"{override['cpu_limit']:g} CPU, {_memory(override['mem_limit'])}" + (f", {gpus} GPU" if gpus else "")
         who = ", ".join(profile["allowed_groups"]) if profile.get("allowed_groups") else "everyone"
         default = " (default)" if profile.get("default") else ""
         pool = override.get("node_selector", {}).get("node-purpose", "user")

@@ -60,7 +60,7 @@ class DetectionSettings(_Model):
 class BudgetSettings(_Model):
     enabled: bool = True
     """An AWS Budget of the stack's monthly cost (every resource tagged `stack: jhub-<stack>`), alerting the
-    alert topic. Counts only once the cost allocation tags are active (bootstrap/, README "Cost")."""
+    alert topic. Counts only once the cost allocation tags are active (bootstrap/, docs/cost.md)."""
     monthly_limit_usd: float | None = Field(None, gt=0)
     """The budget, in USD per month. Required while the budget is on: `./plan` prints the stack's fixed
     monthly cost to start from."""
