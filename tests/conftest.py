@@ -28,6 +28,12 @@ STACK_NAMES = sorted(
 )
 
 
+def region_of(plan: Inventory) -> str:
+    """The stack's region (a plan of any stack file, not only eu-west-1's)."""
+    document = yaml.safe_load((ROOT / "stacks" / f"Pulumi.{plan.stack}.yaml").read_text())
+    return str(document["config"]["aws:region"])
+
+
 def key_arn(plan: Inventory, purpose: str) -> str:
     """ARN of the stack's KMS key whose name contains `purpose` (as the provider returned it)."""
     return plan.one("aws:kms/key:Key", purpose).arn

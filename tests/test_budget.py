@@ -15,7 +15,7 @@ from components import tagging
 from offline_plan import cost
 from offline_plan.mock_engine import ACCOUNT_ID, Inventory
 from policies import checklist
-from tests.conftest import ROOT, key_arn, run_plan
+from tests.conftest import ROOT, key_arn, region_of, run_plan
 from tests.iam_eval import IamRequest, evaluate
 from tests.test_bootstrap import run_bootstrap
 from tests.test_cost_tags import expected_tags
@@ -160,7 +160,7 @@ def test_the_plan_warns_when_the_budget_is_below_the_fixed_cost(tmp_path: Path) 
 
 def test_the_committed_budgets_are_above_the_fixed_cost(plans: dict[str, Inventory]) -> None:
     for stack, plan in plans.items():
-        fixed = cost.estimate(plan, cost.load_prices("eu-west-1"), checklist.support_phase, 160).total("min")
+        fixed = cost.estimate(plan, cost.load_prices(region_of(plan)), checklist.support_phase, 160).total("min")
         assert stack_settings(stack)["budget"]["monthlyLimitUsd"] > fixed, stack
 
 

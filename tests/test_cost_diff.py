@@ -11,10 +11,11 @@ from offline_plan import cost
 from offline_plan.cost_diff import MARKER, comment, main
 from offline_plan.mock_engine import Inventory
 from policies import checklist
+from tests.conftest import region_of
 
 
 def estimate(plan: Inventory) -> dict[str, Any]:
-    return cost.estimate(plan, cost.load_prices("eu-west-1"), checklist.support_phase, 160).to_json()
+    return cost.estimate(plan, cost.load_prices(region_of(plan)), checklist.support_phase, 160).to_json()
 
 
 def test_a_bigger_node_group_shows_as_a_cost_increase(plans: dict[str, Inventory]) -> None:

@@ -14,6 +14,7 @@ import pytest
 from components.dashboard import USER_POD_NAME_TOKEN, node_count_query
 from components.jupyterhub_values import USER_POD_NAME_TEMPLATE
 from offline_plan.mock_engine import Inventory
+from tests.conftest import region_of
 from tests.container_insights import PodState, evaluate, pod_name_dimension, published_points
 from tests.test_jupyterhub import hub_values
 from tests.test_user_pods import spawner_config
@@ -96,7 +97,7 @@ def test_every_stack_has_the_widgets_the_issue_lists(plans: dict[str, Inventory]
         name = plan.one(DASHBOARD).inputs["dashboardName"]
         assert NAME.match(name)
         assert plan.outputs["dashboard_url"].endswith(f"#dashboards/dashboard/{name}")
-        assert "region=eu-west-1" in plan.outputs["dashboard_url"]
+        assert f"region={region_of(plan)}" in plan.outputs["dashboard_url"]
 
 
 def test_each_widget_reads_what_the_stack_produces(plans: dict[str, Inventory]) -> None:

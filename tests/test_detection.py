@@ -17,7 +17,7 @@ from offline_plan.mock_engine import ACCOUNT_ID, BOOTSTRAP_DETECTOR, Inventory, 
 from offline_plan.plan import render
 from policies.checklist import support_phase
 from tests import test_patterns as samples
-from tests.conftest import ROOT, key_arn, run_plan
+from tests.conftest import ROOT, key_arn, region_of, run_plan
 from tests.iam_eval import IamRequest, evaluate
 from tests.patterns import event_pattern_matches, filter_pattern_matches
 from tests.trail_selectors import api_violations, trail_records
@@ -334,7 +334,7 @@ def test_beside_an_organization_trail_the_stack_records_only_the_user_data_event
     assert plan.outputs["user_data_access_trail"] == trail["name"] != ORGANIZATION_TRAIL
     assert [t.inputs["name"] for t in plan.of_type(TRAIL)] == [trail["name"]]  # the organization's is not declared
     assert "NO management events (another trail records them)" in render(plan)
-    estimate = cost.estimate(plan, cost.load_prices("eu-west-1"), support_phase, 160)
+    estimate = cost.estimate(plan, cost.load_prices(region_of(plan)), support_phase, 160)
     billed = {u.item for u in estimate.unit_prices if u.component == "AuditTrail"}
     assert "CloudTrail data events (every one billed)" in billed
     assert not any("management events" in item for item in billed)
@@ -349,8 +349,8 @@ def test_cloudtrail_may_deliver_data_events_to_the_trail_bucket(
         trail = stack.one(TRAIL).inputs
         bucket = trail_bucket(stack)
         policy = json.loads(bucket_part(stack, POLICY, bucket).inputs["policy"])
-        trail_arn = f"arn:aws:cloudtrail:eu-west-1:{ACCOUNT_ID}:trail/{trail['name']}"
-        key = f"arn:aws:s3:::{bucket.id}/AWSLogs/{ACCOUNT_ID}/CloudTrail/eu-west-1/2026/03/02/x.json.gz"
+        trail_arn = f"arn:aws:cloudtrail:{region_of(stack)}:{ACCOUNT_ID}:trail/{trail['name']}"
+        key = f"arn:aws:s3:::{bucket.id}/AWSLogs/{ACCOUNT_ID}/CloudTrail/{region_of(stack)}/2026/03/02/x.json.gz"
 
         def put(source_arn: str, _key: str = key, _policy: Any = policy) -> IamRequest:
             context = {
@@ -363,7 +363,7 @@ def test_cloudtrail_may_deliver_data_events_to_the_trail_bucket(
                 "s3:PutObject", _key, [], "cloudtrail.amazonaws.com", context=context, resource_policy=_policy
             )
 
-        other = f"arn:aws:cloudtrail:eu-west-1:{ACCOUNT_ID}:trail/someone-elses"
+        other = f"arn:aws:cloudtrail:{region_of(stack)}:{ACCOUNT_ID}:trail/someone-elses"
         assert evaluate([put(trail_arn), put(other)]) == ["Allowed", "ImplicitlyDenied"], stack.stack
 
 
