@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from offline_plan.mock_engine import Inventory
-from tests.conftest import ROOT, run_plan
+from tests.conftest import ROOT, STACK_NAMES, run_plan
 
 
 def test_bad_settings_stop_the_plan_with_one_message_and_nothing_declared(tmp_path: Path) -> None:
@@ -36,7 +36,7 @@ def test_an_unknown_stack_is_named_with_the_stacks_that_exist(tmp_path: Path) ->
     result = run_plan("stagin", tmp_path / "plan.json")
     assert result.returncode == 2
     assert "Traceback" not in result.stderr + result.stdout
-    assert "error: no stack named 'stagin': the stacks are dev, prod" in result.stderr
+    assert f"error: no stack named 'stagin': the stacks are {', '.join(STACK_NAMES)}" in result.stderr
 
 
 def test_a_yaml_syntax_error_names_the_file_line_and_column(tmp_path: Path) -> None:

@@ -13,8 +13,9 @@ from parliament import analyze_policy_string
 from components.hub_network_policies import POD_IDENTITY_AGENT
 from components.jupyterhub_values import CURATOR_SERVICE_ACCOUNT, USER_POD_NAME_TEMPLATE, USER_SERVICE_ACCOUNT
 from offline_plan.mock_engine import ACCOUNT_ID, Inventory, Recorded
-from tests.conftest import key_arn
+from tests.conftest import key_arn, region_of
 from tests.iam_eval import IamRequest, evaluate
+from tests.test_foundation import stack_config
 from tests.test_jupyterhub import hub_settings, hub_values
 
 ROLE = "aws:iam/role:Role"
@@ -295,7 +296,7 @@ def test_user_role_may_use_the_data_key_only_through_s3(plan: Inventory) -> None
     statement = next(s for s in user_policy(plan)["Statement"] if s["Sid"] == "UserDataKeyThroughS3Only")
     assert set(statement["Action"]) == {"kms:Decrypt", "kms:GenerateDataKey"}
     assert statement["Resource"] == key_arn(plan, "user-data")
-    assert statement["Condition"] == {"StringEquals": {"kms:ViaService": "s3.eu-west-1.amazonaws.com"}}
+    assert statement["Condition"] == {"StringEquals": {"kms:ViaService": f"s3.{region_of(plan)}.amazonaws.com"}}
 
 
 # ---- How the mapping holds: trust, association, hub settings -------------------------------------
@@ -308,7 +309,7 @@ def test_user_role_is_assumable_only_by_pod_identity_for_this_cluster(plan: Inve
     assert set(statement["Action"]) == {"sts:AssumeRole", "sts:TagSession"}
     assert statement["Condition"]["StringEquals"] == {"aws:SourceAccount": ACCOUNT_ID}
     assert statement["Condition"]["ArnEquals"] == {
-        "aws:SourceArn": f"arn:aws:eks:eu-west-1:{ACCOUNT_ID}:cluster/{cluster}"
+        "aws:SourceArn": f"arn:aws:eks:{region_of(plan)}:{ACCOUNT_ID}:cluster/{cluster}"
     }
 
 
@@ -355,7 +356,7 @@ def _implied_resource(resource: Recorded, plan: Inventory) -> str | None:
     if resource.type == "aws:kms/key:Key":
         return resource.arn
     if resource.type == "aws:ecr/repositoryPolicy:RepositoryPolicy":
-        return f"arn:aws:ecr:eu-west-1:{ACCOUNT_ID}:repository/{resource.inputs['repository']}"
+        return f"arn:aws:ecr:{region_of(plan)}:{ACCOUNT_ID}:repository/{resource.inputs['repository']}"
     return None
 
 
@@ -484,7 +485,7 @@ def test_repository_scans_is_immutable_encrypted_and_expires_images(plan: Invent
     rules = json.loads(plan.one("aws:ecr/lifecyclePolicy:LifecyclePolicy").inputs["policy"])["rules"]
     assert {r["selection"]["tagStatus"] for r in rules} == {"untagged", "any"}
     assert (repository.inputs["forceDelete"], repository.retain_on_delete) == (
-        (True, False) if plan.stack == "dev" else (False, True)
+        (False, True) if stack_config(plan)["jhub-eks:data"]["retainOnDestroy"] else (True, False)
     )
 
 
@@ -492,9 +493,8 @@ def test_only_the_nodes_and_admins_may_pull(plan: Inventory) -> None:
     policy = json.loads(plan.one("aws:ecr/repositoryPolicy:RepositoryPolicy").inputs["policy"])
     node_role = plan.outputs["node_role_arn"]
     admins = [e["principalArn"] for e in plan.one("eks:index:Cluster").inputs["accessEntries"].values()]
-    repository = (
-        f"arn:aws:ecr:eu-west-1:{ACCOUNT_ID}:repository/{plan.one('aws:ecr/repository:Repository').inputs['name']}"
-    )
+    repository_name = plan.one("aws:ecr/repository:Repository").inputs["name"]
+    repository = f"arn:aws:ecr:{region_of(plan)}:{ACCOUNT_ID}:repository/{repository_name}"
     pull_anything = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "ecr:*", "Resource": "*"}]}
     someone = f"arn:aws:iam::{ACCOUNT_ID}:role/some-ci-role"
     decisions = evaluate(
