@@ -33,7 +33,7 @@ if problem:
 for warning in preflight.warnings(settings, facts):
     pulumi.log.warn(warning)
 
-name = f"jhub-{settings.stack}"
+name = settings.resource_prefix
 # Cost allocation tags on every AWS resource, with the component that declared it (components/tagging.py).
 # The stack tag is the resource prefix (jhub-dev), unique in an account that other projects share.
 tags = base_tags(PROJECT, name, settings.environment)

@@ -170,7 +170,7 @@ class Facts:
 
 def registry_repository_name(settings: Settings) -> str:
     """Per stack: dev and prod may share an account, and destroying dev must not touch prod's images."""
-    return f"jhub-{settings.stack}/{settings.registry.repository_name}"
+    return f"{settings.resource_prefix}/{settings.registry.repository_name}"
 
 
 def log_group_prefixes(cluster_name: str) -> tuple[str, ...]:

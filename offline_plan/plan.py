@@ -33,7 +33,7 @@ from offline_plan.deploy_graph import render_longest_chain
 from offline_plan.mock_engine import BOOTSTRAP_DETECTOR, ROOT, Inventory, PlanError, Recorded, load_stack_config, run
 from offline_plan.reachability import reachability
 from offline_plan.reachability import render as render_reachability
-from policies.checklist import RULES, Resource, evaluate, support_phase
+from policies.checklist import RULES, Resource, Violation, evaluate, support_phase
 from settings import Settings, SettingsError, parse_settings
 
 Summary = Callable[[dict[str, Any]], str]
@@ -265,10 +265,13 @@ def checklist_view(inventory: Inventory) -> list[Resource]:
     return [Resource(r.type, r.name, r.urn, r.outputs, r.parent, r.dependencies) for r in inventory.resources]
 
 
-def render_checklist(inventory: Inventory) -> tuple[str, bool]:
+Results = dict[str, list[Violation]]
+"""Rule id -> its violations (policies.checklist.evaluate over checklist_view), computed once per plan."""
+
+
+def render_checklist(stack: str, results: Results) -> tuple[str, bool]:
     """The security checklist for the stack (the policy pack's rules); and whether all passed."""
-    results = evaluate(checklist_view(inventory))
-    lines = [f"Security checklist for '{inventory.stack}' (mandatory; the same rules as policies/):"]
+    lines = [f"Security checklist for '{stack}' (mandatory; the same rules as policies/):"]
     for rule in RULES:
         violations = results[rule.id]
         status = "PASS" if not violations else ("WARN" if rule.advisory else "FAIL")
@@ -349,26 +352,25 @@ def fit_to_terminal(text: str, width: int) -> str:
     return "\n".join(fitted)
 
 
-def failing_rules(inventory: Inventory) -> list[str]:
+def failing_rules(results: Results) -> list[str]:
     """One line per violation of a mandatory rule: the rule and what fixes it (the message names the key)."""
-    results = evaluate(checklist_view(inventory))
     return [f"{rule.id}: {v.message}" for rule in RULES if not rule.advisory for v in results[rule.id]]
 
 
-def render_summary(inventory: Inventory, cost: CostReport, artifacts: list[Path]) -> str:
+def render_summary(inventory: Inventory, cost: CostReport, results: Results, access: str, artifacts: list[Path]) -> str:
     """One screen at the end of every run: what is declared, what it costs, who gets in, the checklist."""
     counts: dict[str, int] = defaultdict(int)
     for resource in inventory.resources:
         if resource.custom and resource.type != "pulumi:pulumi:Stack":
             counts[inventory.component_of(resource) or "(stack)"] += 1
-    results = evaluate(checklist_view(inventory))
     failed = [r.id for r in RULES if results[r.id] and not r.advisory]
     warned = [r.id for r in RULES if results[r.id] and r.advisory]
     checklist = f"{len(RULES) - len(failed) - len(warned)} of {len(RULES)} rules pass"
     checklist += f"; FAIL: {', '.join(failed)}" if failed else ""
     checklist += f"; WARN: {', '.join(warned)}" if warned else ""
-    partial = f" (PARTIAL: {len(cost.unpriced())} items unpriced)" if cost.unpriced() else ""
-    login = next((line.strip() for line in render_access(inventory).splitlines() if "may log in:" in line), "")
+    unpriced = cost.unpriced()
+    partial = f" (PARTIAL: {len(unpriced)} items unpriced)" if unpriced else ""
+    login = next((line.strip() for line in access.splitlines() if "may log in:" in line), "")
     lines = [
         f"Summary of '{inventory.stack}' ({cost.region}):",
         f"  resources: {sum(counts.values())} in {len(counts)} components ("
@@ -497,7 +499,9 @@ def main(argv: list[str] | None = None) -> int:
             f"[WARN] cost.budget.monthlyLimitUsd {budget.monthly_limit_usd:,.0f} is below the stack's fixed monthly "
             f"cost ({cost.total('min'):,.0f} at the minimum node sizes): the budget alerts every month"
         )
-    checklist, passed = render_checklist(inventory)
+    results = evaluate(checklist_view(inventory))
+    checklist, passed = render_checklist(inventory.stack, results)
+    access = render_access(inventory)
     show()
     show(render_longest_chain(inventory))
     show()
@@ -506,15 +510,15 @@ def main(argv: list[str] | None = None) -> int:
     show(checklist)
     if not args.quiet:
         show()
-        show(render_access(inventory))
+        show(access)
     if table and not args.quiet:
         show()
         show(table)
     artifacts = [out, cost_file, *([reachability_file] if table else []), *values_files]
     show()
-    show(render_summary(inventory, cost, artifacts))
+    show(render_summary(inventory, cost, results, access, artifacts))
     if not passed:
-        failures = "\n".join(f"  - {line}" for line in failing_rules(inventory))
+        failures = "\n".join(f"  - {line}" for line in failing_rules(results))
         print(fit_to_terminal(f"error: the security checklist failed:\n{failures}", width), file=sys.stderr)
         return 3
     return 0

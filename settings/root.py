@@ -66,6 +66,12 @@ class Settings(_Model):
     """Secret settings (top-level keys, see SECRET_KEYS)."""
 
     @property
+    def resource_prefix(self) -> str:
+        """What every resource's name starts with, and the stack cost tag: `jhub-<stack>`, unique in an account
+        that other stacks and projects share."""
+        return f"jhub-{self.stack}"
+
+    @property
     def partition(self) -> str:
         if self.region.startswith("cn-"):
             return "aws-cn"
