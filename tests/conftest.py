@@ -28,10 +28,15 @@ STACK_NAMES = sorted(
 )
 
 
+def stack_config(plan: Inventory) -> dict[str, Any]:
+    """The `config:` of the stack file the plan was made from."""
+    config: dict[str, Any] = yaml.safe_load((ROOT / "stacks" / f"Pulumi.{plan.stack}.yaml").read_text())["config"]
+    return config
+
+
 def region_of(plan: Inventory) -> str:
     """The stack's region (a plan of any stack file, not only eu-west-1's)."""
-    document = yaml.safe_load((ROOT / "stacks" / f"Pulumi.{plan.stack}.yaml").read_text())
-    return str(document["config"]["aws:region"])
+    return str(stack_config(plan)["aws:region"])
 
 
 def key_arn(plan: Inventory, purpose: str) -> str:

@@ -14,17 +14,13 @@ import yaml
 from components.cluster import CONTROL_PLANE_LOG_TYPES
 from offline_plan.mock_engine import STACKS, Inventory, Recorded
 from settings import AUTOSCALER_CHARTS
-from tests.conftest import key_arn, run_plan
+from tests.conftest import key_arn, run_plan, stack_config
 
 KEY = "aws:kms/key:Key"
 LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
 ROLE = "aws:iam/role:Role"
 CLUSTER = "eks:index:Cluster"
 ADDON = "aws:eks/addon:Addon"
-
-
-def stack_config(plan: Inventory) -> dict[str, Any]:
-    return yaml.safe_load((STACKS / f"Pulumi.{plan.stack}.yaml").read_text())["config"]
 
 
 def by_id(plan: Inventory) -> dict[str, Recorded]:

@@ -22,8 +22,8 @@ from components.node_groups import AUTOSCALER_TEMPLATE, TAINT_EFFECTS
 from offline_plan.chart_values import chart_data
 from offline_plan.mock_engine import Inventory, Recorded
 from tests import charts
+from tests.conftest import stack_config
 from tests.scheduling import Node, affinity_allows, fits, taints_allow
-from tests.test_foundation import stack_config
 from tests.test_user_pods import profiles, spawner_config
 from tests.user_pods import HubUser, spawn
 

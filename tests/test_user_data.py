@@ -13,9 +13,8 @@ from parliament import analyze_policy_string
 from components.hub_network_policies import POD_IDENTITY_AGENT
 from components.jupyterhub_values import CURATOR_SERVICE_ACCOUNT, USER_POD_NAME_TEMPLATE, USER_SERVICE_ACCOUNT
 from offline_plan.mock_engine import ACCOUNT_ID, Inventory, Recorded
-from tests.conftest import key_arn, region_of
+from tests.conftest import key_arn, region_of, stack_config
 from tests.iam_eval import IamRequest, evaluate
-from tests.test_foundation import stack_config
 from tests.test_jupyterhub import hub_settings, hub_values
 
 ROLE = "aws:iam/role:Role"
