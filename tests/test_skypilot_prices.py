@@ -7,13 +7,17 @@ import json
 from pathlib import Path
 
 import pytest
+import yaml
 
 from maintenance import skypilot_prices
 from offline_plan import cost
 
 # The layout of skypilot-org/skypilot-catalog catalogs/v8/aws/vms.csv (rows from e385a0d): one row
 # per type and zone, the region's on-demand price repeated on each.
-HEADER = "InstanceType,AcceleratorName,AcceleratorCount,vCPUs,MemoryGiB,GpuInfo,Price,SpotPrice,Region,AvailabilityZone,Arch\n"
+HEADER = (
+    "InstanceType,AcceleratorName,AcceleratorCount,vCPUs,MemoryGiB,GpuInfo,"
+    "Price,SpotPrice,Region,AvailabilityZone,Arch\n"
+)
 VMS_CSV = (
     HEADER
     + """m6i.large,,,2.0,8.0,,0.12,0.049500,ap-southeast-2,apse2-az1,x86_64
@@ -88,3 +92,20 @@ def test_the_snapshots_carry_the_committed_catalog_excerpt() -> None:
         snapshot = cost.load_prices(region)
         for name, usd in prices.items():
             assert snapshot["instances"][name]["usd"] == usd, (region, name)
+
+
+def _stack_instance_types(stack_file: Path) -> set[str]:
+    groups = yaml.safe_load(stack_file.read_text())["config"]["jhub-eks:nodeGroups"]
+    return {name for group in groups.values() if isinstance(group, dict) for name in group.get("instanceTypes", [])}
+
+
+def test_every_example_stack_type_is_priced_in_the_fixture_regions() -> None:
+    """dev and prod moved to us-east-1, ap-southeast-2 or eu-central-1 (tests/fixtures/stacks) price every
+    node they run: prod's m6i and g5 as well as dev's t3."""
+    stacks = cost.ROOT / "stacks"
+    types = _stack_instance_types(stacks / "Pulumi.dev.yaml") | _stack_instance_types(stacks / "Pulumi.prod.yaml")
+    assert {"t3.large", "m6i.large", "m6i.2xlarge", "g5.xlarge"} <= types
+    for region in ("us-east-1", "ap-southeast-2", "eu-central-1"):
+        instances = cost.load_prices(region)["instances"]
+        unpriced = sorted(name for name in types if not (instances.get(name) or {}).get("usd"))
+        assert not unpriced, (region, unpriced)
