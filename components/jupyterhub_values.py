@@ -76,6 +76,18 @@ def fallback_user_image(chart_version: str) -> UserImage:
     return UserImage("quay.io/jupyterhub/k8s-singleuser-sample", chart_version)
 
 
+def environment_image(repository: str, tag: str | None, digest: str | None) -> UserImage:
+    """An environment's image as the chart's `name` and `tag`. The z2jh 4.4.0 chart joins them with a colon
+    everywhere: the hub's config (`f"{name}:{tag}"`, files/hub/jupyterhub_config.py) and the image pullers
+    (`{{ name }}:{{ tag }}`, templates/image-puller/_helpers-daemonset.tpl). So a digest is written as name
+    `<repository>@sha256` and tag `<hex>`, which both join into `<repository>@sha256:<hex>`."""
+    if digest is not None:
+        algorithm, _, hex_digest = digest.partition(":")
+        return UserImage(f"{repository}@{algorithm}", hex_digest)
+    assert tag is not None  # settings refuse a pin with neither
+    return UserImage(repository, tag)
+
+
 @dataclass(frozen=True)
 class UserImageChoice:
     """Which image user servers run: `repository` None means the configured `image.name`."""

@@ -8,7 +8,13 @@ import pulumi
 
 from components.identity import UserIdentity, UserIdentityArgs
 from components.jupyterhub import JupyterHub, JupyterHubArgs
-from components.jupyterhub_values import CURATOR_SERVICE_ACCOUNT, USER_SERVICE_ACCOUNT, choose_user_image
+from components.jupyterhub_values import (
+    CURATOR_SERVICE_ACCOUNT,
+    USER_SERVICE_ACCOUNT,
+    UserImageChoice,
+    choose_user_image,
+    environment_image,
+)
 from components.registry import Registry, RegistryArgs
 from components.storage import UserDataBucket, UserDataBucketArgs
 from layers.cluster import ClusterLayer
@@ -77,17 +83,28 @@ def declare_hub(
     # The user image: from this stack's registry once the configured tag is pushed. The first `up`
     # creates the repository empty, so until then user servers run the chart's public sample image
     # (push, then `pulumi up` again switches them; see docs/profiles-and-gpus.md, "User image").
-    user_image = choose_user_image(
-        hub.user_servers.image,
-        chart_version=hub.chart_version,
-        registry_url=registry.repository_url,
-        tag_pushed=facts.image_pushed(hub.user_servers.image.tag),
-    )
+    # An environment pinned by digest (settings/environments.py) replaces the image by tag.
+    if (environment := settings.environment_of(None)) is not None:
+        pin = environment[1]
+        pinned = environment_image(pin.repository, pin.tag, pin.digest)
+        user_image = UserImageChoice(pinned.name, pinned.tag)
+    else:
+        user_image = choose_user_image(
+            hub.user_servers.image,
+            chart_version=hub.chart_version,
+            registry_url=registry.repository_url,
+            tag_pushed=facts.image_pushed(hub.user_servers.image.tag),
+        )
     if user_image.warning:
         pulumi.log.warn(user_image.warning)
     # Profiles with their own tag in this stack's registry, the same way (each falls back on its own).
-    profile_images = {}
+    profile_images: dict[str, tuple[pulumi.Input[str], str]] = {}
     for profile in hub.user_servers.profiles:
+        if profile.environment is not None:
+            pin = settings.environments[profile.environment]
+            pinned = environment_image(pin.repository, pin.tag, pin.digest)
+            profile_images[profile.slug] = (pinned.name, pinned.tag)
+            continue
         if profile.image is None or not profile.image.from_registry:
             continue
         choice = choose_user_image(

@@ -43,6 +43,7 @@ DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
 JUPYTER_SYSTEM_CONFIG_PATH = ("/usr/local/etc/jupyter", "/etc/jupyter")
 SERVER_CONFIG_NAMES = ("jupyter_server_config.json", "jupyter_server_config.py")
 # Wheels that would replace a base's CUDA build of PyTorch with another one.
+PACKAGE_MANAGERS = ("apt-get", "apt", "mamba", "conda", "micromamba", "pip", "yum", "dnf", "apk")
 BASE_OWNED = re.compile(r"^(torch|torchvision|torchaudio|nvidia-[a-z0-9-]+)$")
 
 
@@ -148,20 +149,23 @@ def check_dockerfile(path: Path) -> list[Problem]:
         for command in _shell_commands(value):
             program = Path(command[0]).name if command else ""
             arguments = command[1:]
-            if program in ("apt-get", "apt", "mamba", "conda", "micromamba", "pip", "yum", "dnf", "apk"):
-                if "sudo" in arguments:
-                    problems.append(Problem("no-sudo", f"{where}: {program} installs sudo"))
+            if program in PACKAGE_MANAGERS and "sudo" in arguments:
+                problems.append(Problem("no-sudo", f"{where}: {program} installs sudo"))
             if program == "chmod":
                 modes = [a for a in arguments if not a.startswith("-")][:1]
                 if modes and _adds_setuid(modes[0]):
                     problems.append(Problem("no-setuid", f"{where}: chmod {modes[0]} adds a setuid/setgid bit"))
             if program == "setcap":
-                problems.append(Problem("no-file-capabilities", f"{where}: setcap (user servers drop every capability)"))
+                problems.append(
+                    Problem("no-file-capabilities", f"{where}: setcap (user servers drop every capability)")
+                )
             if program in ("pip", "pip3", "uv") and "install" in arguments:
                 if "--require-hashes" not in arguments:
                     problems.append(Problem("lock-installed", f"{where}: {program} install without --require-hashes"))
                 if "-r" not in arguments and "--requirement" not in arguments:
-                    problems.append(Problem("lock-installed", f"{where}: {program} install of packages outside the lock"))
+                    problems.append(
+                        Problem("lock-installed", f"{where}: {program} install of packages outside the lock")
+                    )
     return problems
 
 
@@ -175,7 +179,9 @@ def _copy_destinations(path: Path) -> dict[str, str]:
         parts = [p for p in instruction["value"].split() if not p.startswith("--")]
         *sources, destination = parts
         for source in sources:
-            copies[source] = destination.rstrip("/") + "/" + Path(source).name if destination.endswith("/") else destination
+            copies[source] = (
+                destination.rstrip("/") + "/" + Path(source).name if destination.endswith("/") else destination
+            )
     return copies
 
 
@@ -190,7 +196,7 @@ def check_culling(environment: Path) -> list[Problem]:
         return [
             Problem(
                 "kernel-culling",
-                f"no jupyter_server_config file is copied onto Jupyter's system config path {JUPYTER_SYSTEM_CONFIG_PATH}",
+                f"no jupyter_server_config file is copied onto Jupyter's config path {JUPYTER_SYSTEM_CONFIG_PATH}",
             )
         ]
     problems = []
@@ -218,12 +224,17 @@ def check_lock(environment: Path) -> list[Problem]:
     singleuser = pins.get("jupyterhub", ("", []))[0]
     if singleuser.split(".")[:2] != hub.split(".")[:2]:
         problems.append(
-            Problem("hub-version", f"jupyterhub {singleuser or '(absent)'} in the lock; the hub runs {hub} (same major.minor)")
+            Problem(
+                "hub-version",
+                f"jupyterhub {singleuser or '(absent)'} in the lock; the hub runs {hub} (same major.minor)",
+            )
         )
     gateway = pins.get("dask-gateway", ("", []))[0]
     if gateway != DASK_GATEWAY_SERVER_VERSION:
         problems.append(
-            Problem("client-libraries", f"dask-gateway {gateway or '(absent)'}; the server is {DASK_GATEWAY_SERVER_VERSION}")
+            Problem(
+                "client-libraries", f"dask-gateway {gateway or '(absent)'}; the server is {DASK_GATEWAY_SERVER_VERSION}"
+            )
         )
     for library in CLIENT_LIBRARIES:
         if library not in pins:

@@ -90,7 +90,9 @@ MUTATIONS: dict[str, tuple[str, Callable[[Path], None]]] = {
     "ends as root": ("user-1000", _append("Dockerfile", "USER root")),
     "sudo installed": (
         "no-sudo",
-        _append("Dockerfile", "USER root\nRUN apt-get update && apt-get install -y --no-install-recommends sudo\nUSER 1000"),
+        _append(
+            "Dockerfile", "USER root\nRUN apt-get update && apt-get install -y --no-install-recommends sudo\nUSER 1000"
+        ),
     ),
     "sudoers written": ("no-sudo", _append("Dockerfile", "RUN echo 'jovyan ALL=(ALL) NOPASSWD:ALL' >> /etc/sudoers")),
     "GRANT_SUDO": ("no-sudo", _append("Dockerfile", "ENV GRANT_SUDO=yes")),
@@ -104,9 +106,15 @@ MUTATIONS: dict[str, tuple[str, Callable[[Path], None]]] = {
         _append("Dockerfile", "RUN cat /var/run/secrets/kubernetes.io/serviceaccount/token || true"),
     ),
     "pip without hashes": ("lock-installed", _edit("Dockerfile", r" --require-hashes", "")),
-    "pip of a package outside the lock": ("lock-installed", _append("Dockerfile", "RUN pip install --require-hashes pandas")),
+    "pip of a package outside the lock": (
+        "lock-installed",
+        _append("Dockerfile", "RUN pip install --require-hashes pandas"),
+    ),
     "unpinned requirement": ("lock-hashes", _append("requirements.txt", "requests-oauthlib")),
-    "jupyterhub of another minor": ("hub-version", _edit("requirements.txt", r"^jupyterhub==5\.5\.0", "jupyterhub==5.3.0")),
+    "jupyterhub of another minor": (
+        "hub-version",
+        _edit("requirements.txt", r"^jupyterhub==5\.5\.0", "jupyterhub==5.3.0"),
+    ),
     "dask-gateway of another version": (
         "client-libraries",
         _edit("requirements.txt", r"^dask-gateway==2026\.3\.0", "dask-gateway==2025.4.0"),
@@ -119,7 +127,11 @@ MUTATIONS: dict[str, tuple[str, Callable[[Path], None]]] = {
     "culling off": ("kernel-culling", _culling_off),
     "culling config not on the config path": (
         "kernel-culling",
-        _edit("Dockerfile", r"/usr/local/etc/jupyter/jupyter_server_config\.json", "/home/jovyan/jupyter_server_config.json"),
+        _edit(
+            "Dockerfile",
+            r"/usr/local/etc/jupyter/jupyter_server_config\.json",
+            "/home/jovyan/jupyter_server_config.json",
+        ),
     ),
 }
 
@@ -135,7 +147,9 @@ def test_each_rule_bites(name: str, mutation: str, tmp_path: Path) -> None:
     assert rule in rules, f"{mutation}: {rule} did not fail (got {rules})"
 
 
-def test_command_line_passes_the_environments_and_refuses_a_bad_one(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_command_line_passes_the_environments_and_refuses_a_bad_one(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     assert contract.main(["check"]) == 0
     shutil.copytree(ROOT / "environments" / "datascience", tmp_path / "broken")
     _append("Dockerfile", "USER root")(tmp_path / "broken")
