@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import hashlib
+import io
 import json
 import re
 import sys
@@ -200,8 +201,27 @@ def current_pin(stack: str, environment: str) -> dict[str, Any]:
     return pin
 
 
+def _pin_block(lines: list[str], environment: str) -> tuple[int, int] | None:
+    """The line range of `<environment>:` and its keys under `jhub-eks:environments:`."""
+    try:
+        section = lines.index(f"  {PROJECT}:environments:")
+    except ValueError:
+        return None
+    for start in range(section + 1, len(lines)):
+        if not lines[start].startswith("    ") and lines[start].strip():
+            return None
+        if lines[start] == f"    {environment}:":
+            end = start + 1
+            while end < len(lines) and lines[end].startswith("      "):
+                end += 1
+            return start, end
+    return None
+
+
 def write_pin(stack_file: Path, environment: str, pin: dict[str, Any]) -> None:
-    """Set jhub-eks:environments.<environment> keeping every comment and the layout (ruamel's round trip).
+    """Set jhub-eks:environments.<environment>, every comment and the rest of the file as they were: ruamel's
+    round trip writes the pin, and only the pin's lines are taken from it (a round trip re-renders some
+    flow collections, e.g. `[{port: 22}]` as `[port: 22]`, which must not show in the promotion's diff).
     Keys of the old pin that the new one does not have go; a comment on a kept key stays."""
     from ruamel.yaml import YAML
     from ruamel.yaml.comments import CommentedMap
@@ -209,15 +229,27 @@ def write_pin(stack_file: Path, environment: str, pin: dict[str, Any]) -> None:
     round_trip = YAML()
     round_trip.preserve_quotes = True
     round_trip.width = 4096
-    document = round_trip.load(stack_file.read_text())
+    # The stack files' layout: lists indented under their key ("key:\n  - item").
+    round_trip.indent(mapping=2, sequence=4, offset=2)
+    original = stack_file.read_text()
+    document = round_trip.load(original)
     pins = document["config"].setdefault(f"{PROJECT}:environments", CommentedMap())
     entry = pins.setdefault(environment, CommentedMap())
     for key in [k for k in entry if k not in pin]:
         del entry[key]
     for key, value in pin.items():
         entry[key] = value
-    with stack_file.open("w") as out:
-        round_trip.dump(document, out)
+    buffer = io.StringIO()
+    round_trip.dump(document, buffer)
+    written = buffer.getvalue()
+    old_lines, new_lines = original.splitlines(keepends=True), written.splitlines(keepends=True)
+    old_block = _pin_block([line.rstrip("\n") for line in old_lines], environment)
+    new_block = _pin_block([line.rstrip("\n") for line in new_lines], environment)
+    if old_block and new_block:
+        written = "".join(
+            [*old_lines[: old_block[0]], *new_lines[new_block[0] : new_block[1]], *old_lines[old_block[1] :]]
+        )
+    stack_file.write_text(written)
 
 
 def promote(

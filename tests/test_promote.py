@@ -5,6 +5,7 @@ every comment of the stack file; prod copies dev's digest."""
 from __future__ import annotations
 
 import datetime
+import difflib
 import json
 import shutil
 from pathlib import Path
@@ -168,10 +169,15 @@ def test_the_pin_is_rewritten_keeping_every_comment(workspace: Path) -> None:
     pin = settings.environments["datascience"]
     assert (pin.repository, pin.digest, pin.compressed_size_bytes) == (PROD_REPOSITORY, DIGEST, 1_400_000_000)
     assert pin.scan and "passed" in pin.scan
-    # Only the pin changed: the other environment's lines are as they were.
-    assert [line for line in after.splitlines() if "pytorch-notebook" in line] == [
-        line for line in before.splitlines() if "pytorch-notebook" in line
-    ]
+    # Only the pin's lines changed: the rest of the file is as it was, layout included.
+    changed = [line for line in difflib.unified_diff(before.splitlines(), after.splitlines(), n=0, lineterm="")]
+    changed = [line for line in changed if line[:1] in "+-" and line[:3] not in ("+++", "---")]
+    assert changed and all(
+        line[1:].startswith(
+            ("      image:", "      built:", "      compressedSizeBytes:", "      scan:", "      source:")
+        )
+        for line in changed
+    ), changed
 
 
 def test_prod_copies_devs_digest(workspace: Path) -> None:
