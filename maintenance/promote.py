@@ -9,6 +9,8 @@
             --built YYYY-MM-DD --compressed-size BYTES --run URL
         After the push: the gate record of that digest, environments/gates/NAME/sha256-<hex>.json,
         committed by the bot's pull request beside the pin it allows.
+    python -m maintenance.promote check --stack dev --environment NAME
+        Print the stack's pinned image by digest if that digest passed the gate (exit 2 otherwise).
     python -m maintenance.promote pin --stack dev --environment NAME --image REPOSITORY@sha256:...
     python -m maintenance.promote pin --stack prod --environment NAME --from-stack dev --repository URL
         Rewrite stacks/Pulumi.<stack>.yaml's jhub-eks:environments.NAME (ruamel's round trip: every
@@ -291,6 +293,9 @@ def main(argv: list[str] | None = None) -> int:
     record_command.add_argument("--built", required=True)
     record_command.add_argument("--compressed-size", type=int, required=True)
     record_command.add_argument("--run", required=True)
+    check_command = commands.add_parser("check", help="print a stack's pinned image if its digest passed the gate")
+    check_command.add_argument("--stack", required=True)
+    check_command.add_argument("--environment", required=True)
     pin_command = commands.add_parser("pin")
     pin_command.add_argument("--stack", required=True)
     pin_command.add_argument("--environment", required=True)
@@ -325,6 +330,14 @@ def main(argv: list[str] | None = None) -> int:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(json.dumps(written, indent=1, sort_keys=True) + "\n")
             print(_shown(path))
+            return 0
+        if args.command == "check":
+            image = current_pin(args.stack, args.environment)["image"]
+            found = IMAGE_BY_DIGEST.match(image)
+            if found is None:
+                raise PromotionError(f"{args.stack}'s {args.environment} pin {image} has no digest")
+            read_passed_gate(args.environment, found.group("digest"))
+            print(f"{found.group('repository')}@{found.group('digest')}")
             return 0
         if args.from_stack:
             if not args.repository:

@@ -187,3 +187,14 @@ def test_prod_copies_devs_digest(workspace: Path) -> None:
     assert promote.main([*arguments, "--repository", PROD_REPOSITORY]) == 0
     assert promote.current_pin("prod", "datascience")["image"] == f"{PROD_REPOSITORY}@{DIGEST}"
     assert promote.current_pin("dev", "datascience")["image"] == f"{DEV_REPOSITORY}@{DIGEST}"
+
+
+def test_check_prints_the_pinned_digest_only_once_it_passed(
+    workspace: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert promote.main(["check", "--stack", "dev", "--environment", "datascience"]) == 2  # public pin, no record
+    _write_gate(workspace)
+    promote.promote("dev", "datascience", f"{DEV_REPOSITORY}@{DIGEST}", source="ci", today=TODAY, stacks=promote.STACKS)
+    capsys.readouterr()
+    assert promote.main(["check", "--stack", "dev", "--environment", "datascience"]) == 0
+    assert capsys.readouterr().out.strip() == f"{DEV_REPOSITORY}@{DIGEST}"
