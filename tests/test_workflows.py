@@ -608,6 +608,8 @@ def check_environments(wf: Workflows) -> list[str]:
     attested = {action(s) for s in steps_ if push is not None and steps_.index(s) > push}
     if not attested >= ATTESTING_ACTIONS:
         problems.append("environments.yml/publish: the SBOM and the provenance must be attested after the push")
+    if not any('--image-tag "pinned-' in r for r in runs):
+        problems.append("environments.yml/publish: the proposed digest needs the pinned- tag the lifecycle keeps")
     if not any("maintenance.promote pin --stack dev" in r and "gh pr create" in r for r in runs):
         problems.append("environments.yml/publish: opens no pull request pinning the digest in dev")
     script = (ROOT / "environments" / "build.sh").read_text()
