@@ -6,11 +6,16 @@ from dataclasses import dataclass
 
 import pulumi
 
+from components.environment_prepuller import GpuEnvironmentPuller, GpuEnvironmentPullerArgs
 from components.identity import UserIdentity, UserIdentityArgs
 from components.jupyterhub import JupyterHub, JupyterHubArgs
 from components.jupyterhub_values import (
     CURATOR_SERVICE_ACCOUNT,
+    GPU_TAINT,
+    NODE_POOL_LABEL,
     USER_SERVICE_ACCOUNT,
+    USER_TOLERATIONS,
+    UserImage,
     UserImageChoice,
     choose_user_image,
     environment_image,
@@ -117,6 +122,18 @@ def declare_hub(
             pulumi.log.warn(f"profile {profile.slug!r}: {choice.warning}")
         profile_images[profile.slug] = (choice.repository, choice.tag or profile.image.tag)
 
+    # Pre-pulled on each pool's nodes: the CPU user pool's profile environments besides the default one (the
+    # chart's puller), the GPU pool's (the program's own puller; components/environment_prepuller.py).
+    prepull: dict[str, dict[str, UserImage]] = {"user": {}, "gpu": {}}
+    for profile in hub.user_servers.profiles:
+        environment_name = profile.environment or hub.user_servers.environment
+        if environment_name is None or (
+            profile.node_pool == "user" and environment_name == hub.user_servers.environment
+        ):
+            continue
+        pin = settings.environments[environment_name]
+        prepull[profile.node_pool][environment_name] = environment_image(pin.repository, pin.tag, pin.digest)
+
     assert settings.secrets.oauth_client_id and settings.secrets.oauth_client_secret  # validated: required
     jupyterhub = JupyterHub(
         name,
@@ -131,6 +148,7 @@ def declare_hub(
             user_image_repository=user_image.repository,
             user_image_tag=user_image.tag,
             profile_images=profile_images,
+            prepull_images=prepull["user"],
             lockdown=settings.incident.lockdown,
             vpc_cidr=settings.network.vpc_cidr,
             kubernetes_version=settings.cluster.kubernetes_version,
@@ -138,4 +156,15 @@ def declare_hub(
             tags=tags,
         ),
     )
+    if prepull["gpu"] and settings.node_groups.gpu is not None:
+        GpuEnvironmentPuller(
+            name,
+            GpuEnvironmentPullerArgs(
+                namespace=jupyterhub.namespace,
+                images={env: f"{image.name}:{image.tag}" for env, image in prepull["gpu"].items()},
+                node_selector={NODE_POOL_LABEL: "gpu"},
+                tolerations=[*USER_TOLERATIONS, {**GPU_TAINT, "operator": "Equal"}],
+                provider=cluster.cluster.provider,
+            ),
+        )
     return HubLayer(user_data=user_data, user_identity=user_identity, registry=registry, jupyterhub=jupyterhub)
