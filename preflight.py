@@ -173,6 +173,16 @@ def registry_repository_name(settings: Settings) -> str:
     return f"{settings.resource_prefix}/{settings.registry.repository_name}"
 
 
+def own_repository_pins(settings: Settings) -> dict[str, str]:
+    """Environment name -> digest, for the pins of images in this stack's own ECR repository."""
+    repository = registry_repository_name(settings)
+    return {
+        name: pin.digest
+        for name, pin in settings.environments.items()
+        if pin.digest and ".dkr.ecr." in pin.repository and pin.repository.endswith(f"/{repository}")
+    }
+
+
 def log_group_prefixes(cluster_name: str) -> tuple[str, ...]:
     """Where EKS (control plane) and the CloudWatch agents (Container Insights) write."""
     return (f"/aws/eks/{cluster_name}/", f"/aws/containerinsights/{cluster_name}/")
@@ -265,8 +275,10 @@ def read_instance_type_offerings(instance_types: list[str], zones: list[str]) ->
 def read_facts(settings: Settings) -> Facts:
     """Every lookup the program makes, once; raises PreflightError with one message on a failure."""
     identity: Any = CALLER.run(aws.get_caller_identity)
-    uses_registry = settings.jupyterhub.user_servers.image.from_registry or any(
-        p.image is not None and p.image.from_registry for p in settings.jupyterhub.user_servers.profiles
+    uses_registry = (
+        settings.jupyterhub.user_servers.image.from_registry
+        or any(p.image is not None and p.image.from_registry for p in settings.jupyterhub.user_servers.profiles)
+        or bool(own_repository_pins(settings))
     )
     return Facts(
         account_id=identity.account_id,
@@ -315,6 +327,16 @@ def checks(settings: Settings, facts: Facts) -> str | None:
     missing = offering_problems(settings, facts)
     if missing:
         return "\n".join(missing)
+    pushed = set((facts.pushed_images or {}).values())
+    absent = [(name, digest) for name, digest in own_repository_pins(settings).items() if digest not in pushed]
+    if absent:
+        # A server of an environment whose digest is not in the repository never starts (ImagePullBackOff).
+        return "\n".join(
+            f"{PROJECT}:environments.{name}.image: {digest} is not in this stack's ECR repository "
+            f"{registry_repository_name(settings)}; pin a digest the environments workflow pushed (its pull request) "
+            "or the public image"
+            for name, digest in absent
+        )
     if settings.detection.guard_duty.mode == "account" and facts.guardduty_detector_id is None:
         return (
             f"{PROJECT}:detection.guardDuty.mode: GuardDuty has no detector in {settings.region}; run the "

@@ -15,6 +15,7 @@ import pulumi_aws as aws
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from account_prerequisites import COST_ALLOCATION_TAG_KEYS, AccountPrerequisites, AccountPrerequisitesArgs
+from environment_images import promote_policy, promote_subjects, push_policy, push_subjects
 from github_oidc import (
     CI_ROLE_PREFIX,
     GITHUB_OIDC_HOST,
@@ -85,6 +86,44 @@ aws.iam.RolePolicy(
     policy=pulumi.Output.all(partition, account_id).apply(lambda v: json.dumps(deploy_iam_policy(v[0], v[1], prefix))),
 )
 
+# The user environments' images (bootstrap/environment_images.py): the main branch pushes to dev's repository,
+# the prod promotion copies a digest from dev's into prod's.
+dev_images = config.get("environmentsDevRepository") or "jhub-dev/jupyter-user"
+prod_images = config.get("environmentsProdRepository") or "jhub-prod/jupyter-user"
+region = pulumi.Config("aws").require("region")
+environments_push = aws.iam.Role(
+    f"{CI_ROLE_PREFIX}environments-push",
+    name=f"{CI_ROLE_PREFIX}environments-push",
+    description=f"GitHub Actions: {repository}'s main branch pushes user environment images to {dev_images}",
+    assume_role_policy=pulumi.Output.from_input(provider_arn).apply(
+        lambda arn: json.dumps(github_trust_policy(arn, push_subjects(repository)))
+    ),
+    max_session_duration=3600,
+)
+aws.iam.RolePolicy(
+    f"{CI_ROLE_PREFIX}environments-push",
+    role=environments_push.id,
+    policy=pulumi.Output.all(partition, account_id).apply(
+        lambda v: json.dumps(push_policy(v[0], region, v[1], dev_images))
+    ),
+)
+environments_promote = aws.iam.Role(
+    f"{CI_ROLE_PREFIX}environments-promote",
+    name=f"{CI_ROLE_PREFIX}environments-promote",
+    description=f"GitHub Actions: {repository}'s prod promotion copies a digest from {dev_images} to {prod_images}",
+    assume_role_policy=pulumi.Output.from_input(provider_arn).apply(
+        lambda arn: json.dumps(github_trust_policy(arn, promote_subjects(repository)))
+    ),
+    max_session_duration=3600,
+)
+aws.iam.RolePolicy(
+    f"{CI_ROLE_PREFIX}environments-promote",
+    role=environments_promote.id,
+    policy=pulumi.Output.all(partition, account_id).apply(
+        lambda v: json.dumps(promote_policy(v[0], region, v[1], dev_images, prod_images))
+    ),
+)
+
 prerequisites = AccountPrerequisites(
     "account",
     AccountPrerequisitesArgs(
@@ -97,3 +136,5 @@ prerequisites = AccountPrerequisites(
 
 pulumi.export("preview_role_arn", preview.arn)
 pulumi.export("deploy_role_arn", deploy.arn)
+pulumi.export("environments_push_role_arn", environments_push.arn)
+pulumi.export("environments_promote_role_arn", environments_promote.arn)

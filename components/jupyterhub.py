@@ -60,6 +60,8 @@ class JupyterHubArgs:
     user_image_tag: str | None = None
     profile_images: dict[str, tuple[pulumi.Input[str], str]] = field(default_factory=dict)
     """Per profile slug, the (repository, tag) its servers run instead of the profile's configured image."""
+    prepull_images: dict[str, UserImage] = field(default_factory=dict)
+    """Environments the chart's continuous puller pulls on CPU user nodes besides the default one (by name)."""
     lockdown: bool = False
     """Incident switch: deny all traffic in the namespace and scale the hub and proxy to zero."""
     vpc_cidr: str = "10.0.0.0/16"
@@ -159,6 +161,7 @@ class JupyterHub(pulumi.ComponentResource):
                 },
                 load_balancer_tags=component_tags(tags, "jhub:k8s:JupyterHub"),
                 user_scheduler_image_tag=user_scheduler.image_tag(args.kubernetes_version),
+                prepull_images=args.prepull_images,
             )
         )
         # The namespace's NetworkPolicies, before the release starts any pod (strict enforcement

@@ -76,6 +76,18 @@ def fallback_user_image(chart_version: str) -> UserImage:
     return UserImage("quay.io/jupyterhub/k8s-singleuser-sample", chart_version)
 
 
+def environment_image(repository: str, tag: str | None, digest: str | None) -> UserImage:
+    """An environment's image as the chart's `name` and `tag`. The z2jh 4.4.0 chart joins them with a colon
+    everywhere: the hub's config (`f"{name}:{tag}"`, files/hub/jupyterhub_config.py) and the image pullers
+    (`{{ name }}:{{ tag }}`, templates/image-puller/_helpers-daemonset.tpl). So a digest is written as name
+    `<repository>@sha256` and tag `<hex>`, which both join into `<repository>@sha256:<hex>`."""
+    if digest is not None:
+        algorithm, _, hex_digest = digest.partition(":")
+        return UserImage(f"{repository}@{algorithm}", hex_digest)
+    assert tag is not None  # settings refuse a pin with neither
+    return UserImage(repository, tag)
+
+
 @dataclass(frozen=True)
 class UserImageChoice:
     """Which image user servers run: `repository` None means the configured `image.name`."""
@@ -339,6 +351,7 @@ def build_values(
     profile_images: Mapping[str, UserImage] | None = None,
     load_balancer_tags: Mapping[str, str] | None = None,
     user_scheduler_image_tag: str | None = None,
+    prepull_images: Mapping[str, UserImage] | None = None,
 ) -> dict[str, Any]:
     """All Helm values of the release; `hub.values_overrides` merged last.
 
@@ -449,9 +462,20 @@ def build_values(
         # for an image pull (and an atomic release roll back when the image cannot be pulled, as on
         # the first deploy before the image is pushed). The continuous puller still pre-pulls on
         # each user node, where a failed pull delays spawns instead of failing the release.
-        # Profile images are not pre-pulled: every user node would pull every profile's image (CUDA
-        # images of GPU profiles on CPU nodes too); they pull at a profile's first spawn on a node.
-        "prePuller": {"hook": {"enabled": False}, "continuous": {"enabled": True}, "pullProfileListImages": False},
+        # Profile images are not pulled as the chart would (pullProfileListImages): every user node would
+        # pull every profile's image, CUDA images of GPU profiles on CPU nodes too.
+        # The environments of the CPU user pool's other profiles are pulled too, as extraImages (the chart joins
+        # name and tag with a colon: an environment's `<repository>@sha256` and `<hex>`); the GPU pool's by the
+        # program's own puller (components/environment_prepuller.py).
+        "prePuller": {
+            "hook": {"enabled": False},
+            "continuous": {"enabled": True},
+            "pullProfileListImages": False,
+            "extraImages": {
+                f"environment-{name}": {"name": image.name, "tag": image.tag}
+                for name, image in sorted((prepull_images or {}).items())
+            },
+        },
         "cull": {"enabled": True, "timeout": user.idle_timeout_seconds, "every": 300},
         "debug": {"enabled": False},
     }

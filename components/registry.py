@@ -38,11 +38,35 @@ def repository_policy(node_role_arn: str, admin_role_arns: Sequence[str]) -> dic
     }
 
 
+# The tag prefix of a digest a stack's environment pins (the environments workflows add
+# `pinned-<environment>-<hex12>` to the digest they propose, maintenance/promote.py).
+PINNED_TAG_PREFIX = "pinned-"
+# More than any repository holds: the rule that selects pinned images never reaches its count.
+NEVER = 9999
+
+
 def lifecycle_policy(keep_last_images: int, untagged_expire_days: int) -> dict[str, Any]:
+    """Pinned digests never expire; untagged images after some days; else the last N images stay.
+
+    ECR's documented evaluation (user guide, "Lifecycle policy evaluation rules"): "An image that matches the
+    tagging requirements of a rule cannot be expired by a rule with a lower priority", and a rule with tagStatus
+    `any` must have the highest rulePriority. So the first rule selects the pinned tags and expires only beyond
+    NEVER of them; the `any` rule below still counts pinned images but cannot expire them."""
     return {
         "rules": [
             {
                 "rulePriority": 1,
+                "description": "Never expire a digest an environment pins",
+                "selection": {
+                    "tagStatus": "tagged",
+                    "tagPrefixList": [PINNED_TAG_PREFIX],
+                    "countType": "imageCountMoreThan",
+                    "countNumber": NEVER,
+                },
+                "action": {"type": "expire"},
+            },
+            {
+                "rulePriority": 2,
                 "description": f"Expire untagged images after {untagged_expire_days} days",
                 "selection": {
                     "tagStatus": "untagged",
@@ -53,7 +77,7 @@ def lifecycle_policy(keep_last_images: int, untagged_expire_days: int) -> dict[s
                 "action": {"type": "expire"},
             },
             {
-                "rulePriority": 2,
+                "rulePriority": 3,
                 "description": f"Keep the last {keep_last_images} images",
                 "selection": {"tagStatus": "any", "countType": "imageCountMoreThan", "countNumber": keep_last_images},
                 "action": {"type": "expire"},

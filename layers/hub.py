@@ -6,9 +6,20 @@ from dataclasses import dataclass
 
 import pulumi
 
+from components.environment_prepuller import GpuEnvironmentPuller, GpuEnvironmentPullerArgs
 from components.identity import UserIdentity, UserIdentityArgs
 from components.jupyterhub import JupyterHub, JupyterHubArgs
-from components.jupyterhub_values import CURATOR_SERVICE_ACCOUNT, USER_SERVICE_ACCOUNT, choose_user_image
+from components.jupyterhub_values import (
+    CURATOR_SERVICE_ACCOUNT,
+    GPU_TAINT,
+    NODE_POOL_LABEL,
+    USER_SERVICE_ACCOUNT,
+    USER_TOLERATIONS,
+    UserImage,
+    UserImageChoice,
+    choose_user_image,
+    environment_image,
+)
 from components.registry import Registry, RegistryArgs
 from components.storage import UserDataBucket, UserDataBucketArgs
 from layers.cluster import ClusterLayer
@@ -77,17 +88,28 @@ def declare_hub(
     # The user image: from this stack's registry once the configured tag is pushed. The first `up`
     # creates the repository empty, so until then user servers run the chart's public sample image
     # (push, then `pulumi up` again switches them; see docs/profiles-and-gpus.md, "User image").
-    user_image = choose_user_image(
-        hub.user_servers.image,
-        chart_version=hub.chart_version,
-        registry_url=registry.repository_url,
-        tag_pushed=facts.image_pushed(hub.user_servers.image.tag),
-    )
+    # An environment pinned by digest (settings/environments.py) replaces the image by tag.
+    if (environment := settings.environment_of(None)) is not None:
+        pin = environment[1]
+        pinned = environment_image(pin.repository, pin.tag, pin.digest)
+        user_image = UserImageChoice(pinned.name, pinned.tag)
+    else:
+        user_image = choose_user_image(
+            hub.user_servers.image,
+            chart_version=hub.chart_version,
+            registry_url=registry.repository_url,
+            tag_pushed=facts.image_pushed(hub.user_servers.image.tag),
+        )
     if user_image.warning:
         pulumi.log.warn(user_image.warning)
     # Profiles with their own tag in this stack's registry, the same way (each falls back on its own).
-    profile_images = {}
+    profile_images: dict[str, tuple[pulumi.Input[str], str]] = {}
     for profile in hub.user_servers.profiles:
+        if profile.environment is not None:
+            pin = settings.environments[profile.environment]
+            pinned = environment_image(pin.repository, pin.tag, pin.digest)
+            profile_images[profile.slug] = (pinned.name, pinned.tag)
+            continue
         if profile.image is None or not profile.image.from_registry:
             continue
         choice = choose_user_image(
@@ -99,6 +121,18 @@ def declare_hub(
         if choice.warning:
             pulumi.log.warn(f"profile {profile.slug!r}: {choice.warning}")
         profile_images[profile.slug] = (choice.repository, choice.tag or profile.image.tag)
+
+    # Pre-pulled on each pool's nodes: the CPU user pool's profile environments besides the default one (the
+    # chart's puller), the GPU pool's (the program's own puller; components/environment_prepuller.py).
+    prepull: dict[str, dict[str, UserImage]] = {"user": {}, "gpu": {}}
+    for profile in hub.user_servers.profiles:
+        environment_name = profile.environment or hub.user_servers.environment
+        if environment_name is None or (
+            profile.node_pool == "user" and environment_name == hub.user_servers.environment
+        ):
+            continue
+        pin = settings.environments[environment_name]
+        prepull[profile.node_pool][environment_name] = environment_image(pin.repository, pin.tag, pin.digest)
 
     assert settings.secrets.oauth_client_id and settings.secrets.oauth_client_secret  # validated: required
     jupyterhub = JupyterHub(
@@ -114,6 +148,7 @@ def declare_hub(
             user_image_repository=user_image.repository,
             user_image_tag=user_image.tag,
             profile_images=profile_images,
+            prepull_images=prepull["user"],
             lockdown=settings.incident.lockdown,
             vpc_cidr=settings.network.vpc_cidr,
             kubernetes_version=settings.cluster.kubernetes_version,
@@ -121,4 +156,15 @@ def declare_hub(
             tags=tags,
         ),
     )
+    if prepull["gpu"] and settings.node_groups.gpu is not None:
+        GpuEnvironmentPuller(
+            name,
+            GpuEnvironmentPullerArgs(
+                namespace=jupyterhub.namespace,
+                images={env: f"{image.name}:{image.tag}" for env, image in prepull["gpu"].items()},
+                node_selector={NODE_POOL_LABEL: "gpu"},
+                tolerations=[*USER_TOLERATIONS, {**GPU_TAINT, "operator": "Equal"}],
+                provider=cluster.cluster.provider,
+            ),
+        )
     return HubLayer(user_data=user_data, user_identity=user_identity, registry=registry, jupyterhub=jupyterhub)

@@ -13,12 +13,13 @@ from components.audit_trail import AuditTrail, AuditTrailArgs
 from components.backups import Backups, BackupsArgs
 from components.budget import StackBudget, StackBudgetArgs
 from components.dashboard import OperationsDashboard, OperationsDashboardArgs
+from components.environment_alerts import EnvironmentAlerts, EnvironmentAlertsArgs
 from components.guardduty import ThreatDetection, ThreatDetectionArgs
 from components.log_shipping import ContainerLogs, ContainerLogsArgs, container_log_group_name
 from layers.cluster import ClusterLayer
 from layers.foundation import Foundation
 from layers.hub import HubLayer
-from preflight import Facts
+from preflight import Facts, registry_repository_name
 from settings import AlarmSettings, Settings
 
 
@@ -141,6 +142,21 @@ def declare_operations(
     if threat_detection is not None:
         event_rules.append(("GuardDuty findings", threat_detection.findings_rule_name))
     event_rules += security_alarms.event_rules
+    repository = registry_repository_name(settings)
+    environment_alerts = EnvironmentAlerts(
+        name,
+        EnvironmentAlertsArgs(
+            repository_name=repository,
+            pinned_digests=[
+                pin.digest
+                for pin in settings.environments.values()
+                if pin.digest and ".dkr.ecr." in pin.repository and pin.repository.endswith(f"/{repository}")
+            ],
+            alert_topic_arn=alerts.topic_arn,
+            tags=tags,
+        ),
+    )
+    event_rules.append(("Critical image findings", environment_alerts.rule_name))
     dashboard = OperationsDashboard(
         name,
         OperationsDashboardArgs(

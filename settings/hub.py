@@ -100,7 +100,9 @@ class ProfileSettings(_Model):
     resources: ResourceSettings | None = None
     """CPU and memory guarantee and limit (default: userServers.resources)."""
     image: ImageSettings | None = None
-    """The image (default: userServers.image): this stack's registry at a tag, or a pinned public image."""
+    """The image by tag (default: userServers'). Superseded by `environment`; prod refuses it (a tag moves)."""
+    environment: str | None = None
+    """The environment its servers run (a name pinned under `jhub-eks:environments`; default: userServers')."""
     node_pool: Literal["user", "gpu"] = "user"
     """Which node group runs it: `user` or `gpu` (nodeGroups.gpu)."""
     gpus: int = Field(0, ge=0, le=8)
@@ -134,7 +136,10 @@ class ProfileSettings(_Model):
 
 class UserServerSettings(_Model):
     image: ImageSettings = ImageSettings()
-    """User server image."""
+    """User server image by tag. Superseded by `environment`; prod refuses it (a tag is not a digest)."""
+    environment: str | None = None
+    """The environment user servers run: a name pinned by digest under `jhub-eks:environments` (environments/
+    holds the team's; docs/environments.md). Profiles without their own `environment` run it too."""
     resources: ResourceSettings = ResourceSettings()
     """CPU and memory guarantees and limits of each user server."""
     profiles: list[ProfileSettings] = Field(default_factory=list)
@@ -156,6 +161,13 @@ class UserServerSettings(_Model):
 
     @model_validator(mode="after")
     def _check(self) -> UserServerSettings:
+        if self.environment is not None and "image" in self.model_fields_set:
+            raise _field_error("image", "is set beside `environment`; remove `image` (the environment pins the image)")
+        for choice in self.profiles:
+            if choice.environment is not None and choice.image is not None:
+                raise _field_error(
+                    "profiles", f"profile {choice.slug!r} sets both `image` and `environment`; remove `image`"
+                )
         slugs = [p.slug for p in self.profiles]
         if len(set(slugs)) != len(slugs):
             raise _field_error("profiles", f"slugs must be unique, got {slugs}")

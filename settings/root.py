@@ -14,6 +14,7 @@ from catalog.instance_types import profile_fit_problem
 from settings.base import PROJECT, SettingsError, _Model
 from settings.cluster import ADDON_VERSIONS, USER_SCHEDULER_IMAGE_TAGS, ClusterSettings
 from settings.data import DataSettings, EncryptionSettings, RegistrySettings
+from settings.environments import EnvironmentPin, environment_name_problem
 from settings.hub import JupyterHubSettings
 from settings.network import NetworkSettings
 from settings.nodes import DAEMONSET_REQUESTS, STANDARD_AMI_TYPE, NodeGroupsSettings, ami_release_parameter
@@ -62,6 +63,8 @@ class Settings(_Model):
     """The stack's budget, and the usage the plan's cost estimate assumes."""
     jupyterhub: JupyterHubSettings
     """JupyterHub domain and login."""
+    environments: dict[str, EnvironmentPin] = Field(default_factory=dict)
+    """User environments by name, each pinned by digest (maintenance/promote.py writes them; docs/environments.md)."""
     secrets: Secrets = Secrets()
     """Secret settings (top-level keys, see SECRET_KEYS)."""
 
@@ -93,6 +96,7 @@ class Settings(_Model):
         if self.secrets.oauth_client_secret is None:
             problems.append(_missing_secret("oauthClientSecret"))
         problems += self._profile_problems()
+        problems += self._environment_problems()
         if self.cluster.kubernetes_version not in USER_SCHEDULER_IMAGE_TAGS:
             problems.append(
                 f"{PROJECT}:cluster.kubernetesVersion: no kube-scheduler image for the hub's user-scheduler on "
@@ -117,6 +121,45 @@ class Settings(_Model):
         if problems:
             raise SettingsError("\n".join(problems))
         return self
+
+    def _environment_problems(self) -> list[str]:
+        """Each named environment is pinned; prod runs images by digest only, public ones included."""
+        user = self.jupyterhub.user_servers
+        key = f"{PROJECT}:jupyterhub.userServers"
+        named = [(f"{key}.environment", user.environment)] + [
+            (f"{key}.profiles[{i}].environment", p.environment) for i, p in enumerate(user.profiles)
+        ]
+        problems = [problem for k, name in named if (problem := environment_name_problem(name, self.environments, k))]
+        if self.environment != "prod":
+            return problems
+        fix = "name an environment pinned by digest under jhub-eks:environments (docs/environments.md)"
+        for name, pin in self.environments.items():
+            if pin.digest is None:
+                problems.append(
+                    f"{PROJECT}:environments.{name}.image: prod runs images by digest only; pin {pin.image} as "
+                    f"{pin.repository}@sha256:<digest> (maintenance/promote.py writes it)"
+                )
+        if user.environment is None:
+            problems.append(
+                f"{key}.environment: prod runs images by digest only, and userServers.image "
+                f"({user.image.name}:{user.image.tag}) is a tag; {fix}"
+            )
+        for i, profile in enumerate(user.profiles):
+            if profile.image is not None:
+                problems.append(
+                    f"{key}.profiles[{i}].image: prod runs images by digest only, and profile {profile.slug!r}'s "
+                    f"image ({profile.image.name}:{profile.image.tag}) is a tag; replace it with `environment`: {fix}"
+                )
+        return problems
+
+    def environment_of(self, profile_slug: str | None = None) -> tuple[str, EnvironmentPin] | None:
+        """The environment a profile's servers run (None: userServers'), or None when they run `image`."""
+        user = self.jupyterhub.user_servers
+        profile = next((p for p in user.profiles if p.slug == profile_slug), None)
+        if profile is not None and profile.image is not None:
+            return None
+        name = (profile.environment if profile is not None else None) or user.environment
+        return (name, self.environments[name]) if name is not None else None
 
     def _profile_problems(self) -> list[str]:
         problems = []

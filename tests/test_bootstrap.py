@@ -205,6 +205,9 @@ def test_guardduty_allows_one_detector_so_an_existing_one_is_never_doubled() -> 
 
 def test_registry_wide_enhanced_scanning_only_when_asked(bootstrap: Inventory) -> None:
     scanning = "aws:ecr/registryScanningConfiguration:RegistryScanningConfiguration"
-    assert not bootstrap.of_type(scanning)
-    (configuration,) = run_bootstrap(config={"jhub-eks-bootstrap:registryEnhancedScanning": "true"}).of_type(scanning)
+    # Pulumi.ci.yaml asks for it: continuous scanning feeds the stacks' critical-finding alerts.
+    (configuration,) = bootstrap.of_type(scanning)
     assert configuration.inputs["scanType"] == "ENHANCED"
+    (rule,) = configuration.inputs["rules"]
+    assert rule["scanFrequency"] == "CONTINUOUS_SCAN"
+    assert not run_bootstrap(config={"jhub-eks-bootstrap:registryEnhancedScanning": "false"}).of_type(scanning)

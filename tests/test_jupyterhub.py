@@ -316,40 +316,56 @@ def test_release_installs_after_nodes_and_addons(plan: Inventory) -> None:
 
 # ---- The first deploy does not wait on an image that cannot exist yet ----------------------------
 
-PROD_REPOSITORY = "jhub-prod/jupyter-user"
+# `userServers.image` by tag from the stack's registry: the migration path (dev only; prod refuses a tag).
+DEV_REPOSITORY = "jhub-dev/jupyter-user"
 
 
-def _prod_values(tmp_path: Path, *pushed: str) -> tuple[dict[str, Any], str]:
-    out = tmp_path / "prod.json"
-    result = run_plan("prod", out, None, *(arg for image in pushed for arg in ("--pushed-image", image)))
+def _values_by_tag(tmp_path: Path, *pushed: str) -> tuple[dict[str, Any], str]:
+    document = yaml.safe_load((STACKS / "Pulumi.dev.yaml").read_text())
+    user = document["config"]["jhub-eks:jupyterhub"]["userServers"]
+    del user["environment"]
+    user["image"] = {"fromRegistry": True, "tag": "2026.11.1"}
+    stack_file = tmp_path / "Pulumi.dev.yaml"
+    stack_file.write_text(yaml.safe_dump(document))
+    out = tmp_path / "dev.json"
+    result = run_plan("dev", out, stack_file, *(arg for image in pushed for arg in ("--pushed-image", image)))
     assert result.returncode == 0, result.stderr
     plan = Inventory.from_json(json.loads(out.read_text()))
     return hub_values(plan), result.stdout + result.stderr
 
 
-def test_first_prod_deploy_runs_user_servers_from_a_pullable_image_and_no_install_hook_pulls(tmp_path: Path) -> None:
-    # The first `up` creates the ECR repository empty (the mock fails DescribeImages with
-    # RepositoryNotFoundException, as AWS does): nothing in the release may pull from it.
-    values, output = _prod_values(tmp_path)
+def test_first_prod_deploy_runs_the_public_images_pinned_by_digest_and_no_install_hook_pulls(
+    plans: dict[str, Inventory],
+) -> None:
+    # The first `up` creates the ECR repository empty: prod's pins name public docker-stacks images by
+    # digest until the promotion writes its own (settings/environments.py).
+    values = hub_values(plans["prod"])
     image = values["singleuser"]["image"]
-    assert (image["name"], image["tag"]) == ("quay.io/jupyterhub/k8s-singleuser-sample", CHART_VERSION)
+    assert f"{image['name']}:{image['tag']}".startswith("quay.io/jupyter/scipy-notebook@sha256:")
     assert ".dkr.ecr." not in json.dumps(values)
     # The chart's pre-install/pre-upgrade hook would hold an atomic release on an image pull.
     assert values["prePuller"]["hook"]["enabled"] is False
-    assert "is not in this stack's ECR repository yet" in output
     assert schema_errors(values) == []
 
 
-def test_prod_switches_to_its_registry_image_once_the_tag_is_pushed(tmp_path: Path) -> None:
-    values, output = _prod_values(tmp_path, f"{PROD_REPOSITORY}:2026.11.1")
+def test_first_deploy_by_tag_runs_a_pullable_image(tmp_path: Path) -> None:
+    values, output = _values_by_tag(tmp_path)
     image = values["singleuser"]["image"]
-    assert image["name"].endswith(f".dkr.ecr.eu-west-1.amazonaws.com/{PROD_REPOSITORY}")
+    assert (image["name"], image["tag"]) == ("quay.io/jupyterhub/k8s-singleuser-sample", CHART_VERSION)
+    assert ".dkr.ecr." not in json.dumps(values)
+    assert "is not in this stack's ECR repository yet" in output
+
+
+def test_a_tag_switches_to_the_registry_image_once_pushed(tmp_path: Path) -> None:
+    values, output = _values_by_tag(tmp_path, f"{DEV_REPOSITORY}:2026.11.1")
+    image = values["singleuser"]["image"]
+    assert image["name"].endswith(f".dkr.ecr.eu-west-1.amazonaws.com/{DEV_REPOSITORY}")
     assert image["tag"] == "2026.11.1"
     assert "not in this stack's ECR repository" not in output
 
 
 def test_another_pushed_tag_does_not_count(tmp_path: Path) -> None:
-    values, _ = _prod_values(tmp_path, f"{PROD_REPOSITORY}:2026.10.1")
+    values, _ = _values_by_tag(tmp_path, f"{DEV_REPOSITORY}:2026.10.1")
     assert ".dkr.ecr." not in values["singleuser"]["image"]["name"]
 
 

@@ -344,3 +344,32 @@ def test_a_denied_offerings_lookup_stops_the_run(account: Any) -> None:
     )
     with pytest.raises(preflight.PreflightError, match=r"needs ec2:DescribeInstanceTypeOfferings"):
         preflight.read_instance_type_offerings(["t3.large"], ["eu-west-1a"])
+
+
+def test_a_pin_of_this_stacks_repository_must_name_a_pushed_digest() -> None:
+    """An environment pinned to a digest of the stack's own repository that is not there would never start."""
+    from tests.test_environment_settings import _settings as stack_settings
+
+    digest = "sha256:" + "ab" * 32
+    repository = f"{ACCOUNT}.dkr.ecr.eu-west-1.amazonaws.com/jhub-dev/jupyter-user"
+
+    def own_pin(config: dict[str, Any]) -> None:
+        config["jhub-eks:environments"]["datascience"]["image"] = f"{repository}@{digest}"
+
+    settings = stack_settings("dev", own_pin)
+    facts = preflight.Facts(
+        account_id=ACCOUNT,
+        caller=f"arn:aws:iam::{ACCOUNT}:role/PlatformAdmin",
+        existing_cluster=None,
+        addons={},
+        ami_releases={},
+        pushed_images={"datascience-0123456789ab": "sha256:" + "cd" * 32},
+        guardduty_detector_id="d-1",
+    )
+    assert preflight.checks(settings, facts) == (
+        f"jhub-eks:environments.datascience.image: {digest} is not in this stack's ECR repository "
+        "jhub-dev/jupyter-user; pin a digest the environments workflow pushed (its pull request) or the public image"
+    )
+    pushed = dataclasses.replace(facts, pushed_images={"pinned-datascience-abababababab": digest})
+    assert preflight.checks(settings, pushed) is None
+    assert preflight.checks(stack_settings("dev"), facts) is None  # public pins are not looked up

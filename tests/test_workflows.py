@@ -30,7 +30,14 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 WORKFLOWS_DIR = ROOT / ".github" / "workflows"
-WORKFLOW_NAMES = ("pr.yml", "deploy.yml", "teardown.yml", "updates.yml")
+WORKFLOW_NAMES = (
+    "pr.yml",
+    "deploy.yml",
+    "teardown.yml",
+    "updates.yml",
+    "environments.yml",
+    "environments-promote.yml",
+)
 
 SHA = re.compile(r"[0-9a-f]{40}")
 EXPRESSION = re.compile(r"\$\{\{(.*?)\}\}", re.DOTALL)
@@ -86,6 +93,22 @@ REVIEWED_ACTIONS: dict[str, Pin] = {
             | {"role-session-name", "role-external-id", "role-skip-session-tagging"}
         ),
     ),
+    # The SHAs of the v4.1.0 releases as other public workflows pin them (code index: "actions/attest-build-provenance@
+    # 977bb373ede98d70efbf0b7b13af9c3d6651dc60 # v4.1.0", "actions/attest-sbom@c604332985a26aa8cf1bdc465b92731239ec6b9e
+    # (v4.1.0)"); inputs from each action.yml.
+    "actions/attest-build-provenance": Pin(
+        "977bb373ede98d70efbf0b7b13af9c3d6651dc60",
+        "v4.1.0",
+        frozenset({"subject-path", "subject-digest", "subject-name", "push-to-registry", "github-token"}),
+    ),
+    "actions/attest-sbom": Pin(
+        "c604332985a26aa8cf1bdc465b92731239ec6b9e",
+        "v4.1.0",
+        frozenset(
+            {"subject-path", "subject-digest", "subject-name", "subject-checksums", "sbom-path", "push-to-registry"}
+            | {"show-summary", "github-token"}
+        ),
+    ),
     "pulumi/actions": Pin(
         "8e5e406f4007fca908480587cb9893c07090f58d",
         "v7.0.0",
@@ -107,7 +130,10 @@ OIDC_JOBS = {
     ("deploy.yml", "prod"),
     ("teardown.yml", "destroy"),
     ("updates.yml", "updates"),
+    ("environments.yml", "publish"),
+    ("environments-promote.yml", "promote"),
 }
+ATTESTING_ACTIONS = {"actions/attest-build-provenance", "actions/attest-sbom"}
 
 # Where each context may appear (GitHub's context-availability table, for the keys these workflows use).
 _JOB = {"github", "needs", "strategy", "matrix", "vars", "inputs"}
@@ -265,6 +291,8 @@ def check_job_permissions(wf: Workflows) -> list[str]:
             allowed["pull-requests"] = "write"
         if any("gh pr create" in str(s.get("run", "")) for s in job.get("steps", [])):
             allowed.update({"contents": "write", "pull-requests": "write"})  # pushes a branch, opens the PR
+        if any(action(s) in ATTESTING_ACTIONS for s in job.get("steps", [])):
+            allowed["attestations"] = "write"  # SBOM and provenance attestations (and id-token, an OIDC job)
         for scope, level in permissions.items():
             if level != "none" and allowed.get(scope) != level:
                 problems.append(f"{where}: `{scope}: {level}` is more than this job needs")
@@ -288,6 +316,8 @@ def check_triggers(wf: Workflows) -> list[str]:
         "deploy.yml": {"push"},
         "teardown.yml": {"workflow_dispatch"},
         "updates.yml": {"schedule", "workflow_dispatch"},
+        "environments.yml": {"pull_request", "push"},
+        "environments-promote.yml": {"workflow_dispatch"},
     }
     for name, events in expected.items():
         on = wf.docs[name].get("on") or {}
@@ -548,6 +578,57 @@ def check_updates(wf: Workflows) -> list[str]:
     return problems
 
 
+def check_environments(wf: Workflows) -> list[str]:
+    """Environments: every environment built; a pull request's build pushes nothing and assumes no role; main
+    pushes only after build.sh (contract, smoke test, gate); the prod promotion runs in `prod`, checks the gate
+    before the copy, and copies by digest."""
+    problems = []
+    folders = sorted(p.parent.name for p in (ROOT / "environments").glob("*/Dockerfile"))
+    doc = wf.docs["environments.yml"]
+    check, publish = doc["jobs"].get("check", {}), doc["jobs"].get("publish", {})
+    for job_id, job in (("check", check), ("publish", publish)):
+        matrix = ((job.get("strategy") or {}).get("matrix") or {}).get("environment")
+        if sorted(matrix or []) != folders:
+            problems.append(f"environments.yml/{job_id}: matrix {matrix} is not the environments {folders}")
+    check_runs = " ".join(str(s.get("run", "")) for s in check.get("steps", []))
+    if "environments/build.sh" not in check_runs:
+        problems.append("environments.yml/check: does not run environments/build.sh")
+    if any(action(s) == "aws-actions/configure-aws-credentials" for s in check.get("steps", [])):
+        problems.append("environments.yml/check: a pull request's build assumes an AWS role")
+    if "docker push" in check_runs or "pull_request" not in str(check.get("if", "")):
+        problems.append("environments.yml/check: runs only on pull requests and pushes nothing")
+    if "refs/heads/main" not in str(publish.get("if", "")) or "push" not in str(publish.get("if", "")):
+        problems.append("environments.yml/publish: must run only on a push to main")
+    steps_ = publish.get("steps", [])
+    runs = [str(s.get("run", "")) for s in steps_]
+    gate = next((i for i, r in enumerate(runs) if "environments/build.sh" in r), None)
+    push = next((i for i, r in enumerate(runs) if "docker push" in r), None)
+    if gate is None or push is None or gate > push:
+        problems.append("environments.yml/publish: the push must come after environments/build.sh (the gate)")
+    attested = {action(s) for s in steps_ if push is not None and steps_.index(s) > push}
+    if not attested >= ATTESTING_ACTIONS:
+        problems.append("environments.yml/publish: the SBOM and the provenance must be attested after the push")
+    if not any('--image-tag "pinned-' in r for r in runs):
+        problems.append("environments.yml/publish: the proposed digest needs the pinned- tag the lifecycle keeps")
+    if not any("maintenance.promote pin --stack dev" in r and "gh pr create" in r for r in runs):
+        problems.append("environments.yml/publish: opens no pull request pinning the digest in dev")
+    script = (ROOT / "environments" / "build.sh").read_text()
+    for needed in ("--user 1000", "--cap-drop ALL", "--security-opt no-new-privileges", "maintenance.promote gate"):
+        if needed not in script:
+            problems.append(f"environments/build.sh: the smoke test or gate lacks `{needed}`")
+    if not re.search(r"aquasec/trivy@sha256:[0-9a-f]{64}", script):
+        problems.append("environments/build.sh: Trivy must be pinned by digest")
+    promote_job = wf.docs["environments-promote.yml"]["jobs"].get("promote", {})
+    if _environment_name(promote_job) != "prod":
+        problems.append("environments-promote.yml/promote: must run in `environment: prod`")
+    runs = [str(s.get("run", "")) for s in promote_job.get("steps", [])]
+    checked = next((i for i, r in enumerate(runs) if "maintenance.promote check" in r), None)
+    copied = next((i for i, r in enumerate(runs) if "skopeo copy" in r and "--preserve-digests" in r), None)
+    if checked is None or copied is None or checked > copied:
+        problems.append("environments-promote.yml: the gate check must precede a digest-preserving copy")
+    return problems
+
+
 CHECKS: dict[str, Callable[[Workflows], list[str]]] = {
     "pins": check_pins,
     "inputs": check_inputs,
@@ -561,6 +642,7 @@ CHECKS: dict[str, Callable[[Workflows], list[str]]] = {
     "teardown": check_teardown,
     "pulumi version": check_pulumi_version,
     "updates": check_updates,
+    "environments": check_environments,
 }
 
 
@@ -726,6 +808,32 @@ MUTATIONS: dict[str, tuple[str, Callable[[Workflows], None]]] = {
     "confirmation check skippable": (
         "teardown",
         lambda wf: _set(_confirm_step(wf), "continue-on-error", True),
+    ),
+    "environment push before the gate": (
+        "environments",
+        lambda wf: _job(wf, "environments.yml", "publish")["steps"].insert(
+            2, {"name": "early push", "run": "docker push x"}
+        ),
+    ),
+    "pull request build with a role": (
+        "environments",
+        lambda wf: _job(wf, "environments.yml", "check")["steps"].append(
+            copy.deepcopy(_step(wf, "environments.yml", "publish", "aws-actions/configure-aws-credentials"))
+        ),
+    ),
+    "environment left out of the matrix": (
+        "environments",
+        lambda wf: _job(wf, "environments.yml", "publish")["strategy"]["matrix"].update(
+            {"environment": ["datascience"]}
+        ),
+    ),
+    "promotion outside prod": (
+        "environments",
+        lambda wf: _job(wf, "environments-promote.yml", "promote").pop("environment"),
+    ),
+    "attestations: write without attesting": (
+        "job permissions",
+        lambda wf: _job(wf, "environments.yml", "check")["permissions"].update({"attestations": "write"}),
     ),
     "other CLI version": (
         "pulumi version",
