@@ -24,6 +24,7 @@ from components.jupyterhub_values import (
 from components.network_policies import declare
 from components.tagging import component_tags
 from settings import JupyterHubSettings
+from settings.capacity import CapacityPlan
 
 CHART_REPOSITORY = "https://hub.jupyter.org/helm-chart/"
 RELEASE_NAME = "jupyterhub"
@@ -69,6 +70,8 @@ class JupyterHubArgs:
     release_depends_on: list[pulumi.Resource] | None = None
     """What must run before the release installs (nodes, CNI, CoreDNS, storage); nothing else waits."""
     tags: dict[str, str] | None = None
+    capacity: CapacityPlan | None = None
+    """The hub's limits and start timeout, sized from the node groups (settings/capacity.py)."""
 
 
 class JupyterHub(pulumi.ComponentResource):
@@ -159,6 +162,7 @@ class JupyterHub(pulumi.ComponentResource):
                 },
                 load_balancer_tags=component_tags(tags, "jhub:k8s:JupyterHub"),
                 user_scheduler_image_tag=user_scheduler.image_tag(args.kubernetes_version),
+                capacity=args.capacity,
             )
         )
         # The namespace's NetworkPolicies, before the release starts any pod (strict enforcement

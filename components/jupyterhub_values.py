@@ -15,6 +15,7 @@ from typing import Any
 import hub_config
 from catalog.instance_types import quantity
 from settings import ImageSettings, JupyterHubSettings
+from settings.capacity import CapacityPlan
 
 # KubeSpawner reads memory with jupyterhub's ByteSpecification: K, M, G, T are powers of 1024, a number
 # is bytes, and Kubernetes' Ki/Mi/Gi are refused. The settings take Kubernetes quantities.
@@ -339,6 +340,7 @@ def build_values(
     profile_images: Mapping[str, UserImage] | None = None,
     load_balancer_tags: Mapping[str, str] | None = None,
     user_scheduler_image_tag: str | None = None,
+    capacity: CapacityPlan | None = None,
 ) -> dict[str, Any]:
     """All Helm values of the release; `hub.values_overrides` merged last.
 
@@ -455,8 +457,24 @@ def build_values(
         "cull": {"enabled": True, "timeout": user.idle_timeout_seconds, "every": 300},
         "debug": {"enabled": False},
     }
+    if capacity is not None:
+        values = deep_merge(values, capacity_values(capacity))
     values = deep_merge(values, hub.values_overrides)
     return values
+
+
+def capacity_values(capacity: CapacityPlan) -> dict[str, Any]:
+    """The hub's limits sized by the plan (settings/capacity.py): a full hub refuses a spawn with "full" instead
+    of a server that times out, a class logging in together is not refused at the chart's 64 pending spawns,
+    and a server has the time a cold node takes."""
+    return {
+        "hub": {
+            "activeServerLimit": capacity.active_server_limit,
+            "concurrentSpawnLimit": capacity.concurrent_spawn_limit,
+            "consecutiveFailureLimit": capacity.consecutive_failure_limit,
+        },
+        "singleuser": {"startTimeout": capacity.start_timeout_seconds},
+    }
 
 
 def deep_merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:

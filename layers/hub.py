@@ -119,6 +119,7 @@ def declare_hub(
             kubernetes_version=settings.cluster.kubernetes_version,
             release_depends_on=cluster.hub_prerequisites,
             tags=tags,
+            capacity=settings.capacity_plan,
         ),
     )
     return HubLayer(user_data=user_data, user_identity=user_identity, registry=registry, jupyterhub=jupyterhub)

@@ -26,6 +26,7 @@ import yaml
 
 from components.cluster import CREATOR_TAG
 from offline_plan.access import render_access
+from offline_plan.capacity import capacity_cost, render_capacity, render_capacity_cost
 from offline_plan.chart_values import RELEASE, ChartDataError, ReleaseValues, SchemaProblem, release_values
 from offline_plan.cost import CostReport, estimate, load_prices
 from offline_plan.cost import render as render_cost
@@ -493,6 +494,10 @@ def main(argv: list[str] | None = None) -> int:
     if not args.quiet:
         show()
         show(render_cost(cost))
+        show()
+        show(render_capacity(settings))
+        show()
+        show(render_capacity_cost(settings, capacity_cost(settings, cost, load_prices(settings.region)), cost))
     budget = settings.cost.budget
     if budget.enabled and budget.monthly_limit_usd is not None and budget.monthly_limit_usd < cost.total("min"):
         show(

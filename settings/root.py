@@ -12,6 +12,7 @@ from pydantic import Field, SecretStr, model_validator
 
 from catalog.instance_types import profile_fit_problem
 from settings.base import PROJECT, SettingsError, _Model
+from settings.capacity import CapacityPlan, CapacitySettings, plan_capacity
 from settings.cluster import ADDON_VERSIONS, USER_SCHEDULER_IMAGE_TAGS, ClusterSettings
 from settings.data import DataSettings, EncryptionSettings, RegistrySettings
 from settings.hub import JupyterHubSettings
@@ -62,6 +63,8 @@ class Settings(_Model):
     """The stack's budget, and the usage the plan's cost estimate assumes."""
     jupyterhub: JupyterHubSettings
     """JupyterHub domain and login."""
+    capacity: CapacitySettings = CapacitySettings()
+    """How many servers the hub admits and starts at once, the start timeout, warm capacity (settings/capacity.py)."""
     secrets: Secrets = Secrets()
     """Secret settings (top-level keys, see SECRET_KEYS)."""
 
@@ -70,6 +73,13 @@ class Settings(_Model):
         """What every resource's name starts with, and the stack cost tag: `jhub-<stack>`, unique in an account
         that other stacks and projects share."""
         return f"jhub-{self.stack}"
+
+    @property
+    def capacity_plan(self) -> CapacityPlan:
+        """What the node groups hold at their maximums, and the hub's limits sized from it."""
+        return plan_capacity(
+            self.node_groups, self.jupyterhub.user_servers, len(self.network.availability_zones), self.capacity
+        )
 
     @property
     def partition(self) -> str:
@@ -111,6 +121,8 @@ class Settings(_Model):
                 f"{PROJECT}:cost.budget.monthlyLimitUsd: the stack's budget needs a monthly limit in USD (./plan "
                 "prints the fixed monthly cost to start from); set it, or cost.budget.enabled: false"
             )
+        if not problems:
+            problems += self._capacity_problems()
         if self.environment == "prod":
             problems += self._prod_problems()
             problems += self._prod_pin_problems()
@@ -178,6 +190,24 @@ class Settings(_Model):
             )
             if problem:
                 problems.append(f"{PROJECT}:{key}: {who} {problem}")
+        return problems
+
+    def _capacity_problems(self) -> list[str]:
+        plan, capacity = self.capacity_plan, self.capacity
+        problems = []
+        if capacity.active_server_limit != "auto" and capacity.active_server_limit > plan.node_group_servers:
+            problems.append(
+                f"{PROJECT}:capacity.activeServerLimit: {capacity.active_server_limit} is more servers than the node "
+                f"groups hold at their maximums ({plan.node_group_servers}), so users beyond them would wait for a "
+                "server that is never placed instead of being told the hub is full; lower it, raise "
+                "nodeGroups.*.maxSize, or set `auto`"
+            )
+        if capacity.warm.servers_per_zone > plan.default.per_zone:
+            problems.append(
+                f"{PROJECT}:capacity.warm.serversPerZone: {capacity.warm.servers_per_zone} placeholders of the default "
+                f"profile do not fit in a zone's user nodes at nodeGroups.user.maxSize ({plan.default.per_zone}); "
+                "lower it or raise maxSize"
+            )
         return problems
 
     def _prod_problems(self) -> list[str]:
