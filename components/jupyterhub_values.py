@@ -114,6 +114,15 @@ class UserStorage:
 
 
 @dataclass(frozen=True)
+class HubDatabaseValues:
+    """The hub's PostgreSQL (components/hub_database.py): its URL without the password, and the password (a secret
+    leaf: the chart writes `hub.db.password` into the hub's Secret, and the hub exports it as PGPASSWORD)."""
+
+    url: Any
+    password: Any
+
+
+@dataclass(frozen=True)
 class HubSecrets:
     """Secret leaves of the values: Pulumi outputs in the program, redaction markers in the plan."""
 
@@ -341,6 +350,7 @@ def build_values(
     load_balancer_tags: Mapping[str, str] | None = None,
     user_scheduler_image_tag: str | None = None,
     capacity: CapacityPlan | None = None,
+    database: HubDatabaseValues | None = None,
 ) -> dict[str, Any]:
     """All Helm values of the release; `hub.values_overrides` merged last.
 
@@ -459,6 +469,9 @@ def build_values(
     }
     if capacity is not None:
         values = deep_merge(values, capacity_values(capacity))
+    if database is not None:
+        # No volume: the chart's hub-db PVC is made only for sqlite-pvc, so the hub may start in any zone.
+        values["hub"]["db"] = {"type": "postgres", "url": database.url, "password": database.password}
     values = deep_merge(values, hub.values_overrides)
     return values
 

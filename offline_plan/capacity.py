@@ -48,6 +48,14 @@ def _limits(settings: Settings, plan: CapacityPlan) -> list[str]:
     auto = " (auto: what the node groups hold)" if capacity.active_server_limit == "auto" else " (set)"
     spawn_auto = " (auto: the active limit)" if capacity.concurrent_spawn_limit == "auto" else " (set)"
     warm = capacity.warm.servers_per_zone
+    database = settings.hub_database
+    hub_database = (
+        f"  hub database: RDS for PostgreSQL {database.engine_version} {database.instance_class}, "
+        + ("Multi-AZ: the hub can start in any zone" if database.multi_az else "ONE zone (hubDatabase.multiAz)")
+        if database.engine == "postgres"
+        else "  hub database: SQLite on a volume in one zone: if that zone fails, the hub stays down until it "
+        "returns (hubDatabase.engine: postgres)"
+    )
     return [
         f"  hub: activeServerLimit {plan.active_server_limit}{auto}; the node groups hold {held} = "
         f"{plan.node_group_servers} servers; a spawn beyond the limit is told the hub is full",
@@ -63,6 +71,7 @@ def _limits(settings: Settings, plan: CapacityPlan) -> list[str]:
             if warm
             else "none: the first server of the day in each zone waits for a new node (capacity.warm.serversPerZone)"
         ),
+        hub_database,
     ]
 
 
@@ -74,8 +83,11 @@ class UsersCost:
     active_users: int
     user_nodes: int
     """User nodes running while they are active (with the warm capacity beside them)."""
+    fits: bool
+    """Whether the user node groups hold that many default-profile servers (with the warm ones) at maxSize."""
     monthly: float | None
-    """Fixed cost + those nodes for cost.activeHoursPerMonth + the warm capacity around the clock (USD)."""
+    """The fixed cost (with the warm capacity, priced all month) + the nodes beyond the warm and minimum ones for
+    cost.activeHoursPerMonth (USD)."""
 
 
 @dataclass
@@ -120,10 +132,11 @@ def capacity_cost(settings: Settings, report: CostReport, prices: dict[str, Any]
         needed = nodes_for(users + warm * zones, per_node, zones) if warm else nodes_for(users, per_node, zones)
         active_nodes = max(needed - warm_nodes, 0)
         monthly = None
-        if hourly is not None and warm_monthly is not None:
+        if hourly is not None:
             extra = max(active_nodes - max(user_min - warm_nodes, 0), 0)
-            monthly = report.total("min") + warm_monthly + extra * hourly * report.active_hours_per_month
-        at.append(UsersCost(users, needed, monthly))
+            monthly = report.total("min") + extra * hourly * report.active_hours_per_month
+        fits = needed <= settings.node_groups.user.max_size * zones
+        at.append(UsersCost(users, needed, fits, monthly))
     storage_gib = quantity_kib(settings.jupyterhub.user_servers.storage_capacity) / GIB_KIB
     gp3 = (prices["prices"].get("ebs.gp3-gb-month") or {}).get("usd")
     snapshot = (prices["prices"].get("ebs.snapshot-gb-month") or {}).get("usd")
@@ -151,12 +164,19 @@ def render_capacity_cost(settings: Settings, cost: CapacityCost, report: CostRep
         f"Monthly cost at N active users (USD; default-profile servers, {cost.servers_per_node} per "
         f"{cost.instance_type}{size}{spot}, spread over the zones, each active {report.active_hours_per_month} h "
         "(cost.activeHoursPerMonth)):",
-        f"  warm capacity: {cost.warm_nodes} node(s) held by placeholders all month: {_usd(cost.warm_monthly)}",
+        f"  warm capacity: {cost.warm_nodes} node(s) held by placeholders all month: {_usd(cost.warm_monthly)} "
+        "(in the fixed cost)",
     ]
     for row in cost.at:
+        if not row.fits:
+            lines.append(
+                f"  {row.active_users:>5} active users: MORE than the user node groups hold at maxSize "
+                f"({row.user_nodes} nodes needed; see the capacity table)"
+            )
+            continue
         lines.append(
             f"  {row.active_users:>5} active users: {row.user_nodes:>3} user node(s) -> {_usd(row.monthly)} a month "
-            "(fixed cost at the minimum sizes + warm capacity + these nodes' active hours)"
+            "(fixed cost at the minimum sizes, warm capacity included, + the other nodes' active hours)"
         )
     registered = (
         "no price"

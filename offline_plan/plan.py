@@ -218,6 +218,12 @@ SUMMARIES: dict[str, Summary] = {
     "aws:acm/certificate:Certificate": lambda i: (
         f"{i.get('domainName')} +{i.get('subjectAlternativeNames', [])} validation={i.get('validationMethod')}"
     ),
+    "aws:rds/instance:Instance": lambda i: (
+        f"{i.get('engine')} {i.get('engineVersion')} {i.get('instanceClass')} multi-az={i.get('multiAz')} "
+        f"encrypted={i.get('storageEncrypted')} kms={'customer key' if i.get('kmsKeyId') else 'NONE'} "
+        f"public={i.get('publiclyAccessible')} backups={i.get('backupRetentionPeriod')}d "
+        f"deletion-protection={i.get('deletionProtection')}"
+    ),
     "kubernetes:helm.sh/v3:Release": lambda i: (
         f"chart {i.get('chart')} {i.get('version')} in {i.get('namespace')} atomic={i.get('atomic')}"
     ),

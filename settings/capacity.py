@@ -109,6 +109,12 @@ class CapacitySettings(_Model):
         return self
 
 
+def default_resources(user_servers: UserServerSettings) -> ResourceSettings:
+    """The default profile's guarantees and limits (the one server size when there are no profiles)."""
+    default = next((p for p in user_servers.profiles if p.default), None)
+    return (default.resources if default else None) or user_servers.resources
+
+
 # ---- What the node groups hold ------------------------------------------------------------------------------
 
 

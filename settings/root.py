@@ -16,6 +16,7 @@ from settings.capacity import CapacityPlan, CapacitySettings, plan_capacity
 from settings.cluster import ADDON_VERSIONS, USER_SCHEDULER_IMAGE_TAGS, ClusterSettings
 from settings.data import DataSettings, EncryptionSettings, RegistrySettings
 from settings.hub import JupyterHubSettings
+from settings.hub_database import HubDatabaseSettings, hub_database_prod_problems
 from settings.network import NetworkSettings
 from settings.nodes import DAEMONSET_REQUESTS, STANDARD_AMI_TYPE, NodeGroupsSettings, ami_release_parameter
 from settings.operations import CostSettings, DetectionSettings, IncidentSettings
@@ -64,6 +65,8 @@ class Settings(_Model):
     jupyterhub: JupyterHubSettings
     """JupyterHub domain and login."""
     capacity: CapacitySettings = CapacitySettings()
+    hub_database: HubDatabaseSettings = HubDatabaseSettings()
+    """Where the hub keeps its database: SQLite on a zonal volume, or RDS for PostgreSQL Multi-AZ."""
     """How many servers the hub admits and starts at once, the start timeout, warm capacity (settings/capacity.py)."""
     secrets: Secrets = Secrets()
     """Secret settings (top-level keys, see SECRET_KEYS)."""
@@ -126,6 +129,7 @@ class Settings(_Model):
         if self.environment == "prod":
             problems += self._prod_problems()
             problems += self._prod_pin_problems()
+            problems += hub_database_prod_problems(self.hub_database)
         if problems:
             raise SettingsError("\n".join(problems))
         return self

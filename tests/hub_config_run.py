@@ -30,6 +30,12 @@ def _hub_object(objects: list[dict[str, Any]], kind: str) -> dict[str, Any]:
 
 def hub_config(objects: list[dict[str, Any]]) -> Config:
     """Run the rendered chart's hub configuration; returns the Config it builds."""
+    return hub_process(objects)[0]
+
+
+def hub_process(objects: list[dict[str, Any]]) -> tuple[Config, dict[str, str]]:
+    """Run the rendered chart's hub configuration; returns the Config it builds and the environment variables it
+    sets for the hub process (PGPASSWORD for a PostgreSQL database)."""
     config_map = _hub_object(objects, "ConfigMap")["data"]
     secret = {key: base64.b64decode(value).decode() for key, value in _hub_object(objects, "Secret")["data"].items()}
     with tempfile.TemporaryDirectory() as folder:
@@ -55,6 +61,7 @@ def hub_config(objects: list[dict[str, Any]]) -> Config:
         curl = types.ModuleType("tornado.curl_httpclient")
         curl.CurlAsyncHTTPClient = SimpleAsyncHTTPClient  # type: ignore[attr-defined]
         c = Config()
+        before = dict(os.environ)
         try:
             with (
                 mock.patch.dict(sys.modules, {"z2jh": z2jh, "tornado.curl_httpclient": curl}),
@@ -62,6 +69,9 @@ def hub_config(objects: list[dict[str, Any]]) -> Config:
             ):
                 code = compile(config_map["jupyterhub_config.py"], "jupyterhub_config.py", "exec")
                 exec(code, {"get_config": lambda: c, "__file__": str(root / "jupyterhub_config.py")})
+                added = {
+                    k: v for k, v in os.environ.items() if k not in environment and os.environ.get(k) != before.get(k)
+                }
         finally:
             AsyncHTTPClient.configure(None)
-        return c
+        return c, added

@@ -166,6 +166,9 @@ def test_cost_at_n_users_adds_the_nodes_they_need_and_registered_users_pay_their
     # The home volume (20Gi) and its backups are per registered user, not in the active rows.
     per_gib = prices["prices"]["ebs.gp3-gb-month"]["usd"] + prices["prices"]["ebs.snapshot-gb-month"]["usd"]
     assert cost.per_registered_user == pytest.approx(20 * per_gib)
+    assert ten.fits and fifty.fits
+    beyond = capacity_cost(settings_of("prod", capacity={"costAtActiveUsers": [421]}), _report("prod", 1000.0), prices)
+    assert not beyond.at[0].fits  # 420 standard servers at maxSize
     fewer = capacity_cost(settings_of("prod", capacity={"costAtActiveUsers": [10]}), _report("prod", 1000.0), prices)
     assert fewer.at[0].monthly == ten.monthly
 
@@ -181,4 +184,4 @@ def test_warm_capacity_costs_its_nodes_all_month_and_active_users_come_on_top() 
     # 4 + 5 = 9 per zone, two nodes each, so three nodes more than the warm ones while users are active.
     (ten,) = cost.at
     assert ten.user_nodes == 6
-    assert ten.monthly == pytest.approx(1000.0 + cost.warm_monthly + 3 * node_hour * 160)
+    assert ten.monthly == pytest.approx(1000.0 + 3 * node_hour * 160)  # the fixed cost holds the warm nodes
