@@ -17,6 +17,7 @@ Each lookup tells three outcomes apart (the providers report all three as a fail
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -84,6 +85,8 @@ AMI_RELEASE = Lookup("ssm:GetParameter (the EKS AMI's public parameter)", "ssm:G
 IMAGES = Lookup("ecr:ListImages", "ecr:ListImages", absent=("RepositoryNotFoundException",))
 LOG_GROUPS = Lookup("logs:DescribeLogGroups", "logs:DescribeLogGroups")
 OFFERINGS = Lookup("ec2:DescribeInstanceTypeOfferings", "ec2:DescribeInstanceTypeOfferings")
+# A quota code the service does not have in the region (Service Quotas' NoSuchResourceException) is absent.
+QUOTA = Lookup("servicequotas:GetServiceQuota", "servicequotas:GetServiceQuota", absent=("NoSuchResourceException",))
 # With no detector id the data source lists detectors and reports none as an empty result.
 DETECTOR = Lookup(
     "guardduty:ListDetectors", "guardduty:ListDetectors and guardduty:GetDetector", absent=("empty result",)
@@ -139,6 +142,9 @@ class Facts:
     guardduty_detector_id: str | None = None
     instance_type_offerings: frozenset[tuple[str, str]] | None = None
     """(instance type, zone) pairs EC2 offers among the stack's node types and zones; None: not asked."""
+    service_quotas: Mapping[str, float] | None = None
+    """Quota code -> the account's value in the region, for the quotas the stack's maximums draw on (None: not
+    asked; a code missing: the region has no such quota)."""
 
     @property
     def addon_versions(self) -> dict[str, str]:
@@ -293,6 +299,7 @@ def read_facts(settings: Settings) -> Facts:
             [t for types in node_groups_by_pool(settings).values() for t in types],
             settings.network.availability_zones,
         ),
+        service_quotas=read_service_quotas(quota_demand(settings)),
     )
 
 
@@ -382,11 +389,139 @@ def warnings(settings: Settings, facts: Facts) -> list[str]:
             f"{facts.caller} (running this) has no access entry on cluster {cluster_name}: it can neither preview "
             "nor update the Kubernetes resources; add it to cluster.adminRoleArns, or run with an admin role"
         )
+    found += quota_warnings(quota_demand(settings), facts)
     bucket = settings.data.bucket
     managers = [*settings.cluster.admin_role_arns, *bucket.manager_role_arns, *bucket.break_glass_role_arns]
     if bucket.require_vpc_endpoint and not any(same_principal(facts.caller, r) for r in managers):
         found.append(
             f"{facts.caller} (running this) is not among the user bucket's managers: outside the VPC, S3 refuses "
             "it HeadBucket, so `pulumi refresh` and bucket updates fail with 403; add it to data.bucket.managerRoleArns"
+        )
+    return found
+
+
+# ---- Service Quotas: what the stack could use at its maximums ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class QuotaDemand:
+    """What the stack draws from one quota at its maximums, and what that is made of."""
+
+    service: str
+    """The Service Quotas service code (ec2, ebs)."""
+    code: str
+    name: str
+    """The quota's name in Service Quotas."""
+    need: float
+    unit: str
+    made_of: str
+
+
+# EC2's vCPU quotas by instance class and purchase option (Service Quotas, service `ec2`; the EC2 User Guide's
+# "On-Demand Instance quotas" and "Spot Instance quotas"): the family's first letters pick the class.
+EC2_VCPU_QUOTAS: dict[tuple[str, str], tuple[str, str]] = {
+    ("standard", "ON_DEMAND"): ("L-1216C47A", "Running On-Demand Standard (A, C, D, H, I, M, R, T, Z) instances"),
+    ("standard", "SPOT"): ("L-34B43A08", "All Standard (A, C, D, H, I, M, R, T, Z) Spot Instance Requests"),
+    ("g-vt", "ON_DEMAND"): ("L-DB2E81BA", "Running On-Demand G and VT instances"),
+    ("g-vt", "SPOT"): ("L-3819A6DF", "All G and VT Spot Instance Requests"),
+    ("p", "ON_DEMAND"): ("L-417A185B", "Running On-Demand P instances"),
+    ("p", "SPOT"): ("L-7212CCBC", "All P Spot Instance Requests"),
+}
+STANDARD_CLASSES = tuple("acdhimrtz")
+# EBS (service `ebs`): gp3 storage in TiB, and snapshots per region (each daily backup of a volume is one).
+EBS_GP3_TIB = ("L-7A658B76", "Storage for General Purpose SSD (gp3) volumes, in TiB")
+EBS_SNAPSHOTS = ("L-309BACF6", "Snapshots per Region")
+
+
+def instance_class(instance_type: str) -> str | None:
+    """The vCPU quota class of a type: standard, g-vt or p; None for one this check does not cover (F, X, Inf,
+    Trn, DL...)."""
+    family = instance_type.split(".")[0]
+    if family.startswith(("g", "vt")):
+        return "g-vt"
+    if family.startswith("p"):
+        return "p"
+    if family.startswith(("inf", "trn", "dl", "f", "x", "u-", "mac")):
+        return None
+    return "standard" if family[0] in STANDARD_CLASSES else None
+
+
+def quota_demand(settings: Settings) -> list[QuotaDemand]:
+    """The quotas the stack's maximums draw on: node groups at maxSize in every zone (their largest type), every
+    registered user's home and its daily backups, the nodes' root volumes."""
+    from catalog.instance_types import lookup, quantity
+
+    zones = len(settings.network.availability_zones)
+    groups = settings.node_groups
+    pools = [("core", groups.core), ("user", groups.user), *([("gpu", groups.gpu)] if groups.gpu else [])]
+    vcpus: dict[tuple[str, str], list[tuple[str, int]]] = {}
+    root_gib = 0
+    for pool, group in pools:
+        known = [t for t in group.instance_types if lookup(t) is not None]
+        largest = max(known, key=lambda t: lookup(t).vcpu)  # type: ignore[union-attr]
+        found = lookup(largest)
+        assert found is not None
+        quota_class = instance_class(largest)
+        nodes = group.max_size * zones
+        root_gib += nodes * group.disk_size_gib
+        if quota_class is not None:
+            vcpus.setdefault((quota_class, group.capacity_type), []).append((pool, nodes * found.vcpu))
+    demand = []
+    for (quota_class, capacity_type), parts in sorted(vcpus.items()):
+        code, name = EC2_VCPU_QUOTAS[(quota_class, capacity_type)]
+        made_of = ", ".join(f"{pool} {need}" for pool, need in parts)
+        demand.append(QuotaDemand("ec2", code, name, sum(need for _, need in parts), "vCPUs", made_of))
+    users = settings.capacity.registered_users
+    home_gib = float(quantity(settings.jupyterhub.user_servers.storage_capacity)) / 1024**3
+    homes_tib = users * home_gib / 1024
+    demand.append(
+        QuotaDemand(
+            "ebs",
+            *EBS_GP3_TIB,
+            homes_tib + root_gib / 1024,
+            "TiB",
+            f"{users} homes of {home_gib:g} GiB (capacity.registeredUsers), node root volumes {root_gib} GiB at "
+            "maxSize",
+        )
+    )
+    backup = settings.data.backup
+    if backup.enabled:
+        demand.append(
+            QuotaDemand(
+                "ebs",
+                *EBS_SNAPSHOTS,
+                users * backup.retention_days,
+                "snapshots",
+                f"{users} homes x {backup.retention_days} daily recovery points kept (data.backup.retentionDays)",
+            )
+        )
+    return demand
+
+
+def read_service_quotas(demand: list[QuotaDemand]) -> dict[str, float]:
+    """The account's value of each quota (applied, else AWS's default: the provider asks GetAWSDefaultServiceQuota
+    when none is applied); a code the region lacks is left out."""
+    values = {}
+    for quota in demand:
+        found: Any = QUOTA.run(aws.servicequotas.get_service_quota, service_code=quota.service, quota_code=quota.code)
+        if found is not None and found.value is not None:
+            values[quota.code] = float(found.value)
+    return values
+
+
+def quota_warnings(demand: list[QuotaDemand], facts: Facts) -> list[str]:
+    """A maximum the account's quota cannot reach, with the numbers and the quota code (other workloads in the
+    account and region draw on the same quota, so even a quota above the need may be short)."""
+    found = []
+    for quota in demand:
+        value = (facts.service_quotas or {}).get(quota.code)
+        if value is None or value >= quota.need:
+            continue
+        found.append(
+            f"Service Quotas {quota.service} {quota.code} ({quota.name}) is {value:g} {quota.unit} in this region, "
+            f"but the stack at its maximums needs {quota.need:.4g} ({quota.made_of}); the autoscaler stops short of "
+            f"the node groups' maxSize (or volumes and backups fail) beyond it. Request an increase: aws "
+            f"service-quotas request-service-quota-increase --service-code {quota.service} --quota-code "
+            f"{quota.code} --desired-value {math.ceil(quota.need)}, or lower the maximums"
         )
     return found

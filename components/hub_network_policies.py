@@ -40,6 +40,9 @@ class HubNetworkSpec:
     user_egress_ports: list[tuple[int, str]] = field(default_factory=lambda: [(80, "TCP"), (443, "TCP")])
     pod_identity: bool = True
     lockdown: bool = False
+    database_cidrs: list[str] = field(default_factory=list)
+    """The private subnets, where the hub's RDS database (components/hub_database.py) has its addresses."""
+    database_port: int = 5432
 
 
 def component(spec: HubNetworkSpec, name: str) -> dict[str, Any]:
@@ -73,6 +76,18 @@ def _public(ports: list[tuple[int, str]]) -> dict[str, Any]:
         "to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": list(PRIVATE_AND_LINK_LOCAL)}}],
         "ports": _ports(*ports),
     }
+
+
+def _database(spec: HubNetworkSpec) -> list[dict[str, Any]]:
+    """The hub's database on RDS: its port in the private subnets, for the hub pod only."""
+    if not spec.database_cidrs:
+        return []
+    return [
+        {
+            "to": [{"ipBlock": {"cidr": cidr}} for cidr in spec.database_cidrs],
+            "ports": _ports((spec.database_port, "TCP")),
+        }
+    ]
 
 
 def _policy(spec: HubNetworkSpec, name: str, selector: dict[str, Any], ingress: list[Any], egress: list[Any]) -> Any:
@@ -125,6 +140,7 @@ def hub_network_policies(spec: HubNetworkSpec) -> list[dict[str, Any]]:
                 {"to": [_peer(spec, "singleuser-server")], "ports": _ports((USER_SERVER_PORT, "TCP"))},
                 _public([(443, "TCP")]),  # the identity provider (GitHub's OAuth and API)
                 _dns(),
+                *_database(spec),
             ],
         ),
     ]

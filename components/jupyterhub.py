@@ -16,6 +16,7 @@ from components.hub_network_policies import HubNetworkSpec, hub_network_policies
 from components.jupyterhub_values import (
     CURATOR_SERVICE_ACCOUNT,
     USER_SERVICE_ACCOUNT,
+    HubDatabaseValues,
     HubSecrets,
     UserImage,
     UserStorage,
@@ -24,6 +25,7 @@ from components.jupyterhub_values import (
 from components.network_policies import declare
 from components.tagging import component_tags
 from settings import JupyterHubSettings
+from settings.capacity import CapacityPlan
 
 CHART_REPOSITORY = "https://hub.jupyter.org/helm-chart/"
 RELEASE_NAME = "jupyterhub"
@@ -71,6 +73,12 @@ class JupyterHubArgs:
     release_depends_on: list[pulumi.Resource] | None = None
     """What must run before the release installs (nodes, CNI, CoreDNS, storage); nothing else waits."""
     tags: dict[str, str] | None = None
+    capacity: CapacityPlan | None = None
+    """The hub's limits and start timeout, sized from the node groups (settings/capacity.py)."""
+    database: HubDatabaseValues | None = None
+    """The hub's PostgreSQL (URL and password outputs) instead of the chart's SQLite volume."""
+    database_cidrs: list[str] = field(default_factory=list)
+    """Where the database has its addresses (the private subnets): the hub pod's egress on 5432."""
 
 
 class JupyterHub(pulumi.ComponentResource):
@@ -162,6 +170,8 @@ class JupyterHub(pulumi.ComponentResource):
                 load_balancer_tags=component_tags(tags, "jhub:k8s:JupyterHub"),
                 user_scheduler_image_tag=user_scheduler.image_tag(args.kubernetes_version),
                 prepull_images=args.prepull_images,
+                capacity=args.capacity,
+                database=args.database,
             )
         )
         # The namespace's NetworkPolicies, before the release starts any pod (strict enforcement
@@ -177,6 +187,7 @@ class JupyterHub(pulumi.ComponentResource):
             user_egress_ports=[(80, "TCP"), (443, "TCP")] + [(p.port, p.protocol) for p in user.extra_egress_ports],
             pod_identity=args.user_bucket is not None,
             lockdown=args.lockdown,
+            database_cidrs=list(args.database_cidrs),
         )
         policies = [
             declare(f"{name}-{policy['metadata']['name']}", policy, policy_options)
@@ -203,6 +214,7 @@ class JupyterHub(pulumi.ComponentResource):
             ),
         )
 
+        self.release = release
         if args.lockdown:
             self._lockdown(name, hub, release, args.provider)
 

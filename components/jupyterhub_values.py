@@ -15,6 +15,7 @@ from typing import Any
 import hub_config
 from catalog.instance_types import quantity
 from settings import ImageSettings, JupyterHubSettings
+from settings.capacity import CapacityPlan
 
 # KubeSpawner reads memory with jupyterhub's ByteSpecification: K, M, G, T are powers of 1024, a number
 # is bytes, and Kubernetes' Ki/Mi/Gi are refused. The settings take Kubernetes quantities.
@@ -122,6 +123,15 @@ class UserStorage:
 
     bucket: str
     region: str
+
+
+@dataclass(frozen=True)
+class HubDatabaseValues:
+    """The hub's PostgreSQL (components/hub_database.py): its URL without the password, and the password (a secret
+    leaf: the chart writes `hub.db.password` into the hub's Secret, and the hub exports it as PGPASSWORD)."""
+
+    url: Any
+    password: Any
 
 
 @dataclass(frozen=True)
@@ -298,7 +308,9 @@ def _image(image: UserImage | ImageSettings) -> str:
 
 
 def render_profiles(
-    hub: JupyterHubSettings, profile_images: Mapping[str, UserImage] | None = None
+    hub: JupyterHubSettings,
+    profile_images: Mapping[str, UserImage] | None = None,
+    capacity: CapacityPlan | None = None,
 ) -> list[dict[str, Any]]:
     """KubeSpawner 7.0.0 profile_list entries. `allowed_groups` is this program's key (KubeSpawner
     ignores keys it does not know); hub_config/profiles_by_group.py filters on it at every spawn.
@@ -323,8 +335,12 @@ def render_profiles(
         if profile.gpus:
             override["extra_resource_limits"] = {GPU_RESOURCE: str(profile.gpus)}
             override["tolerations"] = [*copy.deepcopy(USER_TOLERATIONS), {**GPU_TAINT, "operator": "Equal"}]
-        if profile.start_timeout_seconds:
-            override["start_timeout"] = profile.start_timeout_seconds
+        # A profile whose environment pulls longer than the default's gets its own cold start's timeout.
+        start_timeout = profile.start_timeout_seconds or (capacity.profile_start_timeouts if capacity else {}).get(
+            profile.slug
+        )
+        if start_timeout:
+            override["start_timeout"] = start_timeout
         if profile.shared_data_writer:
             override["service_account"] = CURATOR_SERVICE_ACCOUNT
         entry: dict[str, Any] = {
@@ -352,6 +368,8 @@ def build_values(
     load_balancer_tags: Mapping[str, str] | None = None,
     user_scheduler_image_tag: str | None = None,
     prepull_images: Mapping[str, UserImage] | None = None,
+    capacity: CapacityPlan | None = None,
+    database: HubDatabaseValues | None = None,
 ) -> dict[str, Any]:
     """All Helm values of the release; `hub.values_overrides` merged last.
 
@@ -371,7 +389,7 @@ def build_values(
             "S3_HOME": f"s3://{user_storage.bucket}/{home_prefix}",
         }
     authenticator_class, auth_config, auth_snippets = login_config(hub, secrets)
-    profiles = render_profiles(hub, profile_images)
+    profiles = render_profiles(hub, profile_images, capacity)
     extra_config = dict(auth_snippets)
     if profiles:
         extra_config["20-profiles-by-group"] = hub_config.source("profiles_by_group")
@@ -479,8 +497,27 @@ def build_values(
         "cull": {"enabled": True, "timeout": user.idle_timeout_seconds, "every": 300},
         "debug": {"enabled": False},
     }
+    if capacity is not None:
+        values = deep_merge(values, capacity_values(capacity))
+    if database is not None:
+        # No volume: the chart's hub-db PVC is made only for sqlite-pvc, so the hub may start in any zone.
+        values["hub"]["db"] = {"type": "postgres", "url": database.url, "password": database.password}
     values = deep_merge(values, hub.values_overrides)
     return values
+
+
+def capacity_values(capacity: CapacityPlan) -> dict[str, Any]:
+    """The hub's limits sized by the plan (settings/capacity.py): a full hub refuses a spawn with "full" instead
+    of a server that times out, a class logging in together is not refused at the chart's 64 pending spawns,
+    and a server has the time a cold node takes."""
+    return {
+        "hub": {
+            "activeServerLimit": capacity.active_server_limit,
+            "concurrentSpawnLimit": capacity.concurrent_spawn_limit,
+            "consecutiveFailureLimit": capacity.consecutive_failure_limit,
+        },
+        "singleuser": {"startTimeout": capacity.start_timeout_seconds},
+    }
 
 
 def deep_merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:

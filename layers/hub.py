@@ -7,25 +7,30 @@ from dataclasses import dataclass
 import pulumi
 
 from components.environment_prepuller import GpuEnvironmentPuller, GpuEnvironmentPullerArgs
+from components.hub_database import HubDatabase, HubDatabaseArgs
 from components.identity import UserIdentity, UserIdentityArgs
-from components.jupyterhub import JupyterHub, JupyterHubArgs
+from components.jupyterhub import RELEASE_NAME, JupyterHub, JupyterHubArgs
 from components.jupyterhub_values import (
     CURATOR_SERVICE_ACCOUNT,
     GPU_TAINT,
     NODE_POOL_LABEL,
     USER_SERVICE_ACCOUNT,
     USER_TOLERATIONS,
+    HubDatabaseValues,
     UserImage,
     UserImageChoice,
     choose_user_image,
     environment_image,
 )
+from components.network import plan_subnets
 from components.registry import Registry, RegistryArgs
 from components.storage import UserDataBucket, UserDataBucketArgs
+from components.warm_capacity import WarmCapacity, WarmCapacityArgs
 from layers.cluster import ClusterLayer
 from layers.foundation import Foundation
 from preflight import Facts, registry_repository_name
 from settings import Settings
+from settings.capacity import default_resources
 
 
 @dataclass(frozen=True)
@@ -135,6 +140,21 @@ def declare_hub(
         prepull[profile.node_pool][environment_name] = environment_image(pin.repository, pin.tag, pin.digest)
 
     assert settings.secrets.oauth_client_id and settings.secrets.oauth_client_secret  # validated: required
+    database = None
+    if settings.hub_database.engine == "postgres":
+        database = HubDatabase(
+            name,
+            HubDatabaseArgs(
+                name_prefix=name,
+                settings=settings.hub_database,
+                vpc_id=foundation.network.vpc_id,
+                private_subnet_ids=foundation.network.private_subnet_ids,
+                node_security_group_id=cluster.cluster.cluster_security_group_id,
+                key_arn=foundation.encryption.user_data_key_arn,
+                retain_on_destroy=settings.data.retain_on_destroy,
+                tags=tags,
+            ),
+        )
     jupyterhub = JupyterHub(
         name,
         JupyterHubArgs(
@@ -154,6 +174,14 @@ def declare_hub(
             kubernetes_version=settings.cluster.kubernetes_version,
             release_depends_on=cluster.hub_prerequisites,
             tags=tags,
+            capacity=settings.capacity_plan,
+            database=HubDatabaseValues(database.url, database.password) if database else None,
+            database_cidrs=[
+                subnet.private_cidr
+                for subnet in plan_subnets(settings.network.vpc_cidr, settings.network.availability_zones)
+            ]
+            if database
+            else [],
         ),
     )
     if prepull["gpu"] and settings.node_groups.gpu is not None:
@@ -165,6 +193,21 @@ def declare_hub(
                 node_selector={NODE_POOL_LABEL: "gpu"},
                 tolerations=[*USER_TOLERATIONS, {**GPU_TAINT, "operator": "Equal"}],
                 provider=cluster.cluster.provider,
+            ),
+        )
+    if settings.capacity.warm.servers_per_zone:
+        warm = default_resources(hub.user_servers)
+        WarmCapacity(
+            name,
+            WarmCapacityArgs(
+                namespace=hub.namespace,
+                release=RELEASE_NAME,
+                zones=settings.network.availability_zones,
+                servers_per_zone=settings.capacity.warm.servers_per_zone,
+                cpu=warm.cpu_guarantee,
+                memory=warm.memory_guarantee,
+                provider=cluster.cluster.provider,
+                depends_on=[jupyterhub.release],
             ),
         )
     return HubLayer(user_data=user_data, user_identity=user_identity, registry=registry, jupyterhub=jupyterhub)

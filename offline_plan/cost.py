@@ -122,6 +122,8 @@ FREE: dict[str, str] = {
     "pulumi:pulumi:Stack": "Pulumi's own",
     "pulumi:providers:kubernetes": "Pulumi's own",
     "random:index/randomId:RandomId": "generated locally",
+    "random:index/randomPassword:RandomPassword": "generated locally",
+    "aws:rds/subnetGroup:SubnetGroup": "free (the instance is priced)",
     "aws:iam/role:Role": "IAM is free",
     "aws:iam/rolePolicy:RolePolicy": "IAM is free",
     "aws:iam/rolePolicyAttachment:RolePolicyAttachment": "IAM is free",
@@ -379,12 +381,65 @@ def _release(ctx: _Context, resource: Recorded) -> Iterator[Line | UnitPrice]:
         yield Line(component, f"hub load balancer public IPv4 x {zones}", addresses, addresses, ipv4_estimated)
     if nlb:
         yield ctx.unit(resource, "hub load balancer capacity units", "elb.network-lcu-hour")
+    if (values["hub"].get("db") or {}).get("type") == "postgres":
+        return  # the hub's database is on RDS (priced with the aws:rds/instance:Instance)
     # The hub's database volume (chart default 1Gi), from the same storage class.
     database_gib = quantity_kib(str(((values["hub"].get("db") or {}).get("pvc") or {}).get("storage", "1Gi"))) / GIB_KIB
     gp3, gp3_estimated = ctx.price("ebs.gp3-gb-month")
     database = None if gp3 is None else gp3 * database_gib
     yield Line(component, f"hub database volume {database_gib:g} GiB", database, database, gp3_estimated)
     yield ctx.unit(resource, "user home volumes (see per user)", "ebs.gp3-gb-month")
+
+
+def _placeholders(ctx: _Context, resource: Recorded) -> Iterator[Line | UnitPrice]:
+    """Warm capacity (components/warm_capacity.py): the user nodes a zone's placeholders hold all month, whether
+    anyone comes or not (their pods request the default profile's guarantees)."""
+    from catalog.capacity import node_fit
+    from settings.capacity import daemonset_load
+
+    spec = resource.inputs.get("spec") or {}
+    pod = spec["template"]["spec"]
+    if (spec["template"]["metadata"].get("labels") or {}).get("component") != "user-placeholder":
+        return
+    requests = pod["containers"][0]["resources"]["requests"]
+    group = _pools(ctx.inventory).get("user")
+    if group is None or not spec.get("replicas"):
+        return
+    instance_type = group.inputs["instanceTypes"][0]
+    per_node = node_fit(instance_type, requests["cpu"], requests["memory"], daemonset_load("user")).servers
+    nodes = -(-int(spec["replicas"]) // max(per_node, 1))
+    instance = ctx.prices["instances"].get(instance_type)
+    usd = None if instance is None else instance["usd"] * ctx.hours * nodes
+    disk = _root_disk_gib(ctx, group)
+    gp3, estimated = ctx.price("ebs.gp3-gb-month")
+    if usd is not None and disk and gp3 is not None:
+        usd += gp3 * disk * nodes
+    zone = (resource.inputs.get("metadata") or {}).get("name", resource.name).removeprefix("user-placeholder-")
+    line = Line(ctx.component(resource), f"warm capacity: user nodes held by placeholders, {instance_type}", usd, usd)
+    line.detail, line.estimated = zone, estimated
+    yield line
+
+
+def _rds_instance(ctx: _Context, resource: Recorded) -> Iterator[Line | UnitPrice]:
+    """The hub's database: the instance-hours (a Multi-AZ instance bills two), its gp3 storage, its backups beyond
+    the free storage equal to the database's size. Keys `rds.<engine>.<class>.<single-az|multi-az>-hour`."""
+    inputs = resource.inputs
+    multi = bool(inputs.get("multiAz"))
+    deployment = "multi-az" if multi else "single-az"
+    klass = inputs.get("instanceClass")
+    yield ctx.monthly(
+        resource,
+        f"hub database RDS {inputs.get('engine')} {klass} ({'Multi-AZ' if multi else 'one zone'})",
+        f"rds.{inputs.get('engine')}.{klass}.{deployment}-hour",
+        ctx.hours,
+    )
+    yield ctx.monthly(
+        resource,
+        f"hub database storage {inputs.get('allocatedStorage')} GiB gp3 ({deployment})",
+        f"rds.gp3-gb-month.{deployment}",
+        float(inputs.get("allocatedStorage") or 0),
+    )
+    yield ctx.unit(resource, "hub database backups beyond its size", "rds.backup-gb-month")
 
 
 ESTIMATORS: dict[str, Estimator] = {
@@ -404,6 +459,8 @@ ESTIMATORS: dict[str, Estimator] = {
     "aws:cloudtrail/trail:Trail": _trail,
     "aws:eks/nodeGroup:NodeGroup": _node_group,
     "kubernetes:helm.sh/v3:Release": _release,
+    "kubernetes:apps/v1:StatefulSet": _placeholders,
+    "aws:rds/instance:Instance": _rds_instance,
 }
 
 

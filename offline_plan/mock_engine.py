@@ -327,6 +327,10 @@ def _outputs_for(type_: str, name: str, inputs: dict[str, Any], region: str) -> 
     elif type_ == "aws:ecr/repository:Repository":
         outputs["repositoryUrl"] = f"{ACCOUNT_ID}.dkr.ecr.{region}.amazonaws.com/{inputs.get('name', name)}"
         outputs["arn"] = f"arn:aws:ecr:{region}:{ACCOUNT_ID}:repository/{inputs.get('name', name)}"
+    elif type_ == "aws:rds/instance:Instance":
+        # RDS's endpoint: <identifier>.<12 characters of the account and region>.<region>.rds.amazonaws.com
+        outputs["address"] = f"{inputs.get('identifier', name)}.{digest[:12]}.{region}.rds.amazonaws.com"
+        outputs["arn"] = f"arn:aws:rds:{region}:{ACCOUNT_ID}:db:{inputs.get('identifier', name)}"
     elif type_ == "aws:acm/certificate:Certificate":
         domain = inputs.get("domainName", "example.org")
         outputs["arn"] = f"arn:aws:acm:{region}:{ACCOUNT_ID}:certificate/{digest}"

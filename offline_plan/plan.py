@@ -26,6 +26,7 @@ import yaml
 
 from components.cluster import CREATOR_TAG
 from offline_plan.access import render_access
+from offline_plan.capacity import capacity_cost, render_capacity, render_capacity_cost
 from offline_plan.chart_values import RELEASE, ChartDataError, ReleaseValues, SchemaProblem, release_values
 from offline_plan.cost import CostReport, estimate, load_prices
 from offline_plan.cost import render as render_cost
@@ -217,6 +218,12 @@ SUMMARIES: dict[str, Summary] = {
     "aws:route53/record:Record": lambda i: f"{i.get('name')} {i.get('type')} -> {i.get('records')}",
     "aws:acm/certificate:Certificate": lambda i: (
         f"{i.get('domainName')} +{i.get('subjectAlternativeNames', [])} validation={i.get('validationMethod')}"
+    ),
+    "aws:rds/instance:Instance": lambda i: (
+        f"{i.get('engine')} {i.get('engineVersion')} {i.get('instanceClass')} multi-az={i.get('multiAz')} "
+        f"encrypted={i.get('storageEncrypted')} kms={'customer key' if i.get('kmsKeyId') else 'NONE'} "
+        f"public={i.get('publiclyAccessible')} backups={i.get('backupRetentionPeriod')}d "
+        f"deletion-protection={i.get('deletionProtection')}"
     ),
     "kubernetes:helm.sh/v3:Release": lambda i: (
         f"chart {i.get('chart')} {i.get('version')} in {i.get('namespace')} atomic={i.get('atomic')}"
@@ -494,6 +501,10 @@ def main(argv: list[str] | None = None) -> int:
     if not args.quiet:
         show()
         show(render_cost(cost))
+        show()
+        show(render_capacity(settings))
+        show()
+        show(render_capacity_cost(settings, capacity_cost(settings, cost, load_prices(settings.region)), cost))
     budget = settings.cost.budget
     if budget.enabled and budget.monthly_limit_usd is not None and budget.monthly_limit_usd < cost.total("min"):
         show(

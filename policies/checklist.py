@@ -591,6 +591,33 @@ def api_not_open_to_world(resources: Sequence[Resource]) -> list[Violation]:
     return violations
 
 
+def databases_private_encrypted_kept(resources: Sequence[Resource]) -> list[Violation]:
+    """The hub's database on RDS (components/hub_database.py): encrypted with a customer key, not publicly
+    accessible, with automated backups and deletion protection."""
+    violations = []
+    for instance in _of_type(resources, "aws:rds/instance:Instance"):
+        props = instance.props
+        problems = []
+        if props.get("storageEncrypted") is not True or not props.get("kmsKeyId"):
+            problems.append("storage not encrypted with the program's key")
+        if props.get("publiclyAccessible") is True:
+            problems.append("publicly accessible")
+        retention = props.get("backupRetentionPeriod")
+        if _known(retention) and not (isinstance(retention, int | float) and retention >= 1):
+            problems.append("no automated backups")
+        if props.get("deletionProtection") is not True:
+            problems.append("no deletion protection")
+        if problems:
+            violations.append(
+                Violation(
+                    f"RDS instance {instance.name}: {', '.join(problems)}; the hub database must be private, "
+                    "encrypted and kept (hubDatabase settings, components/hub_database.py)",
+                    instance.urn,
+                )
+            )
+    return violations
+
+
 RULES: list[Rule] = [
     Rule(
         "oauth-allow-rule",
@@ -686,6 +713,13 @@ RULES: list[Rule] = [
         "(hardening) KMS key rotation",
         "Every customer-managed key rotates.",
         kms_rotation,
+    ),
+    Rule(
+        "database-private-encrypted",
+        "(hardening) hub database private, encrypted and kept",
+        "An RDS hub database is encrypted with the program's key, not publicly accessible, backed up and "
+        "protected from deletion.",
+        databases_private_encrypted_kept,
     ),
     Rule(
         "api-not-open-to-world",

@@ -12,10 +12,12 @@ from pydantic import Field, SecretStr, model_validator
 
 from catalog.instance_types import profile_fit_problem
 from settings.base import PROJECT, SettingsError, _Model
+from settings.capacity import CapacityPlan, CapacitySettings, plan_capacity
 from settings.cluster import ADDON_VERSIONS, USER_SCHEDULER_IMAGE_TAGS, ClusterSettings
 from settings.data import DataSettings, EncryptionSettings, RegistrySettings
 from settings.environments import EnvironmentPin, environment_name_problem
 from settings.hub import JupyterHubSettings
+from settings.hub_database import HubDatabaseSettings, hub_database_prod_problems
 from settings.network import NetworkSettings
 from settings.nodes import DAEMONSET_REQUESTS, STANDARD_AMI_TYPE, NodeGroupsSettings, ami_release_parameter
 from settings.operations import CostSettings, DetectionSettings, IncidentSettings
@@ -65,6 +67,10 @@ class Settings(_Model):
     """JupyterHub domain and login."""
     environments: dict[str, EnvironmentPin] = Field(default_factory=dict)
     """User environments by name, each pinned by digest (maintenance/promote.py writes them; docs/environments.md)."""
+    capacity: CapacitySettings = CapacitySettings()
+    """How many servers the hub admits and starts at once, the start timeout, warm capacity (settings/capacity.py)."""
+    hub_database: HubDatabaseSettings = HubDatabaseSettings()
+    """Where the hub keeps its database: SQLite on a zonal volume, or RDS for PostgreSQL Multi-AZ."""
     secrets: Secrets = Secrets()
     """Secret settings (top-level keys, see SECRET_KEYS)."""
 
@@ -73,6 +79,21 @@ class Settings(_Model):
         """What every resource's name starts with, and the stack cost tag: `jhub-<stack>`, unique in an account
         that other stacks and projects share."""
         return f"jhub-{self.stack}"
+
+    @property
+    def capacity_plan(self) -> CapacityPlan:
+        """What the node groups hold at their maximums, and the hub's limits sized from it."""
+        user = self.jupyterhub.user_servers
+        # Each profile's environment (the default's with no profiles); a name not pinned is a settings error
+        # reported elsewhere, and the estimate stands for it.
+        named = {p.slug: None if p.image else (p.environment or user.environment) for p in user.profiles} or {
+            "default": user.environment
+        }
+        image_sizes = {
+            slug: pin.compressed_size_bytes if name and (pin := self.environments.get(name)) else None
+            for slug, name in named.items()
+        }
+        return plan_capacity(self.node_groups, user, len(self.network.availability_zones), self.capacity, image_sizes)
 
     @property
     def partition(self) -> str:
@@ -115,9 +136,12 @@ class Settings(_Model):
                 f"{PROJECT}:cost.budget.monthlyLimitUsd: the stack's budget needs a monthly limit in USD (./plan "
                 "prints the fixed monthly cost to start from); set it, or cost.budget.enabled: false"
             )
+        if not problems:
+            problems += self._capacity_problems()
         if self.environment == "prod":
             problems += self._prod_problems()
             problems += self._prod_pin_problems()
+            problems += hub_database_prod_problems(self.hub_database)
         if problems:
             raise SettingsError("\n".join(problems))
         return self
@@ -221,6 +245,24 @@ class Settings(_Model):
             )
             if problem:
                 problems.append(f"{PROJECT}:{key}: {who} {problem}")
+        return problems
+
+    def _capacity_problems(self) -> list[str]:
+        plan, capacity = self.capacity_plan, self.capacity
+        problems = []
+        if capacity.active_server_limit != "auto" and capacity.active_server_limit > plan.node_group_servers:
+            problems.append(
+                f"{PROJECT}:capacity.activeServerLimit: {capacity.active_server_limit} is more servers than the node "
+                f"groups hold at their maximums ({plan.node_group_servers}), so users beyond them would wait for a "
+                "server that is never placed instead of being told the hub is full; lower it, raise "
+                "nodeGroups.*.maxSize, or set `auto`"
+            )
+        if capacity.warm.servers_per_zone > plan.default.per_zone:
+            problems.append(
+                f"{PROJECT}:capacity.warm.serversPerZone: {capacity.warm.servers_per_zone} placeholders of the default "
+                f"profile do not fit in a zone's user nodes at nodeGroups.user.maxSize ({plan.default.per_zone}); "
+                "lower it or raise maxSize"
+            )
         return problems
 
     def _prod_problems(self) -> list[str]:

@@ -84,6 +84,7 @@ BREAKS: dict[str, Mutation] = {
     "api-not-open-to-world": lambda rs: _props(rs, EKS)[0]["vpcConfig"].update(
         endpointPublicAccess=True, publicAccessCidrs=["0.0.0.0/0"]
     ),
+    "database-private-encrypted": lambda rs: _props(rs, "aws:rds/instance:Instance")[0].update(publiclyAccessible=True),
     # prod's user node groups follow `latest`: the program read their release from SSM at this run.
     "versions-pinned": lambda rs: [
         props["tags"].update({VERSION_SOURCE_TAG: "ssm-recommended"}) for props in _props(rs, NODE_GROUP, "user")

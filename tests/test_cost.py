@@ -49,9 +49,11 @@ def test_every_declared_type_is_priced_or_known_to_be_free(
 
 def test_a_new_billable_type_fails_the_check(plans: dict[str, Inventory]) -> None:
     plan = plans["dev"]
-    database = Recorded(type="aws:rds/instance:Instance", name="db", urn="urn:db", parent="", custom=True, inputs={})
+    database = Recorded(
+        type="aws:elasticache/cluster:Cluster", name="db", urn="urn:db", parent="", custom=True, inputs={}
+    )
     mutated = Inventory(plan.stack, [*plan.resources, database], plan.outputs, plan.secret_outputs)
-    assert cost.unclassified(mutated) == ["aws:rds/instance:Instance"]
+    assert cost.unclassified(mutated) == ["aws:elasticache/cluster:Cluster"]
 
 
 def test_every_instance_type_a_stack_runs_has_a_price_and_a_size(plans: dict[str, Inventory]) -> None:

@@ -273,6 +273,7 @@ def test_the_caller_is_the_role_behind_the_session(account: Any) -> None:
             "aws:cloudwatch/getLogGroups:getLogGroups": {"logGroupNames": []},
             "aws:guardduty/getDetector:getDetector": {"id": "d-1"},
             "aws:ec2/getInstanceTypeOfferings:getInstanceTypeOfferings": {"instanceTypes": [], "locations": []},
+            "aws:servicequotas/getServiceQuota:getServiceQuota": {"value": 100000.0},
         }
     )
     facts = preflight.read_facts(settings)
