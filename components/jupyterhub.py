@@ -24,6 +24,7 @@ from components.jupyterhub_values import (
 from components.network_policies import declare
 from components.tagging import component_tags
 from settings import JupyterHubSettings
+from settings.department import DepartmentSettings
 
 CHART_REPOSITORY = "https://hub.jupyter.org/helm-chart/"
 RELEASE_NAME = "jupyterhub"
@@ -58,6 +59,8 @@ class JupyterHubArgs:
     """Run user servers from this repository at `user_image_tag` instead of the configured image (the
     stack's ECR repository, or the fallback image while the configured tag is not pushed)."""
     user_image_tag: str | None = None
+    department: DepartmentSettings | None = None
+    """Home size and server limits per group, culling and announcements (components/department_values.py)."""
     profile_images: dict[str, tuple[pulumi.Input[str], str]] = field(default_factory=dict)
     """Per profile slug, the (repository, tag) its servers run instead of the profile's configured image."""
     lockdown: bool = False
@@ -159,6 +162,7 @@ class JupyterHub(pulumi.ComponentResource):
                 },
                 load_balancer_tags=component_tags(tags, "jhub:k8s:JupyterHub"),
                 user_scheduler_image_tag=user_scheduler.image_tag(args.kubernetes_version),
+                department=args.department,
             )
         )
         # The namespace's NetworkPolicies, before the release starts any pod (strict enforcement

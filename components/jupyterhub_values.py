@@ -14,7 +14,9 @@ from typing import Any
 
 import hub_config
 from catalog.instance_types import quantity
+from components.department_values import with_department
 from settings import ImageSettings, JupyterHubSettings
+from settings.department import DepartmentSettings
 
 # KubeSpawner reads memory with jupyterhub's ByteSpecification: K, M, G, T are powers of 1024, a number
 # is bytes, and Kubernetes' Ki/Mi/Gi are refused. The settings take Kubernetes quantities.
@@ -339,6 +341,7 @@ def build_values(
     profile_images: Mapping[str, UserImage] | None = None,
     load_balancer_tags: Mapping[str, str] | None = None,
     user_scheduler_image_tag: str | None = None,
+    department: DepartmentSettings | None = None,
 ) -> dict[str, Any]:
     """All Helm values of the release; `hub.values_overrides` merged last.
 
@@ -371,7 +374,7 @@ def build_values(
     single_user_files: dict[str, Any] = {}
     if hub.https.mode != "none":
         jupyterhub_config.update(secure_session_config(hub.domain))
-        single_user_files["jupyter-server-secure-xsrf"] = SINGLE_USER_SECURE_XSRF
+        single_user_files["jupyter-server-config"] = SINGLE_USER_SECURE_XSRF
 
     values: dict[str, Any] = {
         "hub": {
@@ -455,6 +458,8 @@ def build_values(
         "cull": {"enabled": True, "timeout": user.idle_timeout_seconds, "every": 300},
         "debug": {"enabled": False},
     }
+    if department is not None:
+        values = with_department(values, department)
     values = deep_merge(values, hub.values_overrides)
     return values
 

@@ -29,6 +29,7 @@ from offline_plan.access import render_access
 from offline_plan.chart_values import RELEASE, ChartDataError, ReleaseValues, SchemaProblem, release_values
 from offline_plan.cost import CostReport, estimate, load_prices
 from offline_plan.cost import render as render_cost
+from offline_plan.department import render_department
 from offline_plan.deploy_graph import render_longest_chain
 from offline_plan.mock_engine import BOOTSTRAP_DETECTOR, ROOT, Inventory, PlanError, Recorded, load_stack_config, run
 from offline_plan.reachability import reachability
@@ -511,6 +512,8 @@ def main(argv: list[str] | None = None) -> int:
     if not args.quiet:
         show()
         show(access)
+        show()
+        show(render_department(inventory))
     if table and not args.quiet:
         show()
         show(table)

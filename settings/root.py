@@ -14,6 +14,7 @@ from catalog.instance_types import profile_fit_problem
 from settings.base import PROJECT, SettingsError, _Model
 from settings.cluster import ADDON_VERSIONS, USER_SCHEDULER_IMAGE_TAGS, ClusterSettings
 from settings.data import DataSettings, EncryptionSettings, RegistrySettings
+from settings.department import DepartmentSettings, department_problems
 from settings.hub import JupyterHubSettings
 from settings.network import NetworkSettings
 from settings.nodes import DAEMONSET_REQUESTS, STANDARD_AMI_TYPE, NodeGroupsSettings, ami_release_parameter
@@ -62,6 +63,8 @@ class Settings(_Model):
     """The stack's budget, and the usage the plan's cost estimate assumes."""
     jupyterhub: JupyterHubSettings
     """JupyterHub domain and login."""
+    department: DepartmentSettings = DepartmentSettings()
+    """How the department shares the hub: home size and server limits per group, culling, announcements."""
     secrets: Secrets = Secrets()
     """Secret settings (top-level keys, see SECRET_KEYS)."""
 
@@ -93,6 +96,7 @@ class Settings(_Model):
         if self.secrets.oauth_client_secret is None:
             problems.append(_missing_secret("oauthClientSecret"))
         problems += self._profile_problems()
+        problems += department_problems(self.department, self.jupyterhub)
         if self.cluster.kubernetes_version not in USER_SCHEDULER_IMAGE_TAGS:
             problems.append(
                 f"{PROJECT}:cluster.kubernetesVersion: no kube-scheduler image for the hub's user-scheduler on "

@@ -1,0 +1,182 @@
+"""Home size and server limits per group, with the real JupyterHub 5.5.0 and KubeSpawner 7.0.0 classes configured
+from each stack's values (tests/user_pods.py): a start runs JupyterHub's steps in User.spawn's order (group
+overrides, user options, the pre-spawn hook, all on a spawner already pending), then KubeSpawner's
+(load_user_options, the home claim, the pod). A member of each group gets their home size and is refused past
+their group's limits; a non-member gets the defaults."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import inspect
+from dataclasses import dataclass, field
+from types import SimpleNamespace
+from typing import Any
+from unittest import mock
+
+import kubespawner.spawner
+import pytest
+import yaml
+from jupyterhub.objects import Hub
+from kubernetes_asyncio.client import ApiClient
+from kubespawner import KubeSpawner
+from traitlets.config import Config
+
+from components.department_values import GROUP_LIMITS_SNIPPET
+from offline_plan.mock_engine import STACKS, Inventory
+from tests.test_jupyterhub import hub_settings, hub_values
+from tests.user_pods import HubUser, chart_spawner_config
+
+
+def department(plan: Inventory) -> dict[str, Any]:
+    return yaml.safe_load((STACKS / f"Pulumi.{plan.stack}.yaml").read_text())["config"].get("jhub-eks:department", {})
+
+
+def spawner_config(plan: Inventory, values: dict[str, Any] | None = None) -> Config:
+    settings = hub_settings(plan)
+    return chart_spawner_config(values or hub_values(plan), settings.get("namespace", "jupyterhub"), "4.4.0")
+
+
+@dataclass
+class Member(HubUser):
+    """JupyterHub's User as the hook reads it: its spawners, and the hub's settings with every user in them."""
+
+    settings: dict[str, Any] = field(default_factory=dict)
+    spawners: dict[str, KubeSpawner] = field(default_factory=dict)
+
+
+class SpawnRefusedError(Exception):
+    pass
+
+
+class FakeHub:
+    """The hub's users and their servers; `start` follows JupyterHub 5.5.0's User.spawn and KubeSpawner's _start."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.users: dict[str, Member] = {}
+
+    def user(self, name: str, groups: list[str]) -> Member:
+        if name not in self.users:
+            self.users[name] = Member(name, groups, id=len(self.users) + 1, settings={"users": self.users})
+        return self.users[name]
+
+    async def start(self, name: str, groups: list[str], profile: str | None = None) -> dict[str, Any]:
+        """The home claim KubeSpawner creates; SpawnRefusedError with the message the user sees."""
+        user = self.user(name, groups)
+        spawner = user.spawners.get("") or KubeSpawner(
+            config=self.config, user=user, hub=Hub(), _mock=True, api_token="token", oauth_client_id=f"u-{name}"
+        )
+        user.spawners[""] = spawner
+        spawner.user_options = {"profile": profile} if profile else {}
+        spawner._start_pending = True  # User.spawn sets it before any hook runs
+        try:
+            await spawner.apply_group_overrides()
+            await spawner._run_apply_user_options(spawner.user_options)
+            result = spawner.run_pre_spawn_hook()
+            if inspect.isawaitable(result):
+                await result
+            await spawner.load_user_options()
+            claim = spawner.get_pvc_manifest()
+            await spawner.get_pod_manifest()
+        except Exception as error:
+            raise SpawnRefusedError(getattr(error, "jupyterhub_message", str(error))) from error
+        finally:
+            spawner._start_pending = False
+        spawner._server = SimpleNamespace()  # ready
+        async with ApiClient() as api:
+            return api.sanitize_for_serialization(claim)
+
+    def stop(self, name: str) -> None:
+        self.users[name].spawners[""]._server = None
+
+
+def run(scenario: Any) -> Any:
+    with mock.patch.object(kubespawner.spawner, "load_config", lambda **kwargs: None):
+        return asyncio.run(scenario())
+
+
+def _size(claim: dict[str, Any]) -> str:
+    return claim["spec"]["resources"]["requests"]["storage"]
+
+
+def _gpu_profile(plan: Inventory, group: str) -> str | None:
+    profiles = hub_settings(plan).get("userServers", {}).get("profiles", [])
+    return next((p["slug"] for p in profiles if p.get("gpus") and (not p.get("groups") or group in p["groups"])), None)
+
+
+def test_every_stack_sets_group_homes_and_limits(plan: Inventory) -> None:
+    groups = department(plan).get("groups", [])
+    assert any(g.get("homeSize") for g in groups) and any(g.get("maxServers") for g in groups)
+
+
+def test_each_group_gets_its_home_size_the_largest_wins_others_the_default(plan: Inventory) -> None:
+    hub = FakeHub(spawner_config(plan))
+    default = hub_settings(plan)["userServers"]["storageCapacity"]
+    sized = [g for g in department(plan)["groups"] if g.get("homeSize")]
+
+    async def scenario() -> None:
+        for index, group in enumerate(sized):
+            assert _size(await hub.start(f"member{index}", [group["group"]])) == group["homeSize"]
+            assert group["homeSize"] != default  # so the assertion above tells the group's size from the default
+        assert _size(await hub.start("outsider", ["unrelated"])) == default
+        largest = max(sized, key=lambda g: int(g["homeSize"].removesuffix("Gi")))
+        everything = await hub.start("in-every-group", [g["group"] for g in sized])
+        assert _size(everything) == largest["homeSize"]
+
+    run(scenario)
+
+
+def test_a_group_past_its_server_limit_is_refused_with_what_runs(plan: Inventory) -> None:
+    hub = FakeHub(spawner_config(plan))
+    group = next(g for g in department(plan)["groups"] if g.get("maxServers"))
+    name, limit = group["group"], group["maxServers"]
+
+    async def scenario() -> None:
+        for index in range(limit):
+            await hub.start(f"m{index}", [name])
+        with pytest.raises(SpawnRefusedError) as refused:
+            await hub.start("one-too-many", [name])
+        message = str(refused.value)
+        assert f"Group {name} may run {limit} servers at once, and {limit} are running" in message
+        assert "m0" in message and f"m{limit - 1}" in message
+        assert not hub.users["one-too-many"].spawners[""].active  # the refused spawn is not left pending
+        await hub.start("outsider", ["unrelated"])  # another group's user is not counted, nor limited
+        hub.stop("m0")
+        await hub.start("one-too-many", [name])  # a place freed is a place taken
+
+    run(scenario)
+
+
+def test_gpu_servers_past_the_group_gpu_limit_are_refused_cpu_servers_not(plans: dict[str, Inventory]) -> None:
+    plan = plans["prod"]
+    hub = FakeHub(spawner_config(plan))
+    group = next(g for g in department(plan)["groups"] if g.get("maxGpuServers"))
+    name, gpus = group["group"], group["maxGpuServers"]
+    gpu_profile = _gpu_profile(plan, name)
+    assert gpu_profile and gpus < group["maxServers"]
+
+    async def scenario() -> None:
+        for index in range(gpus):
+            await hub.start(f"g{index}", [name], gpu_profile)
+        with pytest.raises(SpawnRefusedError, match=f"Group {name} may run {gpus} GPU servers at once") as refused:
+            await hub.start("one-more-gpu", [name], gpu_profile)
+        assert "g0 (GPU)" in str(refused.value) and "choose a profile without a GPU" in str(refused.value)
+        await hub.start("cpu-user", [name])  # the default profile: within maxServers, no GPU
+
+    run(scenario)
+
+
+def test_without_the_hub_snippet_the_group_would_run_past_its_limit(plans: dict[str, Inventory]) -> None:
+    """The refusals above are the snippet's (hub_config/group_server_limits.py), not the test's."""
+    plan = plans["prod"]
+    values = copy.deepcopy(hub_values(plan))
+    del values["hub"]["extraConfig"][GROUP_LIMITS_SNIPPET]
+    hub = FakeHub(spawner_config(plan, values))
+    group = next(g for g in department(plan)["groups"] if g.get("maxServers"))
+
+    async def scenario() -> None:
+        for index in range(group["maxServers"] + 1):
+            await hub.start(f"m{index}", [group["group"]])
+
+    run(scenario)
