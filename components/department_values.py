@@ -5,6 +5,7 @@ values overrides."""
 from __future__ import annotations
 
 import html
+import re
 from typing import Any
 
 import hub_config
@@ -19,11 +20,24 @@ SERVER_CONFIG_FILE = "jupyter-server-config"
 SERVER_CONFIG_PATH = "/usr/local/etc/jupyter/jupyter_server_config.json"
 
 
+# A label per department group on its members' pods: EKS split cost allocation data imports pod labels as cost
+# allocation tags, so the cost export can sum a group's cost (bootstrap/cost_export.py). Label keys take a
+# DNS-subdomain prefix and a name of at most 63 of [-_.A-Za-z0-9], starting and ending alphanumeric.
+GROUP_LABEL_PREFIX = "group.jhub-eks/"
+GROUP_LABEL_VALUE = "member"
+
+
+def group_label(group: str) -> str:
+    name = re.sub(r"[^-_.A-Za-z0-9]", "-", group)[:63].strip("-_.")
+    return f"{GROUP_LABEL_PREFIX}{name}"
+
+
 def group_overrides(department: DepartmentSettings) -> dict[str, Any]:
     """JupyterHub 5.5's `Spawner.group_overrides`: applied at every spawn, in the order of the keys, to members
-    of the listed groups, before KubeSpawner creates the home claim at `storage_capacity`. Keys sort by size,
-    so the largest home of a user's groups is applied last and wins."""
-    return {
+    of the listed groups, before KubeSpawner creates the home claim at `storage_capacity` and the pod. Home keys
+    sort by size, so the largest home of a user's groups is applied last and wins; `extra_labels` merge (a dict
+    trait is updated, not replaced), so a member of two groups carries both labels."""
+    homes = {
         f"home-{gibibytes(g.home_size):05d}gi-{g.group}": {
             "groups": [g.group],
             "spawner_override": {"storage_capacity": g.home_size},
@@ -31,6 +45,14 @@ def group_overrides(department: DepartmentSettings) -> dict[str, Any]:
         for g in department.groups
         if g.home_size
     }
+    labels = {
+        f"label-{g.group}": {
+            "groups": [g.group],
+            "spawner_override": {"extra_labels": {group_label(g.group): GROUP_LABEL_VALUE}},
+        }
+        for g in department.groups
+    }
+    return {**homes, **labels}
 
 
 def group_server_limits(department: DepartmentSettings) -> dict[str, dict[str, int]]:

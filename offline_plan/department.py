@@ -20,6 +20,7 @@ def department_lines(values: dict[str, Any]) -> list[str]:
     homes = [
         f"{o['groups'][0]} {o['spawner_override']['storage_capacity']}"
         for _, o in sorted((kubespawner.get("group_overrides") or {}).items())
+        if "storage_capacity" in o["spawner_override"]
     ]
     lines = [
         f"  homes: {single['storage']['capacity']} for everyone else"

@@ -22,10 +22,10 @@ from kubernetes_asyncio.client import ApiClient
 from kubespawner import KubeSpawner
 from traitlets.config import Config
 
-from components.department_values import GROUP_LIMITS_SNIPPET
+from components.department_values import GROUP_LABEL_PREFIX, GROUP_LIMITS_SNIPPET, SERVER_CONFIG_PATH, group_label
 from offline_plan.mock_engine import STACKS, Inventory
 from tests.test_jupyterhub import hub_settings, hub_values
-from tests.user_pods import HubUser, chart_spawner_config
+from tests.user_pods import HubUser, chart_spawner_config, spawn
 
 
 def department(plan: Inventory) -> dict[str, Any]:
@@ -55,6 +55,7 @@ class FakeHub:
     def __init__(self, config: Config) -> None:
         self.config = config
         self.users: dict[str, Member] = {}
+        self.pods: dict[str, dict[str, Any]] = {}
 
     def user(self, name: str, groups: list[str]) -> Member:
         if name not in self.users:
@@ -78,13 +79,14 @@ class FakeHub:
                 await result
             await spawner.load_user_options()
             claim = spawner.get_pvc_manifest()
-            await spawner.get_pod_manifest()
+            pod = await spawner.get_pod_manifest()
         except Exception as error:
             raise SpawnRefusedError(getattr(error, "jupyterhub_message", str(error))) from error
         finally:
             spawner._start_pending = False
         spawner._server = SimpleNamespace()  # ready
         async with ApiClient() as api:
+            self.pods[name] = api.sanitize_for_serialization(pod)
             return api.sanitize_for_serialization(claim)
 
     def stop(self, name: str) -> None:
@@ -125,6 +127,25 @@ def test_each_group_gets_its_home_size_the_largest_wins_others_the_default(plan:
         assert _size(everything) == largest["homeSize"]
 
     run(scenario)
+
+
+def test_members_pods_carry_their_groups_labels_for_the_cost_export(plan: Inventory) -> None:
+    """Split cost allocation data imports pod labels as cost allocation tags: the username label KubeSpawner puts
+    on every pod, and one label per department group on its members' pods (both, for a member of two)."""
+    hub = FakeHub(spawner_config(plan))
+    groups = [g["group"] for g in department(plan)["groups"]]
+
+    async def scenario() -> None:
+        await hub.start("in-all", groups)
+        await hub.start("outsider", ["unrelated"])
+
+    run(scenario)
+    labels = hub.pods["in-all"]["metadata"]["labels"]
+    assert labels["hub.jupyter.org/username"] == "in-all"
+    assert {k: v for k, v in labels.items() if k.startswith(GROUP_LABEL_PREFIX)} == {
+        group_label(g): "member" for g in groups
+    }
+    assert not [k for k in hub.pods["outsider"]["metadata"]["labels"] if k.startswith(GROUP_LABEL_PREFIX)]
 
 
 def test_a_group_past_its_server_limit_is_refused_with_what_runs(plan: Inventory) -> None:
@@ -180,3 +201,38 @@ def test_without_the_hub_snippet_the_group_would_run_past_its_limit(plans: dict[
             await hub.start(f"m{index}", [group["group"]])
 
     run(scenario)
+
+
+def test_a_profile_with_a_shorter_idle_time_stops_itself_and_kernels_are_culled(plan: Inventory) -> None:
+    """The pods KubeSpawner makes: a profile in culling.profileIdleTimeoutSeconds runs jupyterhub-singleuser with
+    jupyter_server's ServerApp.shutdown_no_activity_timeout; every pod mounts the server config file with the
+    kernel culling (MappingKernelManager.cull_idle_timeout / cull_connected / cull_interval, jupyter_server 2.x)."""
+    settings = department(plan)
+    timeouts = settings.get("culling", {}).get("profileIdleTimeoutSeconds", {})
+    kernels = settings["kernels"]
+    config = spawner_config(plan)
+    values = hub_values(plan)
+    files = values["singleuser"]["extraFiles"]
+    (server_config,) = [(key, f) for key, f in files.items() if f["mountPath"] == SERVER_CONFIG_PATH]
+    assert server_config[1]["data"]["MappingKernelManager"] == {
+        "cull_idle_timeout": kernels["idleTimeoutSeconds"],
+        "cull_connected": kernels["cullConnected"],
+        "cull_interval": kernels["intervalSeconds"],
+    }
+    for profile in hub_settings(plan)["userServers"]["profiles"]:
+        _, pod = spawn(config, HubUser("alice", list(profile.get("groups", []))), {"profile": profile["slug"]})
+        (container,) = pod["spec"]["containers"]
+        shutdown = [a for a in container["args"] if a.startswith("--ServerApp.shutdown_no_activity_timeout=")]
+        expected = timeouts.get(profile["slug"])
+        assert shutdown == ([f"--ServerApp.shutdown_no_activity_timeout={expected}"] if expected else [])
+        assert {"mountPath": SERVER_CONFIG_PATH, "subPath": server_config[0], "name": "files"} in [
+            {k: m[k] for k in ("mountPath", "subPath", "name") if k in m} for m in container["volumeMounts"]
+        ]
+
+
+def test_the_culler_keeps_its_least_privilege_role(plan: Inventory) -> None:
+    """The chart grants the culler admin:users only with cull.users; max age and timeouts need no more."""
+    cull = hub_values(plan)["cull"]
+    assert cull["enabled"] and not cull.get("users")
+    if department(plan).get("culling", {}).get("maxAgeSeconds"):
+        assert cull["maxAge"] == department(plan)["culling"]["maxAgeSeconds"]
