@@ -23,7 +23,7 @@ import pulumi_aws as aws
 DATA_EXPORTS_REGION = "us-east-1"
 EXPORT_NAME = "jhub-eks-cur2"
 EXPORT_PREFIX = "cur2"
-DATA_EXPORT_SERVICES = ("bcm-data-exports.amazonaws.com", "billingreports.amazonaws.com")
+DATA_EXPORTS_SERVICE = "bcm-data-exports.amazonaws.com"
 
 # The pod labels whose cost allocation tags split the bill per user (and Dask user): the label KubeSpawner puts on
 # every user server (kubespawner/spawner.py `_build_common_labels`: hub.jupyter.org/username, the escaped name)
@@ -108,7 +108,10 @@ def cost_per_group_query(database: str, table: str) -> str:
 
 
 def bucket_policy(bucket_arn: str, account_id: str, partition: str) -> dict[str, object]:
-    """TLS only; Data Exports may write its files (and read the policy it checks) for this account's exports."""
+    """TLS only; Data Exports may write its files (and read the policy, to check the bucket is still this account's)
+    for this account's exports only: the policy of the Data Exports user guide ("Setting up an Amazon S3 bucket for
+    data exports"). SSE-S3: the guide documents no key policy for delivery into an SSE-KMS bucket."""
+    export_arns = f"arn:{partition}:bcm-data-exports:{DATA_EXPORTS_REGION}:{account_id}"
     return {
         "Version": "2012-10-17",
         "Statement": [
@@ -123,16 +126,13 @@ def bucket_policy(bucket_arn: str, account_id: str, partition: str) -> dict[str,
             {
                 "Sid": "DataExportsDelivery",
                 "Effect": "Allow",
-                "Principal": {"Service": list(DATA_EXPORT_SERVICES)},
+                "Principal": {"Service": DATA_EXPORTS_SERVICE},
                 "Action": ["s3:PutObject", "s3:GetBucketPolicy"],
                 "Resource": [bucket_arn, f"{bucket_arn}/*"],
                 "Condition": {
                     "StringLike": {
                         "aws:SourceAccount": account_id,
-                        "aws:SourceArn": [
-                            f"arn:{partition}:cur:{DATA_EXPORTS_REGION}:{account_id}:definition/*",
-                            f"arn:{partition}:bcm-data-exports:{DATA_EXPORTS_REGION}:{account_id}:export/*",
-                        ],
+                        "aws:SourceArn": f"{export_arns}:export/*",
                     }
                 },
             },
@@ -161,7 +161,7 @@ class CostExport(pulumi.ComponentResource):
         super().__init__("jhub:aws:CostExport", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         bucket = aws.s3.Bucket(f"{name}-cur", bucket_prefix="jhub-eks-cur-", force_destroy=False, opts=child)
-        # SSE-S3: the delivery services write with the bucket's default encryption.
+        # SSE-S3: Data Exports writes with the bucket's default encryption (bucket_policy).
         aws.s3.BucketServerSideEncryptionConfiguration(
             f"{name}-cur",
             bucket=bucket.id,

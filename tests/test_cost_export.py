@@ -12,6 +12,7 @@ import pytest
 from bootstrap import cost_export
 from components.department_values import GROUP_LABEL_PREFIX, group_label
 from offline_plan.mock_engine import ACCOUNT_ID, Inventory
+from policies.checklist import Resource, s3_buckets_protected
 from tests.iam_eval import IamRequest, evaluate
 from tests.test_bootstrap import run_bootstrap
 from tests.test_department import FakeHub, department, run, spawner_config
@@ -138,3 +139,14 @@ def test_the_athena_table_reads_the_exports_columns_and_months(account: Inventor
     workgroup: dict[str, Any] = account.one("aws:athena/workgroup:Workgroup").inputs["configuration"]
     assert workgroup["enforceWorkgroupConfiguration"] is True
     assert workgroup["resultConfiguration"]["encryptionConfiguration"]["encryptionOption"] == "SSE_S3"
+
+
+def test_the_checklists_bucket_rule_passes_but_for_the_documented_sse_s3(account: Inventory) -> None:
+    """The environment stacks' bucket rule (policies/checklist.py) over the account stack: public-access blocks
+    and TLS-only hold; the one finding is SSE-S3, which Data Exports delivery needs (cost_export.bucket_policy)."""
+    resources = [Resource(r.type, r.name, r.urn, r.outputs, r.parent, r.dependencies) for r in account.resources]
+    findings = [v.message for v in s3_buckets_protected(resources)]
+    assert findings == [
+        "bucket cost-cur has no SSE-KMS default encryption (SSE-S3 only on a server access "
+        "log target, the one encryption S3 delivers logs into)"
+    ]
