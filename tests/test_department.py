@@ -9,7 +9,9 @@ from __future__ import annotations
 import asyncio
 import copy
 import inspect
+import json
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 from unittest import mock
@@ -236,3 +238,24 @@ def test_the_culler_keeps_its_least_privilege_role(plan: Inventory) -> None:
     assert cull["enabled"] and not cull.get("users")
     if department(plan).get("culling", {}).get("maxAgeSeconds"):
         assert cull["maxAge"] == department(plan)["culling"]["maxAgeSeconds"]
+
+
+JUPYTER_SERVER_OPTIONS = Path(__file__).parent.parent / "data" / "jupyter_server" / "config-options.json"
+
+
+def test_the_user_servers_config_names_options_jupyter_server_has(plan: Inventory) -> None:
+    """Every ServerApp / MappingKernelManager option the values set, in the config file or as a profile's argument,
+    is a configurable trait of jupyter_server (data/jupyter_server/config-options.json, read from its classes): a
+    misspelt option is only a warning in the server's log, and the culling would silently not happen."""
+    known = json.loads(JUPYTER_SERVER_OPTIONS.read_text())["classes"]
+    values = hub_values(plan)
+    used: list[tuple[str, str]] = []
+    for entry in values["singleuser"]["extraFiles"].values():
+        if entry["mountPath"].endswith("jupyter_server_config.json"):
+            used += [(cls, option) for cls, options in entry["data"].items() for option in options]
+    for profile in values["singleuser"]["profileList"]:
+        for argument in profile["kubespawner_override"].get("args", []):
+            cls, _, option = argument.removeprefix("--").partition("=")[0].partition(".")
+            used.append((cls, option))
+    assert ("MappingKernelManager", "cull_idle_timeout") in used
+    assert [(cls, option) for cls, option in used if option not in known.get(cls, [])] == []
