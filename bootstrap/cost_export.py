@@ -107,6 +107,21 @@ def cost_per_group_query(database: str, table: str) -> str:
     )
 
 
+def cost_per_component_query(database: str, table: str) -> str:
+    """Per month, stack and component, the cost of the resources tagged with them (components/tagging.py), the
+    same split as the plan's estimate lines (`./plan` prices per component): estimate and bill side by side."""
+    stack, component = tag_column("stack"), tag_column("component")
+    return (
+        "SELECT billing_period,\n"
+        f"  resource_tags['{stack}'] AS stack,\n"
+        f"  resource_tags['{component}'] AS component,\n"
+        "  ROUND(SUM(line_item_unblended_cost), 2) AS cost_usd\n"
+        f'FROM "{database}"."{table}"\n'
+        f"WHERE resource_tags['{stack}'] IS NOT NULL\n"
+        "GROUP BY 1, 2, 3\nORDER BY 1 DESC, 2, 4 DESC"
+    )
+
+
 def bucket_policy(bucket_arn: str, account_id: str, partition: str) -> dict[str, object]:
     """TLS only; Data Exports may write its files (and read the policy, to check the bucket is still this account's)
     for this account's exports only: the policy of the Data Exports user guide ("Setting up an Amazon S3 bucket for
@@ -296,6 +311,7 @@ class CostExport(pulumi.ComponentResource):
         for query_name, build, description in (
             ("cost-per-user-month", cost_per_user_query, "Split EKS cost per hub user (servers and Dask) per month"),
             ("cost-per-group-month", cost_per_group_query, "Split EKS cost per department group per month"),
+            ("cost-per-component-month", cost_per_component_query, "Cost per stack and component per month"),
         ):
             aws.athena.NamedQuery(
                 f"{name}-{query_name}",

@@ -11,6 +11,7 @@ import pytest
 
 from bootstrap import cost_export
 from components.department_values import GROUP_LABEL_PREFIX, group_label
+from components.tagging import COST_TAG_KEYS
 from offline_plan.mock_engine import ACCOUNT_ID, Inventory
 from policies.checklist import Resource, s3_buckets_protected
 from tests.iam_eval import IamRequest, evaluate
@@ -122,6 +123,10 @@ def test_the_labels_the_pods_carry_are_the_tags_activated_and_queried(
     assert "resource_tags['user_hub_jupyter_org_username']" in queries["cost-per-user-month"]
     assert "resource_tags['user_gateway_dask_org_user']" in queries["cost-per-user-month"]
     assert "LIKE 'user_group_jhub_eks_%'" in queries["cost-per-group-month"]
+    # The bill per stack and component, as the plan's estimate splits it (the environment stacks' cost tags).
+    assert {"stack", "component"} <= set(COST_TAG_KEYS)
+    assert "resource_tags['user_component'] AS component" in queries["cost-per-component-month"]
+    assert "resource_tags['user_stack'] AS stack" in queries["cost-per-component-month"]
     assert {cost_export.tag_column(group_label(g)) for g in groups} == {
         f"user_group_jhub_eks_{g.replace('-', '_')}" for g in groups
     }
