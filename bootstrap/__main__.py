@@ -15,6 +15,7 @@ import pulumi_aws as aws
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from account_prerequisites import COST_ALLOCATION_TAG_KEYS, AccountPrerequisites, AccountPrerequisitesArgs
+from cost_export import USERNAME_LABELS, CostExport, CostExportArgs
 from environment_images import promote_policy, promote_subjects, push_policy, push_subjects
 from github_oidc import (
     CI_ROLE_PREFIX,
@@ -131,8 +132,18 @@ prerequisites = AccountPrerequisites(
         enhanced_scanning=bool(config.get_bool("registryEnhancedScanning")),
         # Off until the first environment stack is deployed and AWS lists its tag keys (docs/cost.md).
         cost_allocation_tags=COST_ALLOCATION_TAG_KEYS if config.get_bool("activateCostAllocationTags") else (),
+        # The pod labels split cost allocation data imports (cost_export.py): usernames, and the department groups'.
+        pod_label_tags=(*USERNAME_LABELS, *(config.get_object("groupLabelTags") or []))
+        if config.get_bool("activatePodLabelTags")
+        else (),
     ),
 )
+if config.get_bool("costExport") is not False:
+    cost_export = CostExport(
+        "cost",
+        CostExportArgs(account_id=account_id, partition=partition, region=pulumi.Config("aws").require("region")),
+    )
+    pulumi.export("cost_export_bucket", cost_export.bucket_name)
 
 pulumi.export("preview_role_arn", preview.arn)
 pulumi.export("deploy_role_arn", deploy.arn)

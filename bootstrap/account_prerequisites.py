@@ -74,6 +74,8 @@ class AccountPrerequisitesArgs:
     """Amazon Inspector continuous scanning of every repository of the registry (paid)."""
     cost_allocation_tags: Sequence[str] = ()
     """Tag keys to activate as cost allocation tags (management or standalone account only)."""
+    pod_label_tags: Sequence[str] = ()
+    """Kubernetes pod label keys split cost allocation data imported, to activate as cost allocation tags."""
 
 
 class AccountPrerequisites(pulumi.ComponentResource):
@@ -139,5 +141,10 @@ class AccountPrerequisites(pulumi.ComponentResource):
         for tag_key in args.cost_allocation_tags:
             aws.costexplorer.CostAllocationTag(
                 f"{name}-cost-tag-{tag_key}", tag_key=tag_key, status="Active", opts=child
+            )
+        for label in args.pod_label_tags:
+            # Imported under the label's own key; AWS lists it for activation once a pod carried it.
+            aws.costexplorer.CostAllocationTag(
+                f"{name}-pod-label-{label.replace('/', '-')}", tag_key=label, status="Active", opts=child
             )
         self.register_outputs({"auto_scaling_role_created": self.auto_scaling_role_created})

@@ -26,6 +26,7 @@ from components.network_policies import declare
 from components.tagging import component_tags
 from settings import JupyterHubSettings
 from settings.capacity import CapacityPlan
+from settings.department import DepartmentSettings
 
 CHART_REPOSITORY = "https://hub.jupyter.org/helm-chart/"
 RELEASE_NAME = "jupyterhub"
@@ -60,6 +61,8 @@ class JupyterHubArgs:
     """Run user servers from this repository at `user_image_tag` instead of the configured image (the
     stack's ECR repository, or the fallback image while the configured tag is not pushed)."""
     user_image_tag: str | None = None
+    department: DepartmentSettings | None = None
+    """Home size and server limits per group, culling and announcements (components/department_values.py)."""
     profile_images: dict[str, tuple[pulumi.Input[str], str]] = field(default_factory=dict)
     """Per profile slug, the (repository, tag) its servers run instead of the profile's configured image."""
     prepull_images: dict[str, UserImage] = field(default_factory=dict)
@@ -172,6 +175,7 @@ class JupyterHub(pulumi.ComponentResource):
                 prepull_images=args.prepull_images,
                 capacity=args.capacity,
                 database=args.database,
+                department=args.department,
             )
         )
         # The namespace's NetworkPolicies, before the release starts any pod (strict enforcement

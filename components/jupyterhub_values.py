@@ -14,8 +14,10 @@ from typing import Any
 
 import hub_config
 from catalog.instance_types import quantity
+from components.department_values import with_department
 from settings import ImageSettings, JupyterHubSettings
 from settings.capacity import CapacityPlan
+from settings.department import DepartmentSettings
 
 # KubeSpawner reads memory with jupyterhub's ByteSpecification: K, M, G, T are powers of 1024, a number
 # is bytes, and Kubernetes' Ki/Mi/Gi are refused. The settings take Kubernetes quantities.
@@ -370,6 +372,7 @@ def build_values(
     prepull_images: Mapping[str, UserImage] | None = None,
     capacity: CapacityPlan | None = None,
     database: HubDatabaseValues | None = None,
+    department: DepartmentSettings | None = None,
 ) -> dict[str, Any]:
     """All Helm values of the release; `hub.values_overrides` merged last.
 
@@ -402,7 +405,7 @@ def build_values(
     single_user_files: dict[str, Any] = {}
     if hub.https.mode != "none":
         jupyterhub_config.update(secure_session_config(hub.domain))
-        single_user_files["jupyter-server-secure-xsrf"] = SINGLE_USER_SECURE_XSRF
+        single_user_files["jupyter-server-config"] = SINGLE_USER_SECURE_XSRF
 
     values: dict[str, Any] = {
         "hub": {
@@ -502,6 +505,8 @@ def build_values(
     if database is not None:
         # No volume: the chart's hub-db PVC is made only for sqlite-pvc, so the hub may start in any zone.
         values["hub"]["db"] = {"type": "postgres", "url": database.url, "password": database.password}
+    if department is not None:
+        values = with_department(values, department)
     values = deep_merge(values, hub.values_overrides)
     return values
 

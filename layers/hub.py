@@ -172,6 +172,7 @@ def declare_hub(
             lockdown=settings.incident.lockdown,
             vpc_cidr=settings.network.vpc_cidr,
             kubernetes_version=settings.cluster.kubernetes_version,
+            department=settings.department,
             release_depends_on=cluster.hub_prerequisites,
             tags=tags,
             capacity=settings.capacity_plan,

@@ -41,6 +41,10 @@ DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
 # jupyter_core.paths: the directories every Jupyter application reads its config files from on Linux,
 # besides the user's (~/.jupyter) and the environment's (sys.prefix/etc/jupyter, which conda packages use).
 JUPYTER_SYSTEM_CONFIG_PATH = ("/usr/local/etc/jupyter", "/etc/jupyter")
+# The file the hub mounts into every user server (components/jupyterhub_values.SINGLE_USER_SECURE_XSRF, with the
+# department's kernel culling): a mount hides the image's file at the same path, so an environment's own
+# defaults go one step lower on the config path, /etc/jupyter, where the hub's settings rank above them.
+HUB_MOUNTED_SERVER_CONFIG = "/usr/local/etc/jupyter/jupyter_server_config.json"
 SERVER_CONFIG_NAMES = ("jupyter_server_config.json", "jupyter_server_config.py")
 # Wheels that would replace a base's CUDA build of PyTorch with another one.
 PACKAGE_MANAGERS = ("apt-get", "apt", "mamba", "conda", "micromamba", "pip", "yum", "dnf", "apk")
@@ -199,7 +203,15 @@ def check_culling(environment: Path) -> list[Problem]:
                 f"no jupyter_server_config file is copied onto Jupyter's config path {JUPYTER_SYSTEM_CONFIG_PATH}",
             )
         ]
-    problems = []
+    problems = [
+        Problem(
+            "kernel-culling",
+            f"{source} is copied to {HUB_MOUNTED_SERVER_CONFIG}, where the hub mounts its own file and hides it: "
+            "copy it to /etc/jupyter/jupyter_server_config.json",
+        )
+        for source, destination in installed.items()
+        if destination == HUB_MOUNTED_SERVER_CONFIG
+    ]
     for source in installed:
         config = json.loads((environment / source).read_text()) if source.endswith(".json") else {}
         kernels = config.get("MappingKernelManager", {})

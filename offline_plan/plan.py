@@ -30,6 +30,7 @@ from offline_plan.capacity import capacity_cost, render_capacity, render_capacit
 from offline_plan.chart_values import RELEASE, ChartDataError, ReleaseValues, SchemaProblem, release_values
 from offline_plan.cost import CostReport, estimate, load_prices
 from offline_plan.cost import render as render_cost
+from offline_plan.department import render_department
 from offline_plan.deploy_graph import render_longest_chain
 from offline_plan.environments import environment_lines
 from offline_plan.mock_engine import BOOTSTRAP_DETECTOR, ROOT, Inventory, PlanError, Recorded, load_stack_config, run
@@ -525,6 +526,7 @@ def main(argv: list[str] | None = None) -> int:
         show(access)
         show()
         show("\n".join(environment_lines(settings)))
+        show(render_department(inventory))
     if table and not args.quiet:
         show()
         show(table)

@@ -15,6 +15,7 @@ from settings.base import PROJECT, SettingsError, _Model
 from settings.capacity import CapacityPlan, CapacitySettings, plan_capacity
 from settings.cluster import ADDON_VERSIONS, USER_SCHEDULER_IMAGE_TAGS, ClusterSettings
 from settings.data import DataSettings, EncryptionSettings, RegistrySettings
+from settings.department import DepartmentSettings, department_problems
 from settings.environments import EnvironmentPin, environment_name_problem
 from settings.hub import JupyterHubSettings
 from settings.hub_database import HubDatabaseSettings, hub_database_prod_problems
@@ -71,6 +72,8 @@ class Settings(_Model):
     """How many servers the hub admits and starts at once, the start timeout, warm capacity (settings/capacity.py)."""
     hub_database: HubDatabaseSettings = HubDatabaseSettings()
     """Where the hub keeps its database: SQLite on a zonal volume, or RDS for PostgreSQL Multi-AZ."""
+    department: DepartmentSettings = DepartmentSettings()
+    """How the department shares the hub: home size and server limits per group, culling, announcements."""
     secrets: Secrets = Secrets()
     """Secret settings (top-level keys, see SECRET_KEYS)."""
 
@@ -118,6 +121,7 @@ class Settings(_Model):
             problems.append(_missing_secret("oauthClientSecret"))
         problems += self._profile_problems()
         problems += self._environment_problems()
+        problems += department_problems(self.department, self.jupyterhub)
         if self.cluster.kubernetes_version not in USER_SCHEDULER_IMAGE_TAGS:
             problems.append(
                 f"{PROJECT}:cluster.kubernetesVersion: no kube-scheduler image for the hub's user-scheduler on "

@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 from traitlets.config.loader import JSONFileConfigLoader
 
+from components.department_values import SERVER_CONFIG_PATH
+from components.jupyterhub_values import SINGLE_USER_SECURE_XSRF
 from maintenance import environments as contract
 from tests.conftest import ROOT
 
@@ -53,6 +55,12 @@ def test_culling_config_is_loaded_by_the_real_traitlets_loader(name: str) -> Non
     assert config.MappingKernelManager.cull_idle_timeout == 3600
     assert config.MappingKernelManager.cull_interval == 300
     assert config.TerminalManager.cull_inactive_timeout == 3600
+
+
+def test_the_path_the_contract_keeps_free_is_the_one_the_hub_mounts() -> None:
+    """The environments' culling defaults would be hidden by the hub's file at the same path (a mount hides
+    what the image has there); the contract refuses that path, so it must be the path the hub really mounts."""
+    assert contract.HUB_MOUNTED_SERVER_CONFIG == SINGLE_USER_SECURE_XSRF["mountPath"] == SERVER_CONFIG_PATH
 
 
 def _edit(path: str, old: str, new: str) -> Callable[[Path], None]:
@@ -129,8 +137,16 @@ MUTATIONS: dict[str, tuple[str, Callable[[Path], None]]] = {
         "kernel-culling",
         _edit(
             "Dockerfile",
-            r"/usr/local/etc/jupyter/jupyter_server_config\.json",
+            r"/etc/jupyter/jupyter_server_config\.json",
             "/home/jovyan/jupyter_server_config.json",
+        ),
+    ),
+    "culling config where the hub's mount hides it": (
+        "kernel-culling",
+        _edit(
+            "Dockerfile",
+            r" /etc/jupyter/jupyter_server_config\.json",
+            " /usr/local/etc/jupyter/jupyter_server_config.json",
         ),
     ),
 }

@@ -11,7 +11,11 @@ on, each with its line; `hub.config` sections are applied after it and the snipp
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
+import sys
+import types
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 from unittest import mock
@@ -92,9 +96,29 @@ def chart_spawner_config(values: dict[str, Any], namespace: str, chart_version: 
     c.Spawner.cmd = ["jupyterhub-singleuser"]  # L443-446, chart default
     for section, entries in values["hub"]["config"].items():  # L500-526
         c[section].update(copy.deepcopy(entries))
-    for _, snippet in sorted((values["hub"].get("extraConfig") or {}).items()):  # L540-542
-        exec(snippet, {"c": c})
+    with chart_z2jh(values):
+        for _, snippet in sorted((values["hub"].get("extraConfig") or {}).items()):  # L540-542
+            exec(snippet, {"c": c})
     return c
+
+
+@contextlib.contextmanager
+def chart_z2jh(values: dict[str, Any]) -> Iterator[None]:
+    """The chart's `z2jh` module (files/hub/z2jh.py), which snippets import: `get_config("a.b")` walks the
+    release's values (mounted in the hub as values.yaml) and returns `default` where a level is missing."""
+
+    def get_config(key: str, default: Any = None) -> Any:
+        value: Any = values
+        for level in key.split("."):
+            if not isinstance(value, dict) or level not in value:
+                return default
+            value = value[level]
+        return copy.deepcopy(value)
+
+    module = types.ModuleType("z2jh")
+    module.get_config = get_config  # type: ignore[attr-defined]
+    with mock.patch.dict(sys.modules, {"z2jh": module}):
+        yield
 
 
 @dataclass
