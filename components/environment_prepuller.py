@@ -22,8 +22,10 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-# z2jh 4.4.0 values.yaml prePuller.pause.image and prePuller.containerSecurityContext.
-PAUSE_IMAGE = "registry.k8s.io/pause:3.10.1"
+from components.pause_image import PAUSE_IMAGE
+
+# z2jh 4.4.0 values.yaml prePuller.containerSecurityContext, and a read-only root filesystem (an init container
+# that echoes and a pause container write nothing).
 PULLER_SECURITY_CONTEXT: dict[str, Any] = {
     "runAsNonRoot": True,
     "runAsUser": 65534,
@@ -31,7 +33,12 @@ PULLER_SECURITY_CONTEXT: dict[str, Any] = {
     "allowPrivilegeEscalation": False,
     "capabilities": {"drop": ["ALL"]},
     "seccompProfile": {"type": "RuntimeDefault"},
+    "readOnlyRootFilesystem": True,
 }
+# The init container only starts a shell in the environment's image (the pull is the point); the pause container
+# holds the pod. Small, bounded requests and limits so the puller never competes with a user's server.
+PULL_RESOURCES = {"requests": {"cpu": "1m", "memory": "8Mi"}, "limits": {"cpu": "100m", "memory": "64Mi"}}
+PAUSE_RESOURCES = {"requests": {"cpu": "1m", "memory": "8Mi"}, "limits": {"cpu": "10m", "memory": "16Mi"}}
 NAME = "gpu-environment-puller"
 
 
@@ -50,6 +57,7 @@ def gpu_prepuller(
             "image": image,
             "command": ["/bin/sh", "-c", "echo Pulling complete"],
             "securityContext": copy.deepcopy(PULLER_SECURITY_CONTEXT),
+            "resources": copy.deepcopy(PULL_RESOURCES),
         }
         for name, image in sorted(images.items())
     ]
@@ -74,7 +82,7 @@ def gpu_prepuller(
                             "name": "pause",
                             "image": PAUSE_IMAGE,
                             "securityContext": copy.deepcopy(PULLER_SECURITY_CONTEXT),
-                            "resources": {"requests": {"cpu": "1m", "memory": "8Mi"}, "limits": {"memory": "16Mi"}},
+                            "resources": copy.deepcopy(PAUSE_RESOURCES),
                         }
                     ],
                 },

@@ -13,9 +13,7 @@ the one these pods use.
 from __future__ import annotations
 
 import copy
-import json
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pulumi
@@ -23,15 +21,15 @@ import pulumi_kubernetes as k8s
 
 from catalog.instance_types import millicores
 from components.jupyterhub_values import USER_TOLERATIONS
+from components.pause_image import PAUSE_IMAGE
 
-DATA = Path(__file__).resolve().parent.parent / "data" / "kubernetes" / "placeholder-image.json"
-_IMAGE = json.loads(DATA.read_text())
-PLACEHOLDER_IMAGE = f"{_IMAGE['image']}:{_IMAGE['tag']}@{_IMAGE['digest']}"
+PLACEHOLDER_IMAGE = PAUSE_IMAGE
 ZONE_LABEL = "topology.kubernetes.io/zone"
 # The chart's user affinity (scheduling.userPods.nodeAffinity.matchNodePurpose: require).
 NODE_PURPOSE_LABEL = "hub.jupyter.org/node-purpose"
 PLACEHOLDER_ZONE_LABEL = "hub.jupyter.org/placeholder-zone"
-# The chart's values.yaml scheduling.userPlaceholder.containerSecurityContext (nobody, Pod Security restricted).
+# The chart's values.yaml scheduling.userPlaceholder.containerSecurityContext (nobody, Pod Security restricted),
+# and a read-only root filesystem: pause writes nothing.
 PLACEHOLDER_SECURITY_CONTEXT: dict[str, Any] = {
     "runAsNonRoot": True,
     "runAsUser": 65534,
@@ -39,6 +37,7 @@ PLACEHOLDER_SECURITY_CONTEXT: dict[str, Any] = {
     "allowPrivilegeEscalation": False,
     "capabilities": {"drop": ["ALL"]},
     "seccompProfile": {"type": "RuntimeDefault"},
+    "readOnlyRootFilesystem": True,
 }
 
 
@@ -100,12 +99,16 @@ def placeholder_statefulset(spec: PlaceholderSpec) -> dict[str, Any]:
                     },
                     "terminationGracePeriodSeconds": 0,
                     "automountServiceAccountToken": False,
+                    "securityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
                     "containers": [
                         {
                             "name": "pause",
                             "image": PLACEHOLDER_IMAGE,
+                            # Limits equal to the requests: pause uses neither, and the room it holds is the
+                            # requests (the scheduler's arithmetic); limits only bound the pod.
                             "resources": {
                                 "requests": {"cpu": f"{millicores(spec.cpu)}m", "memory": spec.memory},
+                                "limits": {"cpu": f"{millicores(spec.cpu)}m", "memory": spec.memory},
                             },
                             "securityContext": copy.deepcopy(PLACEHOLDER_SECURITY_CONTEXT),
                         }

@@ -176,6 +176,9 @@ FREE: dict[str, str] = {
     "kubernetes:core/v1:ServiceAccount": "Kubernetes objects run on the priced nodes",
     "kubernetes:networking.k8s.io/v1:NetworkPolicy": "Kubernetes objects run on the priced nodes",
     "kubernetes:apps/v1:DeploymentPatch": "lockdown scales the hub down; nothing billed",
+    "kubernetes:apps/v1:DaemonSet": (
+        "the GPU environment puller: a pause pod per GPU node (1m CPU, 8Mi) on nodes priced with their group"
+    ),
     "kubernetes:rbac.authorization.k8s.io/v1:ClusterRole": "Kubernetes objects run on the priced nodes",
     "kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding": "Kubernetes objects run on the priced nodes",
 }

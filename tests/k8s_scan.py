@@ -53,6 +53,10 @@ class ScanException:
     reason: str
 
     def covers(self, finding: Finding) -> bool:
+        """Same check, same resource; a resource ending in `*` names the objects one per zone (their names
+        end in the zone, which depends on the stack's region)."""
+        if self.resource.endswith("*"):
+            return finding.check_id == self.check_id and finding.resource.startswith(self.resource[:-1])
         return finding.check_id == self.check_id and finding.resource == self.resource
 
 

@@ -57,9 +57,10 @@ def test_plan_shows_the_longest_chain_through_the_control_plane(plan: Inventory)
     text = render_longest_chain(plan)
     assert "(Cluster)" in text and "(NodeGroup)" in text
     minutes, chain = DeployGraph(plan).longest_chain()
-    assert minutes >= 20 and chain[-1] == next(
-        r.urn for r in plan.of_type("kubernetes:helm.sh/v3:Release") if r.inputs["chart"] == "jupyterhub"
-    )
+    release = next(r.urn for r in plan.of_type("kubernetes:helm.sh/v3:Release") if r.inputs["chart"] == "jupyterhub")
+    # The hub's release is on it (at its end, or before what waits for it: the warm capacity's placeholders).
+    assert minutes >= 20 and release in chain
+    assert chain.index(release) >= len(chain) - 2
 
 
 # ---- Teardown ------------------------------------------------------------------------------------

@@ -482,7 +482,8 @@ def test_repository_scans_is_immutable_encrypted_and_expires_images(plan: Invent
         {"encryptionType": "KMS", "kmsKey": key_arn(plan, "user-data")}
     ]
     rules = json.loads(plan.one("aws:ecr/lifecyclePolicy:LifecyclePolicy").inputs["policy"])["rules"]
-    assert {r["selection"]["tagStatus"] for r in rules} == {"untagged", "any"}
+    # Untagged and any expire by count; the tagged rule keeps the pinned- digests (tests/test_registry_lifecycle.py).
+    assert {r["selection"]["tagStatus"] for r in rules} == {"tagged", "untagged", "any"}
     assert (repository.inputs["forceDelete"], repository.retain_on_delete) == (
         (False, True) if stack_config(plan)["jhub-eks:data"]["retainOnDestroy"] else (True, False)
     )
