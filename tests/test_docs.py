@@ -141,3 +141,18 @@ def test_github_anchors() -> None:
     assert github_anchor("HTTPS modes (`jupyterhub.https.mode`)") == "https-modes-jupyterhubhttpsmode"
     assert github_anchor("Who read or changed a user's data") == "who-read-or-changed-a-users-data"
     assert github_anchor("Why cluster-autoscaler (not Karpenter)") == "why-cluster-autoscaler-not-karpenter"
+
+
+def rule_count_claims(text: str) -> list[int]:
+    """The checklist's size as a page states it ("17 rules", "holds the 17 rules")."""
+    return [int(n) for n in re.findall(r"\b(\d+) rules\b", text)]
+
+
+def test_the_pages_state_the_checklist_s_real_size() -> None:
+    from policies.checklist import RULES
+
+    for path in (README, DOCS / "review-and-release.md"):
+        claims = rule_count_claims(path.read_text())
+        assert claims and set(claims) == {len(RULES)}, (path.name, claims, len(RULES))
+    # The check bites: a page that still says the old number.
+    assert set(rule_count_claims("security checklist (16 rules, the same as the policy pack)")) != {len(RULES)}
