@@ -69,6 +69,9 @@ class JupyterHubArgs:
     release_depends_on: list[pulumi.Resource] | None = None
     """What must run before the release installs (nodes, CNI, CoreDNS, storage); nothing else waits."""
     tags: dict[str, str] | None = None
+    extra_values: dict[str, Any] | None = None
+    """Values of other components' hub side (the Dask Gateway service, its role, the users' client
+    configuration), merged before `values_overrides`; secrets as Output leaves, so only they are secret."""
 
 
 class JupyterHub(pulumi.ComponentResource):
@@ -157,6 +160,7 @@ class JupyterHub(pulumi.ComponentResource):
                     slug: UserImage(repository, args.profile_images[slug][1])
                     for slug, repository in zip(profile_slugs, resolved[4:], strict=True)
                 },
+                extra_values=args.extra_values,
                 load_balancer_tags=component_tags(tags, "jhub:k8s:JupyterHub"),
                 user_scheduler_image_tag=user_scheduler.image_tag(args.kubernetes_version),
             )

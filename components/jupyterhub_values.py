@@ -339,6 +339,7 @@ def build_values(
     profile_images: Mapping[str, UserImage] | None = None,
     load_balancer_tags: Mapping[str, str] | None = None,
     user_scheduler_image_tag: str | None = None,
+    extra_values: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """All Helm values of the release; `hub.values_overrides` merged last.
 
@@ -455,6 +456,7 @@ def build_values(
         "cull": {"enabled": True, "timeout": user.idle_timeout_seconds, "every": 300},
         "debug": {"enabled": False},
     }
+    values = deep_merge(values, dict(extra_values or {}))
     values = deep_merge(values, hub.values_overrides)
     return values
 

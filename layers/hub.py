@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 
+from components.dask_gateway import DaskGateway, DaskGatewayArgs
+from components.dask_gateway_values import hub_values as dask_hub_values
+from components.dask_gateway_values import worker_image
 from components.identity import UserIdentity, UserIdentityArgs
 from components.jupyterhub import JupyterHub, JupyterHubArgs
 from components.jupyterhub_values import CURATOR_SERVICE_ACCOUNT, USER_SERVICE_ACCOUNT, choose_user_image
@@ -23,6 +27,7 @@ class HubLayer:
     user_identity: UserIdentity
     registry: Registry
     jupyterhub: JupyterHub
+    dask_gateway: DaskGateway | None = None
 
 
 def declare_hub(
@@ -100,6 +105,30 @@ def declare_hub(
             pulumi.log.warn(f"profile {profile.slug!r}: {choice.warning}")
         profile_images[profile.slug] = (choice.repository, choice.tag or profile.image.tag)
 
+    # Scale-out: Dask Gateway, its schedulers and workers running the users' own image.
+    dask_gateway = None
+    hub_side_values: dict[str, Any] | None = None
+    if settings.dask_gateway.enabled:
+        dask_gateway = DaskGateway(
+            f"{name}-dask",
+            DaskGatewayArgs(
+                dask=settings.dask_gateway,
+                hub_namespace=hub.namespace,
+                worker_image=pulumi.Output.concat(
+                    user_image.repository or hub.user_servers.image.name,
+                    ":",
+                    user_image.tag or hub.user_servers.image.tag,
+                ).apply(worker_image),
+                provider=cluster.cluster.provider,
+                core_node_selector={"node-purpose": "core"},
+                depends_on=cluster.hub_prerequisites,
+            ),
+        )
+        scheme = "http" if hub.https.mode == "none" else "https"
+        hub_side_values = dask_hub_values(
+            settings.dask_gateway, api_token=dask_gateway.hub_api_token, public_url=f"{scheme}://{hub.domain}"
+        )
+
     assert settings.secrets.oauth_client_id and settings.secrets.oauth_client_secret  # validated: required
     jupyterhub = JupyterHub(
         name,
@@ -119,6 +148,13 @@ def declare_hub(
             kubernetes_version=settings.cluster.kubernetes_version,
             release_depends_on=cluster.hub_prerequisites,
             tags=tags,
+            extra_values=hub_side_values,
         ),
     )
-    return HubLayer(user_data=user_data, user_identity=user_identity, registry=registry, jupyterhub=jupyterhub)
+    return HubLayer(
+        user_data=user_data,
+        user_identity=user_identity,
+        registry=registry,
+        jupyterhub=jupyterhub,
+        dask_gateway=dask_gateway,
+    )

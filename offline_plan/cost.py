@@ -122,6 +122,7 @@ FREE: dict[str, str] = {
     "pulumi:pulumi:Stack": "Pulumi's own",
     "pulumi:providers:kubernetes": "Pulumi's own",
     "random:index/randomId:RandomId": "generated locally",
+    "kubernetes:helm.sh/v4:Chart": "its pods run on the priced nodes (traefik stays ClusterIP: no load balancer)",
     "aws:iam/role:Role": "IAM is free",
     "aws:iam/rolePolicy:RolePolicy": "IAM is free",
     "aws:iam/rolePolicyAttachment:RolePolicyAttachment": "IAM is free",

@@ -13,6 +13,7 @@ from pydantic import Field, SecretStr, model_validator
 from catalog.instance_types import profile_fit_problem
 from settings.base import PROJECT, SettingsError, _Model
 from settings.cluster import ADDON_VERSIONS, USER_SCHEDULER_IMAGE_TAGS, ClusterSettings
+from settings.dask import DaskGatewaySettings
 from settings.data import DataSettings, EncryptionSettings, RegistrySettings
 from settings.hub import JupyterHubSettings
 from settings.network import NetworkSettings
@@ -62,6 +63,8 @@ class Settings(_Model):
     """The stack's budget, and the usage the plan's cost estimate assumes."""
     jupyterhub: JupyterHubSettings
     """JupyterHub domain and login."""
+    dask_gateway: DaskGatewaySettings = DaskGatewaySettings()
+    """Scale-out with Dask Gateway behind the hub's login (off by default)."""
     secrets: Secrets = Secrets()
     """Secret settings (top-level keys, see SECRET_KEYS)."""
 
@@ -289,6 +292,8 @@ class Settings(_Model):
             charts.append(
                 ("nodeGroups.gpu.devicePluginChartVersion", self.node_groups.gpu, "device_plugin_chart_version")
             )
+        if self.dask_gateway.enabled:
+            charts.append(("daskGateway.chartVersion", self.dask_gateway, "chart_version"))
         for key, section, field in charts:
             if field not in section.model_fields_set:
                 problems.append(

@@ -1,0 +1,219 @@
+"""Dask Gateway as Helm and the gateway would make it: the real dask-gateway chart (tests/charts.py)
+rendered with the values the prod stack gives it, then the program's transformation of the rendered
+objects; and a scheduler and a worker as the real controller (dask-gateway-server 2026.3.0) builds
+them from the configuration that chart gives the gateway. Every pod passes "restricted", the
+gateway trusts only tokens with access to its hub service, and nothing is exposed but through the hub."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+from dask_gateway_server.backends.kubernetes.backend import KubeClusterConfig
+from dask_gateway_server.backends.kubernetes.controller import KubeController
+from dask_gateway_server.models import User
+from dask_gateway_server.utils import FrozenAttrDict
+from helm_python import HelmValuesError
+from traitlets.config import Config
+
+from components import dask_gateway_values as dgv
+from offline_plan.mock_engine import Inventory, Recorded
+from tests import charts
+from tests.pod_security import pod_restricted_violations
+from tests.test_chart_render import hub_release
+
+CHART = "kubernetes:helm.sh/v4:Chart"
+# The chart's own pods: the gateway's api, its controller and traefik.
+CHART_PODS = {"Deployment/api-dask-gateway", "Deployment/controller-dask-gateway", "Deployment/traefik-dask-gateway"}
+
+
+def gateway_chart(plan: Inventory) -> Recorded:
+    (chart,) = [c for c in plan.of_type(CHART) if c.inputs["chart"] == "dask-gateway"]
+    return chart
+
+
+def render(chart: Recorded, values: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    inputs = chart.inputs
+    return charts.render(
+        inputs["chart"],
+        inputs["version"],
+        inputs["values"] if values is None else values,
+        release=inputs["name"],
+        namespace=inputs["namespace"],
+    )
+
+
+@pytest.fixture(scope="module")
+def prod_chart(plans: dict[str, Inventory]) -> Recorded:
+    return gateway_chart(plans["prod"])
+
+
+@pytest.fixture(scope="module")
+def rendered(prod_chart: Recorded) -> list[dict[str, Any]]:
+    """The chart's objects as the program deploys them: rendered, then transformed."""
+    return [dgv.restrict_pods(document) for document in render(prod_chart)]
+
+
+def violations(objects: list[dict[str, Any]]) -> dict[str, dict[str, list[str]]]:
+    return {name: found for name, spec in charts.pod_templates(objects) if (found := pod_restricted_violations(spec))}
+
+
+def one(objects: list[dict[str, Any]], kind: str, name: str) -> dict[str, Any]:
+    (found,) = [o for o in objects if o["kind"] == kind and o["metadata"]["name"] == name]
+    return found
+
+
+def test_only_the_stacks_that_turn_it_on_have_the_gateway(plans: dict[str, Inventory]) -> None:
+    assert [c.inputs["chart"] for c in plans["dev"].of_type(CHART)] == []
+    chart = gateway_chart(plans["prod"])
+    assert (chart.inputs["version"], chart.inputs["repositoryOpts"]["repo"]) == ("2026.3.0", "https://helm.dask.org")
+
+
+def test_the_charts_schema_accepts_the_values_and_refuses_what_it_does_not_know(prod_chart: Recorded) -> None:
+    chart = charts.load(prod_chart.inputs["chart"], prod_chart.inputs["version"])
+    chart.validate_schema(prod_chart.inputs["values"])
+    values = copy.deepcopy(prod_chart.inputs["values"])
+    values["traefik"]["securityContext"] = {"runAsUser": 1000}  # what the chart does not let values set
+    with pytest.raises(HelmValuesError, match="securityContext"):
+        chart.validate_schema(values)
+
+
+def test_the_namespace_enforces_restricted(plans: dict[str, Inventory]) -> None:
+    namespace = plans["prod"].one("kubernetes:core/v1:Namespace", "-dask-namespace")
+    labels = namespace.inputs["metadata"]["labels"]
+    assert namespace.inputs["metadata"]["name"] == "dask-gateway"
+    assert labels["pod-security.kubernetes.io/enforce"] == "restricted"
+
+
+def test_every_pod_of_the_chart_passes_restricted_after_the_transformation(
+    prod_chart: Recorded, rendered: list[dict[str, Any]]
+) -> None:
+    assert {name for name, _ in charts.pod_templates(rendered)} == CHART_PODS
+    assert violations(rendered) == {}
+    # Without the transformation, the chart's own pods would be refused by the namespace.
+    untransformed = violations(render(prod_chart))
+    assert set(untransformed) == CHART_PODS
+    assert "runAsNonRoot must be true" in untransformed["Deployment/api-dask-gateway"]["gateway"]
+
+
+def test_the_transformation_is_what_pulumi_applies_to_deployments_only() -> None:
+    from components.dask_gateway import restricted_transform
+
+    class Args:
+        def __init__(self, type_: str, props: dict[str, Any]) -> None:
+            self.type_, self.props, self.opts = type_, props, None
+
+    deployment = {"kind": "Deployment", "spec": {"template": {"spec": {"containers": [{"name": "c"}]}}}}
+    result = restricted_transform(Args("kubernetes:apps/v1:Deployment", deployment))  # type: ignore[arg-type]
+    assert result is not None and pod_restricted_violations(result.props["spec"]["template"]["spec"]) == {}
+    assert restricted_transform(Args("kubernetes:core/v1:Service", {"kind": "Service"})) is None  # type: ignore[arg-type]
+
+
+def test_traefik_has_no_load_balancer_and_the_gateway_serves_under_the_hubs_service_path(
+    rendered: list[dict[str, Any]],
+) -> None:
+    services = {o["metadata"]["name"]: o["spec"] for o in rendered if o["kind"] == "Service"}
+    assert {name: spec.get("type", "ClusterIP") for name, spec in services.items()} == {
+        "api-dask-gateway": "ClusterIP",
+        "traefik-dask-gateway": "ClusterIP",
+    }
+    route = one(rendered, "IngressRoute", "api-dask-gateway")["spec"]["routes"][0]
+    assert route["match"] == "PathPrefix(`/services/dask-gateway`)"
+
+
+def _gateway_config(rendered: list[dict[str, Any]], name: str) -> Config:
+    """The gateway's (or controller's) configuration file as the chart renders it, loaded as
+    dask-gateway-server loads it (a traitlets config file: `c` in its namespace)."""
+    config = Config()
+    source = one(rendered, "ConfigMap", name)["data"]["dask_gateway_config.py"]
+    exec(compile(source, f"{name}/dask_gateway_config.py", "exec"), {"c": config, "__file__": "/etc/x/config.py"})
+    return config
+
+
+def test_the_gateway_trusts_only_tokens_with_access_to_its_hub_service(rendered: list[dict[str, Any]]) -> None:
+    from dask_gateway_server.auth import JupyterHubAuthenticator
+
+    config = _gateway_config(rendered, "api-dask-gateway")
+    assert config.DaskGateway.authenticator_class == "dask_gateway_server.auth.JupyterHubAuthenticator"
+    authenticator = JupyterHubAuthenticator(config=config)
+    assert authenticator.jupyterhub_service_name == dgv.HUB_SERVICE
+    assert authenticator.use_service_access_scopes is True
+    assert authenticator.jupyterhub_api_url == "http://hub.jupyterhub:8081/hub/api"
+    api = one(rendered, "Deployment", "api-dask-gateway")["spec"]["template"]["spec"]["containers"][0]
+    (token,) = [e for e in api["env"] if e["name"] == "JUPYTERHUB_API_TOKEN"]
+    assert token["valueFrom"]["secretKeyRef"] == {"name": dgv.HUB_TOKEN_SECRET, "key": dgv.HUB_TOKEN_KEY}
+
+
+def controller_pods(rendered: list[dict[str, Any]], groups: list[str]) -> dict[str, dict[str, Any]]:
+    """A scheduler and a worker as the real controller makes them for a cluster a member of `groups`
+    starts with the default options (the gateway's cluster options, then KubeClusterConfig, then
+    KubeController.make_pod, with the configuration files the chart renders)."""
+    gateway = _gateway_config(rendered, "api-dask-gateway")
+    options = gateway.Backend.cluster_options(User("alice", groups=groups))
+    overrides = options.get_configuration(options.parse_options({}), User("alice", groups=groups))
+    cluster_config = KubeClusterConfig(config=gateway, **overrides)
+    controller = KubeController(config=_gateway_config(rendered, "controller-dask-gateway"))
+    frozen = FrozenAttrDict(cluster_config.to_dict())
+    return {
+        "scheduler": controller.make_pod("dask-gateway", "abc", frozen, is_worker=False),
+        "worker": controller.make_pod("dask-gateway", "abc", frozen, is_worker=True),
+    }
+
+
+def test_schedulers_and_workers_pass_restricted_and_get_no_kubernetes_token(rendered: list[dict[str, Any]]) -> None:
+    pods = controller_pods(rendered, ["data-science"])
+    for role, pod in pods.items():
+        spec = pod["spec"]
+        assert pod_restricted_violations(spec) == {}, role
+        assert spec["automountServiceAccountToken"] is False, role
+        assert spec["activeDeadlineSeconds"] == 12 * 3600, role  # maxLifetimeHours
+        assert spec["containers"][0]["image"] == rendered_worker_image(rendered), role
+    assert pods["worker"]["spec"]["nodeSelector"] == {"node-purpose": "user"}
+    assert pods["scheduler"]["spec"]["nodeSelector"] == {"node-purpose": "core"}
+    worker = pods["worker"]["spec"]["containers"][0]["resources"]
+    assert worker == {"requests": {"cpu": "2.000", "memory": str(8 * 1024**3)}, "limits": worker["requests"]}
+
+
+def rendered_worker_image(rendered: list[dict[str, Any]]) -> str:
+    return str(_gateway_config(rendered, "api-dask-gateway").KubeClusterConfig.image)
+
+
+def test_the_worker_image_is_the_user_servers_image(
+    plans: dict[str, Inventory], rendered: list[dict[str, Any]]
+) -> None:
+    user_image = hub_release(plans["prod"])["values"]["singleuser"]["image"]
+    assert rendered_worker_image(rendered) == f"{user_image['name']}:{user_image['tag']}"
+
+
+def test_the_restricted_check_sees_the_controllers_pods(rendered: list[dict[str, Any]]) -> None:
+    """Mutation: without the values' security contexts the controller's pods are refused."""
+    values_less = copy.deepcopy(rendered)
+    for document in values_less:
+        if document["kind"] == "ConfigMap" and document["metadata"]["name"] == "api-dask-gateway":
+            source = document["data"]["dask_gateway_config.py"]
+            document["data"]["dask_gateway_config.py"] = source + (
+                "\nc.KubeClusterConfig.worker_extra_container_config = {}\n"
+                "c.KubeClusterConfig.worker_extra_pod_config = {}\n"
+            )
+    found = pod_restricted_violations(controller_pods(values_less, ["data-science"])["worker"]["spec"])
+    assert "allowPrivilegeEscalation must be false" in found["dask-worker"]
+
+
+def test_the_hub_registers_the_service_and_grants_it_to_the_named_groups_only(plans: dict[str, Inventory]) -> None:
+    values = hub_release(plans["prod"])["values"]
+    service = values["hub"]["services"]["dask-gateway"]
+    assert service["url"] == "http://traefik-dask-gateway.dask-gateway:80"
+    assert service["apiToken"] == "[secret]"  # the program's generated token, a Pulumi secret
+    assert values["hub"]["loadRoles"]["dask-gateway-users"] == {
+        "description": "May use Dask Gateway (daskGateway.groups)",
+        "scopes": ["access:services!service=dask-gateway"],
+        "groups": ["data-science", "ml-research"],
+    }
+    assert "access:services!service=dask-gateway" in values["hub"]["config"]["KubeSpawner"]["server_token_scopes"]
+    env = values["singleuser"]["extraEnv"]
+    assert env["DASK_GATEWAY__ADDRESS"] == "http://traefik-dask-gateway.dask-gateway:80/services/dask-gateway"
+    assert env["DASK_GATEWAY__AUTH__TYPE"] == "jupyterhub"
+    assert env["DASK_GATEWAY__PUBLIC_ADDRESS"] == "https://hub.example.org/services/dask-gateway"
+    dev = hub_release(plans["dev"])["values"]
+    assert "services" not in dev["hub"] and "loadRoles" not in dev["hub"]
