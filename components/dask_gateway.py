@@ -12,8 +12,19 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from components.dask_gateway_values import HUB_TOKEN_KEY, HUB_TOKEN_SECRET, RELEASE_NAME, gateway_values, restrict_pods
+from components.dask_gateway_values import (
+    HUB_TOKEN_KEY,
+    HUB_TOKEN_SECRET,
+    RELEASE_NAME,
+    gateway_values,
+    limit_range_spec,
+    resource_quota_spec,
+    restrict_pods,
+)
+from components.dask_network_policies import DaskNetworkSpec, dask_network_policies
+from components.jupyterhub import RELEASE_NAME as HUB_RELEASE
 from components.jupyterhub import pod_security_labels
+from components.network_policies import declare
 from settings.dask import DaskGatewaySettings
 
 CHART_REPOSITORY = "https://helm.dask.org"
@@ -35,6 +46,8 @@ class DaskGatewayArgs:
     """The image of schedulers and workers (components/dask_gateway_values.worker_image)."""
     provider: k8s.Provider
     core_node_selector: dict[str, str]
+    vpc_cidr: str = "10.0.0.0/16"
+    """The VPC's range: the control plane's ENIs, which the api, controller and traefik reach after DNAT."""
     depends_on: list[pulumi.Resource] | None = None
 
 
@@ -48,7 +61,7 @@ class DaskGateway(pulumi.ComponentResource):
         dask = args.dask
         k8s_child = pulumi.ResourceOptions(parent=self, provider=args.provider)
         namespace = k8s.core.v1.Namespace(
-            f"{name}-namespace",
+            f"{name}-ns",
             metadata=k8s.meta.v1.ObjectMetaArgs(name=dask.namespace, labels=pod_security_labels("restricted")),
             opts=k8s_child,
         )
@@ -67,6 +80,39 @@ class DaskGateway(pulumi.ComponentResource):
             string_data={HUB_TOKEN_KEY: self.hub_api_token},
             opts=k8s_child,
         )
+        # The namespace's NetworkPolicies before any pod of the chart (strict enforcement denies a pod
+        # no policy selects for good).
+        network = DaskNetworkSpec(
+            namespace=dask.namespace, hub_namespace=args.hub_namespace, hub_release=HUB_RELEASE, vpc_cidr=args.vpc_cidr
+        )
+        policy_options = pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=[namespace])
+        policies = [
+            declare(f"{name}-{policy['metadata']['name']}", policy, policy_options)
+            for policy in dask_network_policies(network)
+        ]
+        # Totals of the namespace, and defaults for the chart's containers (which set no resources).
+        quota = k8s.core.v1.ResourceQuota(
+            f"{name}-quota",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name="dask-clusters", namespace=namespace_name),
+            spec=k8s.core.v1.ResourceQuotaSpecArgs(hard=resource_quota_spec(dask)["hard"]),
+            opts=k8s_child,
+        )
+        limits = k8s.core.v1.LimitRange(
+            f"{name}-limits",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name="dask-defaults", namespace=namespace_name),
+            spec=k8s.core.v1.LimitRangeSpecArgs(
+                limits=[
+                    k8s.core.v1.LimitRangeItemArgs(
+                        type=item["type"],
+                        default=item["default"],
+                        default_request=item["defaultRequest"],
+                        max=item["max"],
+                    )
+                    for item in limit_range_spec(dask)["limits"]
+                ]
+            ),
+            opts=k8s_child,
+        )
         values: pulumi.Output[dict[str, Any]] = pulumi.Output.from_input(args.worker_image).apply(
             lambda image: gateway_values(
                 dask, hub_namespace=args.hub_namespace, image=image, core_node_selector=args.core_node_selector
@@ -83,7 +129,8 @@ class DaskGateway(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions.merge(
                 k8s_child,
                 pulumi.ResourceOptions(
-                    depends_on=[namespace, secret, *(args.depends_on or [])], transforms=[restricted_transform]
+                    depends_on=[namespace, secret, quota, limits, *policies, *(args.depends_on or [])],
+                    transforms=[restricted_transform],
                 ),
             ),
         )

@@ -26,6 +26,7 @@ from typing import Any
 
 import hub_config
 from catalog.instance_types import quantity
+from components.node_groups import DASK_WORKER_POOL, DASK_WORKER_TAINT, TAINT_EFFECTS
 from settings.dask import DaskGatewaySettings
 
 RELEASE_NAME = "dask-gateway"
@@ -66,10 +67,12 @@ RESTRICTED_CONTAINER: dict[str, Any] = {
     "seccompProfile": {"type": "RuntimeDefault"},
 }
 NODE_POOL_LABEL = "node-purpose"
-USER_TOLERATIONS: list[dict[str, str]] = [
-    {"key": "hub.jupyter.org/dedicated", "operator": "Equal", "value": "user", "effect": "NoSchedule"},
-    {"key": "hub.jupyter.org_dedicated", "operator": "Equal", "value": "user", "effect": "NoSchedule"},
-]
+WORKER_TOLERATION = {
+    "key": DASK_WORKER_TAINT[0],
+    "operator": "Equal",
+    "value": DASK_WORKER_TAINT[1],
+    "effect": TAINT_EFFECTS[DASK_WORKER_TAINT[2]],
+}
 
 
 def pod_security(uid: int, gid: int) -> dict[str, Any]:
@@ -116,6 +119,11 @@ def gateway_extra_config(dask: DaskGatewaySettings) -> dict[str, str]:
     """`gateway.extraConfig`: the options' data, then the module that turns it into cluster options."""
     data = json.dumps(options_data(dask), sort_keys=True)
     return {
+        # dask-gateway-server 2026.3.0 starts `dask-scheduler` and `dask-worker` (ClusterConfig defaults);
+        # distributed ships only the `dask` command since 2026 (its entry points: dask_cli scheduler,
+        # worker), so an environment with a current distributed has neither script.
+        "05-commands": 'c.ClusterConfig.scheduler_cmd = ["dask", "scheduler"]\n'
+        'c.ClusterConfig.worker_cmd = ["dask", "worker"]',
         "10-options-data": f"DASK_GATEWAY_OPTIONS = json.loads({json.dumps(data)})",
         "20-cluster-options": hub_config.source("dask_gateway_options"),
     }
@@ -167,8 +175,9 @@ def gateway_values(
                     "memory": {"request": scheduler_memory, "limit": scheduler_memory},
                 },
                 "worker": {
+                    # Workers on their Spot pool (tainted for them only).
                     "extraPodConfig": cluster_pod_config(
-                        dask, node_selector={NODE_POOL_LABEL: "user"}, tolerations=USER_TOLERATIONS
+                        dask, node_selector={NODE_POOL_LABEL: DASK_WORKER_POOL}, tolerations=[WORKER_TOLERATION]
                     ),
                     "extraContainerConfig": {"securityContext": container_security(USER_UID, USER_GID)},
                 },
@@ -242,3 +251,39 @@ def restrict_pods(obj: Mapping[str, Any]) -> dict[str, Any]:
             **container_security(GATEWAY_UID, GATEWAY_UID),
         }
     return result
+
+
+# What a container of the gateway's own pods (api, controller, traefik: the chart sets no resources)
+# gets: with a ResourceQuota on cpu and memory, Kubernetes refuses a pod whose containers say
+# nothing, unless a LimitRange fills the defaults in.
+GATEWAY_CONTAINER_DEFAULTS = {"request": {"cpu": "100m", "memory": "256Mi"}, "limit": {"cpu": "1", "memory": "1Gi"}}
+
+
+def resource_quota_spec(dask: DaskGatewaySettings) -> dict[str, Any]:
+    """The namespace's totals: every cluster together, and the gateway."""
+    return {
+        "hard": {
+            "limits.cpu": f"{dask.namespace_max_cores:g}",
+            "requests.cpu": f"{dask.namespace_max_cores:g}",
+            "limits.memory": dask.namespace_max_memory,
+            "requests.memory": dask.namespace_max_memory,
+            "pods": str(dask.namespace_max_pods),
+        }
+    }
+
+
+def limit_range_spec(dask: DaskGatewaySettings) -> dict[str, Any]:
+    """Defaults for containers that say nothing, and no container larger than the largest worker
+    size or the scheduler."""
+    largest_cores = max([s.cores for s in dask.worker_sizes] + [dask.scheduler_cores])
+    largest_memory = max([int(quantity(s.memory)) for s in dask.worker_sizes] + [int(quantity(dask.scheduler_memory))])
+    return {
+        "limits": [
+            {
+                "type": "Container",
+                "defaultRequest": dict(GATEWAY_CONTAINER_DEFAULTS["request"]),
+                "default": dict(GATEWAY_CONTAINER_DEFAULTS["limit"]),
+                "max": {"cpu": str(largest_cores), "memory": str(largest_memory)},
+            }
+        ]
+    }

@@ -69,6 +69,8 @@ class JupyterHubArgs:
     release_depends_on: list[pulumi.Resource] | None = None
     """What must run before the release installs (nodes, CNI, CoreDNS, storage); nothing else waits."""
     tags: dict[str, str] | None = None
+    dask_namespace: str | None = None
+    """Dask Gateway's namespace, when it is on: the hub's policies open the paths to and from it."""
     extra_values: dict[str, Any] | None = None
     """Values of other components' hub side (the Dask Gateway service, its role, the users' client
     configuration), merged before `values_overrides`; secrets as Output leaves, so only they are secret."""
@@ -178,6 +180,7 @@ class JupyterHub(pulumi.ComponentResource):
             user_egress_ports=[(80, "TCP"), (443, "TCP")] + [(p.port, p.protocol) for p in user.extra_egress_ports],
             pod_identity=args.user_bucket is not None,
             lockdown=args.lockdown,
+            dask_namespace=args.dask_namespace,
         )
         policies = [
             declare(f"{name}-{policy['metadata']['name']}", policy, policy_options)

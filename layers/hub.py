@@ -121,6 +121,7 @@ def declare_hub(
                 ).apply(worker_image),
                 provider=cluster.cluster.provider,
                 core_node_selector={"node-purpose": "core"},
+                vpc_cidr=settings.network.vpc_cidr,
                 depends_on=cluster.hub_prerequisites,
             ),
         )
@@ -149,6 +150,7 @@ def declare_hub(
             release_depends_on=cluster.hub_prerequisites,
             tags=tags,
             extra_values=hub_side_values,
+            dask_namespace=settings.dask_gateway.namespace if settings.dask_gateway.enabled else None,
         ),
     )
     return HubLayer(

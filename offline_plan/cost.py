@@ -18,6 +18,7 @@ from typing import Any
 
 from catalog.instance_types import allocatable, lookup, quantity_kib
 from components.jupyterhub_values import kubespawner_kib
+from offline_plan.dask_cost import dask_gateway_costs
 from offline_plan.mock_engine import Inventory, Recorded
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -122,7 +123,9 @@ FREE: dict[str, str] = {
     "pulumi:pulumi:Stack": "Pulumi's own",
     "pulumi:providers:kubernetes": "Pulumi's own",
     "random:index/randomId:RandomId": "generated locally",
-    "kubernetes:helm.sh/v4:Chart": "its pods run on the priced nodes (traefik stays ClusterIP: no load balancer)",
+    "kubernetes:core/v1:Secret": "stored in the cluster",
+    "kubernetes:core/v1:ResourceQuota": "a cluster object",
+    "kubernetes:core/v1:LimitRange": "a cluster object",
     "aws:iam/role:Role": "IAM is free",
     "aws:iam/rolePolicy:RolePolicy": "IAM is free",
     "aws:iam/rolePolicyAttachment:RolePolicyAttachment": "IAM is free",
@@ -405,6 +408,8 @@ ESTIMATORS: dict[str, Estimator] = {
     "aws:cloudtrail/trail:Trail": _trail,
     "aws:eks/nodeGroup:NodeGroup": _node_group,
     "kubernetes:helm.sh/v3:Release": _release,
+    # Dask Gateway: its pods run on the priced nodes (traefik stays ClusterIP: no load balancer).
+    "kubernetes:helm.sh/v4:Chart": dask_gateway_costs,
 }
 
 

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from catalog.instance_types import quantity
+from catalog.instance_types import pool_problem, profile_fit_problem, quantity
 from settings.base import Memory, _field_error, _Model
 from settings.login import GROUP_NAME
 
@@ -26,6 +26,21 @@ class WorkerSizeSettings(_Model):
     """Memory per worker (requested and the limit), e.g. 8Gi."""
     groups: list[Annotated[str, Field(pattern=GROUP_NAME)]] = Field(default_factory=list)
     """Groups offered this size (each also in `daskGateway.groups`); empty: every group that may use Dask."""
+
+
+class WorkerNodesSettings(_Model):
+    """The workers' own node group: Spot capacity (a lost worker's tasks are recomputed; a scheduler,
+    which a cluster cannot lose, runs on the on-demand core nodes), several instance types so one
+    type's Spot shortage does not stop the pool, tainted for workers only, from zero."""
+
+    instance_types: list[str] = Field(
+        default_factory=lambda: ["m6i.2xlarge", "m6a.2xlarge", "m5.2xlarge"], min_length=2
+    )
+    """EC2 instance types of one size class (the autoscaler assumes the group's first type's CPU and memory)."""
+    max_size: int = Field(10, ge=1, le=100)
+    """Most worker nodes per availability zone."""
+    disk_size_gib: int = Field(50, ge=20, le=1000)
+    """Root volume of each worker node (images and Dask's spill to disk)."""
 
 
 class DaskGatewaySettings(_Model):
@@ -60,6 +75,14 @@ class DaskGatewaySettings(_Model):
     """CPU cores of each cluster's scheduler."""
     scheduler_memory: Memory = "2Gi"
     """Memory of each cluster's scheduler."""
+    worker_nodes: WorkerNodesSettings = WorkerNodesSettings()
+    """The Spot node group the workers run on."""
+    namespace_max_cores: float = Field(200, gt=0)
+    """Most CPU cores all clusters together may hold (the namespace's ResourceQuota, limits)."""
+    namespace_max_memory: Memory = "800Gi"
+    """Most memory all clusters together may hold (the namespace's ResourceQuota, limits)."""
+    namespace_max_pods: int = Field(300, ge=10)
+    """Most pods in the namespace (the gateway's own three included)."""
 
     @model_validator(mode="after")
     def _check(self) -> DaskGatewaySettings:
@@ -72,6 +95,13 @@ class DaskGatewaySettings(_Model):
                 "idleTimeoutMinutes",
                 f"{self.idle_timeout_minutes} exceeds maxIdleTimeoutMinutes {self.max_idle_timeout_minutes}; "
                 "lower it or raise the maximum",
+            )
+        if self.max_cores > self.namespace_max_cores or quantity(self.max_memory) > quantity(self.namespace_max_memory):
+            raise _field_error(
+                "maxCores",
+                f"one cluster's caps ({self.max_cores} cores, {self.max_memory}) exceed the namespace's "
+                f"({self.namespace_max_cores} cores, {self.namespace_max_memory}); raise namespaceMaxCores/"
+                "namespaceMaxMemory or lower the caps",
             )
         names = [size.name for size in self.worker_sizes]
         if not names or len(set(names)) != len(names):
@@ -97,3 +127,19 @@ class DaskGatewaySettings(_Model):
     def sizes_for(self, group: str) -> list[WorkerSizeSettings]:
         """The sizes a member of `group` is offered."""
         return [size for size in self.worker_sizes if not size.groups or group in size.groups]
+
+    def worker_node_problems(self, daemonset_overhead: tuple[str, str]) -> list[str]:
+        """An unknown instance type, or a worker size that fits on no node of the pool (it would stay
+        Pending: the autoscaler cannot help)."""
+        problems = []
+        types = self.worker_nodes.instance_types
+        problem = pool_problem(types, "AL2023_x86_64_STANDARD")
+        if problem:
+            return [f"daskGateway.workerNodes.instanceTypes: {problem}"]
+        for index, size in enumerate(self.worker_sizes):
+            problem = profile_fit_problem(
+                size.cores, size.memory, types, daemonset_overhead, pool_key="daskGateway.workerNodes.instanceTypes"
+            )
+            if problem:
+                problems.append(f"daskGateway.workerSizes[{index}]: worker size {size.name!r} {problem}")
+        return problems

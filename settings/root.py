@@ -114,6 +114,14 @@ class Settings(_Model):
                 f"{PROJECT}:cost.budget.monthlyLimitUsd: the stack's budget needs a monthly limit in USD (./plan "
                 "prints the fixed monthly cost to start from); set it, or cost.budget.enabled: false"
             )
+        if self.dask_gateway.enabled:
+            user_daemonsets = DAEMONSET_REQUESTS["user"]
+            problems += [
+                f"{PROJECT}:{problem}"
+                for problem in self.dask_gateway.worker_node_problems(
+                    (user_daemonsets["cpu"], user_daemonsets["memory"])
+                )
+            ]
         if self.environment == "prod":
             problems += self._prod_problems()
             problems += self._prod_pin_problems()

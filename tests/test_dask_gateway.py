@@ -80,7 +80,7 @@ def test_the_charts_schema_accepts_the_values_and_refuses_what_it_does_not_know(
 
 
 def test_the_namespace_enforces_restricted(plans: dict[str, Inventory]) -> None:
-    namespace = plans["prod"].one("kubernetes:core/v1:Namespace", "-dask-namespace")
+    namespace = plans["prod"].one("kubernetes:core/v1:Namespace", "-dask-ns")
     labels = namespace.inputs["metadata"]["labels"]
     assert namespace.inputs["metadata"]["name"] == "dask-gateway"
     assert labels["pod-security.kubernetes.io/enforce"] == "restricted"
@@ -169,7 +169,7 @@ def test_schedulers_and_workers_pass_restricted_and_get_no_kubernetes_token(rend
         assert spec["automountServiceAccountToken"] is False, role
         assert spec["activeDeadlineSeconds"] == 12 * 3600, role  # maxLifetimeHours
         assert spec["containers"][0]["image"] == rendered_worker_image(rendered), role
-    assert pods["worker"]["spec"]["nodeSelector"] == {"node-purpose": "user"}
+    assert pods["worker"]["spec"]["nodeSelector"] == {"node-purpose": "dask-worker"}
     assert pods["scheduler"]["spec"]["nodeSelector"] == {"node-purpose": "core"}
     worker = pods["worker"]["spec"]["containers"][0]["resources"]
     assert worker == {"requests": {"cpu": "2.000", "memory": str(8 * 1024**3)}, "limits": worker["requests"]}
@@ -217,3 +217,120 @@ def test_the_hub_registers_the_service_and_grants_it_to_the_named_groups_only(pl
     assert env["DASK_GATEWAY__PUBLIC_ADDRESS"] == "https://hub.example.org/services/dask-gateway"
     dev = hub_release(plans["dev"])["values"]
     assert "services" not in dev["hub"] and "loadRoles" not in dev["hub"]
+
+
+def _quantity(value: str) -> float:
+    from catalog.instance_types import quantity
+
+    return float(quantity(value))
+
+
+def test_the_namespace_quota_and_limits_admit_the_gateway_and_a_cluster_at_its_caps(
+    plans: dict[str, Inventory], rendered: list[dict[str, Any]]
+) -> None:
+    """A ResourceQuota on cpu and memory refuses a pod whose containers set no resources unless the
+    LimitRange fills them in (the chart's api, controller and traefik set none); the controller's pods
+    set theirs, within the LimitRange's max; one cluster at its caps fits in the quota."""
+    plan = plans["prod"]
+    quota = plan.one("kubernetes:core/v1:ResourceQuota", "-dask-quota").inputs["spec"]["hard"]
+    (limits,) = plan.one("kubernetes:core/v1:LimitRange", "-dask-limits").inputs["spec"]["limits"]
+    for name, spec in charts.pod_templates(rendered):
+        for container in spec["containers"]:
+            assert not container.get("resources"), f"{name} sets resources: the LimitRange defaults do not apply"
+    assert set(limits["default"]) == set(limits["defaultRequest"]) == {"cpu", "memory"}
+    for role, pod in controller_pods(rendered, ["data-science"]).items():
+        resources = pod["spec"]["containers"][0]["resources"]
+        for kind in ("cpu", "memory"):
+            assert _quantity(resources["limits"][kind]) <= _quantity(limits["max"][kind]), role
+    values = gateway_chart(plan).inputs["values"]
+    assert _quantity(quota["limits.cpu"]) >= 64 and _quantity(quota["limits.memory"]) >= _quantity("256Gi")
+    assert values["gateway"]["backend"]["worker"]["extraPodConfig"]["nodeSelector"]
+
+
+def test_a_cluster_cap_above_the_namespace_quota_is_refused() -> None:
+    from settings.dask import DaskGatewaySettings
+
+    with pytest.raises(ValueError, match="exceed the namespace's"):
+        DaskGatewaySettings(enabled=True, groups=["a"], max_cores=300)
+
+
+def test_workers_run_on_their_spot_pool_from_zero_and_schedulers_on_demand(
+    plans: dict[str, Inventory], rendered: list[dict[str, Any]]
+) -> None:
+    """The worker pool is Spot with several instance types, scales from zero with the autoscaler told
+    its label and taint (the ASG's template tags), and is tainted so only the workers (which tolerate
+    it, with the pool's node selector) land there; schedulers go to the on-demand core nodes."""
+    plan = plans["prod"]
+    groups = [
+        g for g in plan.of_type("aws:eks/nodeGroup:NodeGroup") if g.inputs["labels"]["node-purpose"] == "dask-worker"
+    ]
+    assert len(groups) == 3  # one per zone
+    core = [g for g in plan.of_type("aws:eks/nodeGroup:NodeGroup") if g.inputs["labels"]["node-purpose"] == "core"]
+    assert {g.inputs.get("capacityType", "ON_DEMAND") for g in core} == {"ON_DEMAND"}
+    tags = {
+        (t.inputs["tag"]["key"], t.inputs["tag"]["value"])
+        for t in plan.of_type("aws:autoscaling/tag:Tag")
+        if "-dask-worker-" in t.name
+    }
+    pods = controller_pods(rendered, ["data-science"])
+    worker = pods["worker"]["spec"]
+    for group in groups:
+        inputs = group.inputs
+        assert inputs["capacityType"] == "SPOT" and len(inputs["instanceTypes"]) >= 2
+        assert inputs["scalingConfig"]["minSize"] == 0
+        (taint,) = inputs["taints"]
+        toleration = {"key": taint["key"], "operator": "Equal", "value": taint["value"], "effect": "NoSchedule"}
+        assert toleration in worker["tolerations"]
+        assert worker["nodeSelector"].items() <= inputs["labels"].items()
+    prefix = "k8s.io/cluster-autoscaler/node-template"
+    assert tags == {
+        (f"{prefix}/label/node-purpose", "dask-worker"),
+        (f"{prefix}/taint/jhub-eks/dedicated", "dask-worker:NoSchedule"),
+    }
+    assert pods["scheduler"]["spec"]["nodeSelector"] == {"node-purpose": "core"}
+    assert "tolerations" not in pods["scheduler"]["spec"] or pods["scheduler"]["spec"]["tolerations"] == []
+
+
+def test_workers_get_no_aws_identity(plans: dict[str, Inventory], rendered: list[dict[str, Any]]) -> None:
+    """Until per-user credentials are forwarded to workers (not built), workers hold none: no EKS Pod
+    Identity association in the Dask namespace, no IRSA annotation, no Kubernetes token, and their
+    NetworkPolicy (tests/test_dask_reachability.py) keeps them off the metadata service and the Pod
+    Identity agent (IMDS hop limit 1 besides). So a worker reads nobody's data, the user's own included."""
+    plan = plans["prod"]
+    associations = plan.of_type("aws:eks/podIdentityAssociation:PodIdentityAssociation")
+    assert associations and all(a.inputs["namespace"] != "dask-gateway" for a in associations)
+    pods = controller_pods(rendered, ["data-science"])
+    for pod in pods.values():
+        assert "serviceAccountName" not in pod["spec"]  # the namespace's default account, no association
+        assert pod["spec"]["automountServiceAccountToken"] is False
+        env = {e["name"] for e in pod["spec"]["containers"][0]["env"]}
+        assert not {n for n in env if n.startswith("AWS_")}
+
+
+def test_the_gateway_down_alarm_and_the_widget_read_the_pods_the_chart_and_controller_name(
+    plans: dict[str, Inventory], rendered: list[dict[str, Any]]
+) -> None:
+    """Container Insights names a Deployment's pods by the Deployment (components/dashboard.py): the
+    alarm watches the api's and traefik's as the chart names them, in the gateway's namespace, and
+    counts a silent minute as down; the widget's searches match the controller's pod names."""
+    import json
+
+    plan = plans["prod"]
+    alarm = plan.one("aws:cloudwatch/metricAlarm:MetricAlarm", "dask-gateway-down").inputs
+    deployments = {o["metadata"]["name"] for o in rendered if o["kind"] == "Deployment"}
+    watched = {q["metric"]["dimensions"]["PodName"] for q in alarm["metricQueries"] if "metric" in q}
+    assert watched == deployments - {"controller-dask-gateway"}
+    assert {q["metric"]["dimensions"]["Namespace"] for q in alarm["metricQueries"] if "metric" in q} == {
+        gateway_chart(plan).inputs["namespace"]
+    }
+    assert alarm["treatMissingData"] == "breaching" and alarm["comparisonOperator"] == "LessThanThreshold"
+    topic = plan.one("aws:sns/topic:Topic").arn
+    assert alarm["alarmActions"] == [topic]
+    body = json.loads(plan.one("aws:cloudwatch/dashboard:Dashboard").inputs["dashboardBody"])
+    (widget,) = [w for w in body["widgets"] if w["properties"]["title"] == "Dask clusters and workers"]
+    pods = controller_pods(rendered, ["data-science"])
+    names = {"clusters": pods["scheduler"]["metadata"]["name"], "workers": pods["worker"]["metadata"]["generateName"]}
+    for (query,) in widget["properties"]["metrics"]:
+        token = query["expression"].split("PodName=")[1].split("'")[0]
+        assert names[query["id"]].startswith(f"{token}-"), query["id"]
+        assert 'Namespace="dask-gateway"' in query["expression"]
