@@ -16,8 +16,10 @@ from components.dask_gateway_values import (
     HUB_TOKEN_KEY,
     HUB_TOKEN_SECRET,
     RELEASE_NAME,
+    dashboard_login_middleware,
     gateway_values,
     limit_range_spec,
+    require_dashboard_login,
     resource_quota_spec,
     restrict_pods,
 )
@@ -36,6 +38,18 @@ def restricted_transform(args: pulumi.ResourceTransformArgs) -> pulumi.ResourceT
     if args.type_ != "kubernetes:apps/v1:Deployment":
         return None
     return pulumi.ResourceTransformResult(props=restrict_pods(args.props), opts=args.opts)
+
+
+def dashboard_login_transform(namespace: str) -> pulumi.ResourceTransform:
+    """The controller's configuration with the dashboard login middleware first on its routes."""
+
+    def transform(args: pulumi.ResourceTransformArgs) -> pulumi.ResourceTransformResult | None:
+        if args.type_ != "kubernetes:core/v1:ConfigMap":
+            return None
+        props = require_dashboard_login({"kind": "ConfigMap", **args.props}, namespace)
+        return pulumi.ResourceTransformResult(props=props, opts=args.opts)
+
+    return transform
 
 
 @dataclass(frozen=True)
@@ -130,9 +144,20 @@ class DaskGateway(pulumi.ComponentResource):
                 k8s_child,
                 pulumi.ResourceOptions(
                     depends_on=[namespace, secret, quota, limits, *policies, *(args.depends_on or [])],
-                    transforms=[restricted_transform],
+                    transforms=[restricted_transform, dashboard_login_transform(dask.namespace)],
                 ),
             ),
+        )
+        # After the chart, whose CRDs define it (traefik ignores a route whose middleware is missing:
+        # until it exists no dashboard is served at all).
+        middleware = dashboard_login_middleware(dask.namespace)
+        k8s.apiextensions.CustomResource(
+            f"{name}-dashboard-login",
+            api_version=middleware["apiVersion"],
+            kind=middleware["kind"],
+            metadata=k8s.meta.v1.ObjectMetaArgs(**middleware["metadata"]),
+            spec=middleware["spec"],
+            opts=pulumi.ResourceOptions.merge(k8s_child, pulumi.ResourceOptions(depends_on=[self.chart])),
         )
         self.namespace = namespace_name
         self.register_outputs({"namespace": self.namespace})

@@ -126,6 +126,7 @@ def gateway_extra_config(dask: DaskGatewaySettings) -> dict[str, str]:
         'c.ClusterConfig.worker_cmd = ["dask", "worker"]',
         "10-options-data": f"DASK_GATEWAY_OPTIONS = json.loads({json.dumps(data)})",
         "20-cluster-options": hub_config.source("dask_gateway_options"),
+        "30-dashboard-login": hub_config.source("dask_dashboard_login"),
     }
 
 
@@ -250,6 +251,50 @@ def restrict_pods(obj: Mapping[str, Any]) -> dict[str, Any]:
             **(container.get("securityContext") or {}),
             **container_security(GATEWAY_UID, GATEWAY_UID),
         }
+    return result
+
+
+# Dashboards need a login: traefik's forwardAuth middleware, declared by the program
+# (components/dask_gateway.py), asks the api's check (hub_config/dask_dashboard_login.py) first on
+# every dashboard route the controller makes.
+DASHBOARD_LOGIN_MIDDLEWARE = "dashboard-login"
+DASHBOARD_LOGIN_PATH = "/api/v1/dashboard-login"
+
+
+def dashboard_login_middleware(namespace: str) -> dict[str, Any]:
+    """The traefik Middleware (traefik.io/v1alpha1, traefik 3.3 in the chart): forwardAuth to the api's
+    check, with the request's Authorization header only (traefik sets X-Forwarded-Uri itself and does
+    not trust the client's, trustForwardHeader being false)."""
+    return {
+        "apiVersion": "traefik.io/v1alpha1",
+        "kind": "Middleware",
+        "metadata": {"name": DASHBOARD_LOGIN_MIDDLEWARE, "namespace": namespace},
+        "spec": {
+            "forwardAuth": {
+                "address": f"http://{API_SERVICE}.{namespace}:{API_PORT}{DASHBOARD_LOGIN_PATH}",
+                "authRequestHeaders": ["Authorization"],
+                "trustForwardHeader": False,
+            }
+        },
+    }
+
+
+_CONTROLLER_CONFIG = "dask_gateway_config.py"
+
+
+def require_dashboard_login(obj: Mapping[str, Any], namespace: str) -> dict[str, Any]:
+    """The chart's controller ConfigMap with the login middleware first on the dashboard routes the
+    controller makes (`KubeController.proxy_web_middlewares`: the chart sets only its prefix-stripping
+    middleware and has no extraConfig for the controller). First, so the check sees the path before the
+    cluster's prefix is stripped. Other objects are returned unchanged."""
+    result = copy.deepcopy(dict(obj))
+    if result.get("kind") != "ConfigMap" or result.get("metadata", {}).get("name") != CONTROLLER:
+        return result
+    login = {"name": DASHBOARD_LOGIN_MIDDLEWARE, "namespace": namespace}
+    result["data"][_CONTROLLER_CONFIG] += (
+        "\n# The program's: a dashboard is served only after the api's login check (forwardAuth).\n"
+        f"c.KubeController.proxy_web_middlewares = [{login!r}, *c.KubeController.proxy_web_middlewares]\n"
+    )
     return result
 
 

@@ -6,8 +6,9 @@ ports they listen on (data/pods/contract.yaml). Read the module docstring of
 components/hub_network_policies.py for how the VPC CNI's agent reads them.
 
 - traefik takes the hub's proxy (the /services/dask-gateway route) and user servers on its web port,
-  and forwards to the api and to schedulers' Dask port; never to a dashboard (8787), which no policy
-  opens: a cluster's dashboard has no login of its own (dask/dask-gateway#570);
+  and forwards to the api and to schedulers' Dask port and dashboard (8787); traefik alone reaches a
+  dashboard, which has no login of its own (dask/dask-gateway#570), and only after the api's login
+  check (the forwardAuth middleware first on every dashboard route: hub_config/dask_dashboard_login.py);
 - the api takes traefik and schedulers (their heartbeats), reaches the hub's API, the Kubernetes API
   and schedulers' gateway API (8788);
 - the controller reaches the Kubernetes API only;
@@ -28,7 +29,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from components.dask_gateway_values import API_PORT, RELEASE_NAME, SCHEDULER_API_PORT, SCHEDULER_PORT
+from components.dask_gateway_values import (
+    API_PORT,
+    DASHBOARD_PORT,
+    RELEASE_NAME,
+    SCHEDULER_API_PORT,
+    SCHEDULER_PORT,
+)
 from components.hub_network_policies import HUB_PORT, PRIVATE_AND_LINK_LOCAL
 from components.network_policies import CLUSTER_DNS, KUBERNETES_API_CLUSTER_IP
 
@@ -107,7 +114,7 @@ def dask_network_policies(spec: DaskNetworkSpec) -> list[dict[str, Any]]:
             ],
             [
                 {"to": [_peer("gateway")], "ports": _ports(API_PORT)},
-                {"to": [_peer("dask-scheduler")], "ports": _ports(SCHEDULER_PORT)},
+                {"to": [_peer("dask-scheduler")], "ports": _ports(SCHEDULER_PORT, DASHBOARD_PORT)},
                 _api(spec),  # its CRD provider watches IngressRoutes
                 _dns(),
             ],
@@ -131,6 +138,7 @@ def dask_network_policies(spec: DaskNetworkSpec) -> list[dict[str, Any]]:
             "dask-scheduler",
             [
                 {"from": [_peer("traefik"), _peer("dask-worker")], "ports": _ports(SCHEDULER_PORT)},
+                {"from": [_peer("traefik")], "ports": _ports(DASHBOARD_PORT)},  # behind the login check
                 {"from": [_peer("gateway")], "ports": _ports(SCHEDULER_API_PORT)},
             ],
             [

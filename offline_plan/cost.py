@@ -126,6 +126,7 @@ FREE: dict[str, str] = {
     "kubernetes:core/v1:Secret": "stored in the cluster",
     "kubernetes:core/v1:ResourceQuota": "a cluster object",
     "kubernetes:core/v1:LimitRange": "a cluster object",
+    "kubernetes:traefik.io/v1alpha1:Middleware": "a cluster object",
     "aws:iam/role:Role": "IAM is free",
     "aws:iam/rolePolicy:RolePolicy": "IAM is free",
     "aws:iam/rolePolicyAttachment:RolePolicyAttachment": "IAM is free",

@@ -52,7 +52,8 @@ def prod_chart(plans: dict[str, Inventory]) -> Recorded:
 @pytest.fixture(scope="module")
 def rendered(prod_chart: Recorded) -> list[dict[str, Any]]:
     """The chart's objects as the program deploys them: rendered, then transformed."""
-    return [dgv.restrict_pods(document) for document in render(prod_chart)]
+    namespace = prod_chart.inputs["namespace"]
+    return [dgv.require_dashboard_login(dgv.restrict_pods(document), namespace) for document in render(prod_chart)]
 
 
 def violations(objects: list[dict[str, Any]]) -> dict[str, dict[str, list[str]]]:
@@ -135,8 +136,10 @@ def test_the_gateway_trusts_only_tokens_with_access_to_its_hub_service(rendered:
     from dask_gateway_server.auth import JupyterHubAuthenticator
 
     config = _gateway_config(rendered, "api-dask-gateway")
-    assert config.DaskGateway.authenticator_class == "dask_gateway_server.auth.JupyterHubAuthenticator"
-    authenticator = JupyterHubAuthenticator(config=config)
+    # The hub's authenticator, with the dashboard login check added (hub_config/dask_dashboard_login.py).
+    authenticator_class = config.DaskGateway.authenticator_class
+    assert issubclass(authenticator_class, JupyterHubAuthenticator)
+    authenticator = authenticator_class(config=config)
     assert authenticator.jupyterhub_service_name == dgv.HUB_SERVICE
     assert authenticator.use_service_access_scopes is True
     assert authenticator.jupyterhub_api_url == "http://hub.jupyterhub:8081/hub/api"
@@ -334,3 +337,38 @@ def test_the_gateway_down_alarm_and_the_widget_read_the_pods_the_chart_and_contr
         token = query["expression"].split("PodName=")[1].split("'")[0]
         assert names[query["id"]].startswith(f"{token}-"), query["id"]
         assert 'Namespace="dask-gateway"' in query["expression"]
+
+
+def dashboard_route(rendered: list[dict[str, Any]]) -> dict[str, Any]:
+    """The route to a cluster's dashboard as the real controller makes it from its rendered configuration."""
+    controller = KubeController(config=_gateway_config(rendered, dgv.CONTROLLER))
+    (route,) = controller.make_ingressroute("abc", "dask-gateway")["spec"]["routes"]
+    assert route["services"][0]["port"] == dgv.DASHBOARD_PORT
+    return dict(route)
+
+
+def test_every_dashboard_route_asks_the_apis_login_check_first(
+    plans: dict[str, Inventory], prod_chart: Recorded, rendered: list[dict[str, Any]]
+) -> None:
+    """dask/dask-gateway#570: the controller's dashboard routes need no login. The program's
+    transformation puts its forwardAuth middleware first on them (before the chart's prefix strip, so
+    the check sees which cluster the path names); the Middleware forwards to the api's check on the
+    api's Service port, with the caller's Authorization header. Mutation: the chart's configuration
+    as rendered (no transformation) routes dashboards with the prefix strip only."""
+    plan = plans["prod"]
+    namespace = prod_chart.inputs["namespace"]
+    route = dashboard_route(rendered)
+    assert route["middlewares"][0] == {"name": dgv.DASHBOARD_LOGIN_MIDDLEWARE, "namespace": namespace}
+    (middleware,) = [r for r in plan.of_type("kubernetes:traefik.io/v1alpha1:Middleware")]
+    assert middleware.inputs["metadata"] == {"name": dgv.DASHBOARD_LOGIN_MIDDLEWARE, "namespace": namespace}
+    forward = middleware.inputs["spec"]["forwardAuth"]
+    service = one(rendered, "Service", dgv.API_SERVICE)["spec"]
+    assert dgv.API_PORT in {p["port"] for p in service["ports"]}
+    assert forward["address"] == f"http://{dgv.API_SERVICE}.{namespace}:{dgv.API_PORT}{dgv.DASHBOARD_LOGIN_PATH}"
+    assert forward["authRequestHeaders"] == ["Authorization"] and forward["trustForwardHeader"] is False
+    # The check is served where the address points: the api's own routes (the /api prefix kept).
+    source = one(rendered, "ConfigMap", dgv.API_SERVICE)["data"]["dask_gateway_config.py"]
+    assert f'DASHBOARD_LOGIN_PATH = "{dgv.DASHBOARD_LOGIN_PATH}"' in source
+
+    untransformed = [dgv.restrict_pods(document) for document in render(prod_chart)]
+    assert dgv.DASHBOARD_LOGIN_MIDDLEWARE not in str(dashboard_route(untransformed)["middlewares"])

@@ -11,7 +11,7 @@ configures them for the prod stack:
   backend (the local one stands in for Kubernetes) and the addresses are replaced.
 
 Users: alice (data-science: sizes small and large), bob (ml-research: small), eve (data-engineering,
-not allowed to use Dask)."""
+not allowed to use Dask), carol (a hub admin in no group)."""
 
 from __future__ import annotations
 
@@ -142,6 +142,7 @@ c.JupyterHub.proxy_class = MemoryProxy
 c.JupyterHub.spawner_class = TokenKeepingSpawner
 c.JupyterHub.authenticator_class = "dummy"
 c.Authenticator.allowed_users = set(SETTINGS["users"])
+c.Authenticator.admin_users = set(SETTINGS["admins"])
 c.JupyterHub.db_url = "sqlite:///" + SETTINGS["db"]
 c.JupyterHub.cookie_secret = bytes.fromhex(SETTINGS["cookie_secret"])
 c.JupyterHub.load_groups = SETTINGS["groups"]
@@ -198,6 +199,9 @@ class Site:
         return str(body["token"])
 
     def server_token(self, user: str) -> str:
+        path = self.tokens / user
+        if path.exists():  # her server runs already (another test started it)
+            return path.read_text()
         status, body = call(f"{self.hub_api}/users/{user}/server", self.admin_token, method="POST", body={})
         assert status in (201, 202), body
         path = self.tokens / user
@@ -226,7 +230,8 @@ def site(plans: dict[str, Inventory]) -> Iterator[Site]:
         "tokens": str(folder / "tokens"),
         "db": str(folder / "hub.sqlite"),
         "cookie_secret": secrets.token_hex(32),
-        "users": ["alice", "bob", "eve"],
+        "users": ["alice", "bob", "eve", "carol"],
+        "admins": ["carol"],
         "groups": {
             "data-science": {"users": ["alice"]},
             "ml-research": {"users": ["bob"]},
@@ -360,3 +365,41 @@ def test_one_user_cannot_list_connect_to_or_stop_anothers_cluster(site: Site) ->
     status, listed = site.gateway_call(f"/api/v1/clusters/{every}", alice)
     assert status == 200 and name in listed
     assert site.gateway_call(f"/api/v1/clusters/{name}", alice, method="DELETE")[0] == 204
+
+
+def dashboard_check(site: Site, cluster: str, token: str | None, path: str = "status") -> int:
+    """What the api's login check answers traefik's forwardAuth for a request to a cluster's dashboard
+    (traefik sends the original URI as X-Forwarded-Uri and the caller's Authorization header; any
+    answer but 2xx and traefik refuses the request with it)."""
+    headers = {"X-Forwarded-Uri": f"{dgv.SERVICE_PREFIX}/clusters/{cluster}/{path}"}
+    if token is not None:
+        headers["Authorization"] = f"jupyterhub {token}"
+    request = urllib.request.Request(f"{site.gateway}{dgv.DASHBOARD_LOGIN_PATH}", headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as error:
+        return int(error.code)
+
+
+def test_a_dashboard_is_served_to_its_owner_and_admins_only(site: Site) -> None:
+    """Mutation: without the owner test in hub_config/dask_dashboard_login.py (any signed-in user
+    allowed), bob gets 200 for alice's dashboard."""
+    alice = site.server_token("alice")
+    status, body = new_cluster(site, alice, worker_size="small")
+    assert status == 201, body
+    name = body["name"]
+    try:
+        assert dashboard_check(site, name, alice) == 200  # her server's token
+        assert dashboard_check(site, name, site.api_token("alice"), "individual-progress?x=1") == 200
+        assert dashboard_check(site, name, site.api_token("carol")) == 200  # a hub admin
+        assert dashboard_check(site, name, site.server_token("bob")) == 403  # signed in, may use Dask
+        assert dashboard_check(site, name, site.api_token("bob")) == 403
+        assert dashboard_check(site, name, site.api_token("eve")) == 401  # signed in, no Dask
+        assert dashboard_check(site, name, None) == 401  # not signed in
+        # Paths that name no cluster, or name one to the check and maybe another to traefik.
+        for uri_name in ("", "..", f"{name}%2F..", "not-a-cluster"):
+            assert dashboard_check(site, uri_name, alice) == 403, uri_name
+        assert dashboard_check(site, f"{name}/../other", alice, "") == 403
+    finally:
+        site.gateway_call(f"/api/v1/clusters/{name}", alice, method="DELETE")

@@ -1,9 +1,10 @@
 """Dask Gateway's paths, proven by network-config-analyzer (offline_plan/reachability.py) on the pods
 of data/pods/contract.yaml with the labels and ports the chart and the controller give them, and the
 NetworkPolicies the prod stack declares: user servers reach traefik only; traefik reaches the api and
-the schedulers' Dask port; the api reaches the hub's API; workers reach schedulers' Dask port and
-peer workers; nothing reaches a dashboard; no Dask pod reaches a private range or the metadata
-service. Each property has a mutation of the policies that breaks it."""
+the schedulers' Dask port and dashboard (behind the api's login check: tests/test_dask_gateway.py,
+tests/test_dask_gateway_login.py); the api reaches the hub's API; workers reach schedulers' Dask port
+and peer workers; only traefik reaches a dashboard; no Dask pod reaches a private range or the
+metadata service. Each property has a mutation of the policies that breaks it."""
 
 from __future__ import annotations
 
@@ -62,12 +63,15 @@ def only_the_hub_side_enters_the_namespace(conns: list[Connection]) -> list[str]
     ]
 
 
-def no_dashboard_is_reachable(conns: list[Connection]) -> list[str]:
-    """8787 (a cluster's dashboard, no login of its own) is opened to nobody, traefik included."""
+def only_traefik_reaches_a_dashboard(conns: list[Connection]) -> list[str]:
+    """8787 (a cluster's dashboard, no login of its own) is opened to traefik only, whose dashboard
+    routes ask the api's login check first; not to user servers, workers or anyone else."""
     return [
         c.line()
         for c in conns
-        if c.destination.startswith(DASK + "dask-scheduler") and ("8787" in c.allowed or c.allowed == "All connections")
+        if c.destination.startswith(DASK + "dask-scheduler")
+        and ("8787" in c.allowed or c.allowed == "All connections")
+        and c.source != DASK + "traefik-dask-gateway"
     ]
 
 
@@ -91,6 +95,7 @@ def gateway_works(conns: list[Connection]) -> list[str]:
         (HUB + "user-server-a", DASK + "traefik-dask-gateway", "8000"),
         (DASK + "traefik-dask-gateway", DASK + "api-dask-gateway", "8000"),
         (DASK + "traefik-dask-gateway", DASK + "dask-scheduler-0a1b2c", "8786"),
+        (DASK + "traefik-dask-gateway", DASK + "dask-scheduler-0a1b2c", "8787"),
         (DASK + "api-dask-gateway", HUB + "hub", "8081"),
         (DASK + "api-dask-gateway", DASK + "dask-scheduler-0a1b2c", "8788"),
         (DASK + "dask-scheduler-0a1b2c", DASK + "api-dask-gateway", "8000"),
@@ -107,7 +112,7 @@ PROPERTIES = [
     dask_pods_reach_no_private_range_nor_metadata,
     user_servers_reach_only_traefik,
     only_the_hub_side_enters_the_namespace,
-    no_dashboard_is_reachable,
+    only_traefik_reaches_a_dashboard,
     workers_reach_schedulers_on_the_dask_port_only,
 ]
 
@@ -157,25 +162,20 @@ def test_an_open_worker_egress_exposes_metadata_and_the_vpc(plans: dict[str, Inv
     assert dask_pods_reach_no_private_range_nor_metadata(conns)
 
 
-def test_traefik_forwarding_every_scheduler_port_exposes_dashboards(plans: dict[str, Inventory]) -> None:
-    """Both ends opened: the schedulers take traefik and workers on every port, and traefik's egress to
-    them is every port."""
+def test_schedulers_open_on_every_port_expose_dashboards_to_workers(plans: dict[str, Inventory]) -> None:
+    """Both ends opened: the schedulers take traefik and workers on every port, and the workers'
+    egress to them is every port: a worker reaches a dashboard past the login check."""
 
     def every_port_in(inputs: dict[str, Any]) -> None:
         del inputs["spec"]["ingress"][0]["ports"]
-
-    def every_port_out(inputs: dict[str, Any]) -> None:
-        del inputs["spec"]["egress"][1]["ports"]  # traefik -> schedulers
-
-    plan = _mutate(_mutate(plans["prod"], "schedulers", every_port_in), "traefik", every_port_out)
-    conns = reachability(plan)
-    assert no_dashboard_is_reachable(conns)
 
     def workers_every_port_out(inputs: dict[str, Any]) -> None:
         del inputs["spec"]["egress"][0]["ports"]  # workers -> schedulers
 
     plan = _mutate(_mutate(plans["prod"], "schedulers", every_port_in), "workers", workers_every_port_out)
-    assert workers_reach_schedulers_on_the_dask_port_only(reachability(plan))
+    conns = reachability(plan)
+    assert only_traefik_reaches_a_dashboard(conns)
+    assert workers_reach_schedulers_on_the_dask_port_only(conns)
 
 
 def test_traefik_open_to_every_namespace_fails_the_check(plans: dict[str, Inventory]) -> None:
