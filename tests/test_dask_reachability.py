@@ -88,6 +88,22 @@ def workers_reach_schedulers_on_the_dask_port_only(conns: list[Connection]) -> l
     ]
 
 
+def clusters_reach_nothing_of_the_hub_and_the_api_only_its_api(conns: list[Connection]) -> list[str]:
+    """Schedulers and workers (users' code) reach no pod of the hub's namespace; the gateway's api
+    reaches the hub's API port and nothing else there; traefik and the controller nothing there."""
+    bad = []
+    for c in conns:
+        if not (c.source.startswith(DASK) and c.destination.startswith(HUB)):
+            continue
+        if (c.source, c.destination, c.allowed) != (
+            DASK + "api-dask-gateway",
+            HUB + "hub",
+            "{protocols:TCP,dst_ports:8081}",
+        ):
+            bad.append(c.line())
+    return bad
+
+
 def gateway_works(conns: list[Connection]) -> list[str]:
     have = {(c.source, c.destination): c.allowed for c in conns}
     needed = [
@@ -114,6 +130,7 @@ PROPERTIES = [
     only_the_hub_side_enters_the_namespace,
     only_traefik_reaches_a_dashboard,
     workers_reach_schedulers_on_the_dask_port_only,
+    clusters_reach_nothing_of_the_hub_and_the_api_only_its_api,
 ]
 
 
@@ -210,3 +227,18 @@ def test_user_servers_allowed_past_traefik_fail_the_check(plans: dict[str, Inven
 def test_a_missing_api_policy_breaks_the_gateway(plans: dict[str, Inventory]) -> None:
     conns = reachability(_mutate(plans["prod"], "api", lambda inputs: False))
     assert gateway_works(conns)
+
+
+def test_workers_let_out_to_the_hubs_namespace_fail_the_check(plans: dict[str, Inventory]) -> None:
+    """Both ends opened: the workers' egress to every namespace, the hub's ingress from the Dask
+    namespace on every port."""
+
+    def anywhere(inputs: dict[str, Any]) -> None:
+        inputs["spec"]["egress"].append({"to": [{"namespaceSelector": {}}]})
+
+    def from_dask(inputs: dict[str, Any]) -> None:
+        namespace = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "dask-gateway"}}}
+        inputs["spec"]["ingress"].append({"from": [namespace]})
+
+    plan = _mutate(_mutate(plans["prod"], "workers", anywhere), "hub", from_dask, namespace="jupyterhub")
+    assert clusters_reach_nothing_of_the_hub_and_the_api_only_its_api(reachability(plan))
