@@ -195,6 +195,10 @@ def gateway_values(
     }
 
 
+# Where user servers find the program's module for Dask (hub_config/jhub_dask.py), on PYTHONPATH.
+USER_MODULES_DIR = "/opt/jhub-eks/python"
+
+
 def hub_values(dask: DaskGatewaySettings, *, api_token: Any, public_url: str | None = None) -> dict[str, Any]:
     """What the hub's release adds for the gateway: the service (its token; the hub's proxy routes
     /services/dask-gateway/ to traefik), the role of the allowed groups, and the server token's scopes."""
@@ -212,7 +216,16 @@ def hub_values(dask: DaskGatewaySettings, *, api_token: Any, public_url: str | N
             },
             "config": {"KubeSpawner": {"server_token_scopes": list(SERVER_TOKEN_SCOPES)}},
         },
-        "singleuser": {"extraEnv": client_env(dask, public_url=public_url)},
+        "singleuser": {
+            "extraEnv": {**client_env(dask, public_url=public_url), "PYTHONPATH": USER_MODULES_DIR},
+            # `jhub_dask.forward_aws_credentials(client)`: the server's session to its own workers.
+            "extraFiles": {
+                "jhub-dask": {
+                    "mountPath": f"{USER_MODULES_DIR}/jhub_dask.py",
+                    "stringData": hub_config.source("jhub_dask"),
+                }
+            },
+        },
     }
 
 

@@ -372,3 +372,12 @@ def test_every_dashboard_route_asks_the_apis_login_check_first(
 
     untransformed = [dgv.restrict_pods(document) for document in render(prod_chart)]
     assert dgv.DASHBOARD_LOGIN_MIDDLEWARE not in str(dashboard_route(untransformed)["middlewares"])
+
+
+def test_the_gateways_hub_token_is_generated_and_kept_secret(plans: dict[str, Inventory]) -> None:
+    plan = plans["prod"]
+    token = plan.one("random:index/randomId:RandomId", "-dask-hub-api-token")
+    assert token.inputs["byteLength"] == 32 and "hex" in token.additional_secret_outputs
+    secret = plan.one("kubernetes:core/v1:Secret", "-dask-hub-api-token")
+    assert secret.inputs["metadata"]["name"] == dgv.HUB_TOKEN_SECRET
+    assert any(path.startswith("stringData") for path in secret.secret_inputs)

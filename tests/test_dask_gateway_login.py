@@ -192,6 +192,7 @@ class Site:
     admin_token: str
     tokens: Path
     gateway_log: Path
+    proxy_address: str
 
     def api_token(self, user: str) -> str:
         status, body = call(f"{self.hub_api}/users/{user}/tokens", self.admin_token, method="POST", body={"note": "t"})
@@ -282,6 +283,7 @@ def site(plans: dict[str, Inventory]) -> Iterator[Site]:
             admin_token=admin_token,
             tokens=folder / "tokens",
             gateway_log=folder / "gateway.log",
+            proxy_address=f"gateway://127.0.0.1:{ports['tcp_port']}",
         )
     finally:
         for process in reversed(processes):
@@ -403,3 +405,45 @@ def test_a_dashboard_is_served_to_its_owner_and_admins_only(site: Site) -> None:
         assert dashboard_check(site, f"{name}/../other", alice, "") == 403
     finally:
         site.gateway_call(f"/api/v1/clusters/{name}", alice, method="DELETE")
+
+
+def test_her_workers_get_her_servers_session_now_and_when_they_join(
+    site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """hub_config/jhub_dask.py as a user runs it in her server (here the test process is her server;
+    its session, a stand-in for EKS Pod Identity's, from the environment): her client, connected to
+    her cluster with her server's token, sends the session to the real workers (dask processes of
+    the local backend, which cannot import the module: it travels by value), and a worker that joins
+    later gets it too. Workers of the gateway hold no AWS variable of their own."""
+    from dask_gateway import Gateway, JupyterHubAuth
+
+    from hub_config import jhub_dask
+
+    session = {"AWS_ACCESS_KEY_ID": "ASIAALICE", "AWS_SECRET_ACCESS_KEY": "s3cret", "AWS_SESSION_TOKEN": "tok"}
+    for name, value in {**session, "S3_HOME": "s3://bucket/home/jupyter-alice/"}.items():
+        monkeypatch.setenv(name, value)
+    gateway = Gateway(
+        address=site.gateway, proxy_address=site.proxy_address, auth=JupyterHubAuth(site.server_token("alice"))
+    )
+    cluster = gateway.new_cluster(worker_size="small")
+    try:
+        client = cluster.get_client()
+        cluster.scale(1)
+        client.wait_for_workers(1, timeout=90)
+
+        def aws_environment() -> dict[str, str]:
+            import os
+
+            return {k: v for k, v in os.environ.items() if k.startswith("AWS_") or k == "S3_HOME"}
+
+        assert list(client.run(aws_environment).values()) == [{}]  # nothing of their own
+        jhub_dask.forward_aws_credentials(client, refresh_minutes=None)
+        expected = {**session, "S3_HOME": "s3://bucket/home/jupyter-alice/"}
+        assert list(client.run(aws_environment).values()) == [expected]
+        cluster.scale(2)
+        client.wait_for_workers(2, timeout=90)
+        assert list(client.run(aws_environment).values()) == [expected, expected]
+        client.close()
+    finally:
+        cluster.shutdown()
+        gateway.close()
