@@ -29,6 +29,8 @@ from components.cluster import CREATOR_TAG, principal_of, same_principal
 from components.node_groups import NVIDIA_AMI, STANDARD_AMI
 from policies.checklist import PINNED
 from settings import ADDON_VERSIONS, PROJECT, Settings, ami_release_parameter
+from settings.dask import WorkerNodesSettings
+from settings.nodes import NodeGroupSettings
 
 T = TypeVar("T")
 
@@ -259,9 +261,12 @@ def read_detector() -> str | None:
 
 
 def node_groups_by_pool(settings: Settings) -> dict[str, list[str]]:
+    """Each node group's instance types by the settings key that names them (without `.instanceTypes`)."""
     groups = settings.node_groups
-    pools = {"core": groups.core.instance_types, "user": groups.user.instance_types}
-    return pools | ({"gpu": groups.gpu.instance_types} if groups.gpu else {})
+    pools = {"nodeGroups.core": groups.core.instance_types, "nodeGroups.user": groups.user.instance_types}
+    pools |= {"nodeGroups.gpu": groups.gpu.instance_types} if groups.gpu else {}
+    dask = settings.dask_gateway
+    return pools | ({"daskGateway.workerNodes": dask.worker_nodes.instance_types} if dask.enabled else {})
 
 
 def read_instance_type_offerings(instance_types: list[str], zones: list[str]) -> frozenset[tuple[str, str]]:
@@ -358,13 +363,13 @@ def offering_problems(settings: Settings, facts: Facts) -> list[str]:
         return []
     problems = []
     zones = settings.network.availability_zones
-    for pool, types in node_groups_by_pool(settings).items():
+    for key, types in node_groups_by_pool(settings).items():
         for instance_type in types:
             absent = [z for z in zones if (instance_type, z) not in facts.instance_type_offerings]
             if absent:
                 offered = [z for z in zones if z not in absent]
                 problems.append(
-                    f"{PROJECT}:nodeGroups.{pool}.instanceTypes: EC2 does not offer {instance_type} in "
+                    f"{PROJECT}:{key}.instanceTypes: EC2 does not offer {instance_type} in "
                     f"{', '.join(absent)} (of network.availabilityZones; offered in {', '.join(offered) or 'none'}), "
                     "where the group has a node group per zone; choose a type offered in every zone, or other zones"
                 )
@@ -453,7 +458,12 @@ def quota_demand(settings: Settings) -> list[QuotaDemand]:
 
     zones = len(settings.network.availability_zones)
     groups = settings.node_groups
-    pools = [("core", groups.core), ("user", groups.user), *([("gpu", groups.gpu)] if groups.gpu else [])]
+    pools: list[tuple[str, NodeGroupSettings | WorkerNodesSettings]] = [
+        ("core", groups.core),
+        ("user", groups.user),
+        *([("gpu", groups.gpu)] if groups.gpu else []),
+        *([("dask-workers", settings.dask_gateway.worker_nodes)] if settings.dask_gateway.enabled else []),
+    ]
     vcpus: dict[tuple[str, str], list[tuple[str, int]]] = {}
     root_gib = 0
     for pool, group in pools:

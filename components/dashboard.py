@@ -46,6 +46,8 @@ class DashboardSources:
     node_pools: Sequence[str]
     """The node pools whose node count is shown (`user`, `gpu`)."""
     anomaly_band: float
+    extra_widgets: Sequence[dict[str, Any]] = ()
+    """Widgets of optional parts (Dask Gateway's), before the alarm states."""
 
 
 def _pod_search(metric: str, sources: DashboardSources) -> str:
@@ -154,6 +156,7 @@ def widgets(sources: DashboardSources) -> list[dict[str, Any]]:
             ],
             period=300,
         ),
+        *sources.extra_widgets,
         {
             "type": "alarm",
             "properties": {
@@ -184,6 +187,7 @@ class OperationsDashboardArgs:
     event_rules: Sequence[tuple[str, pulumi.Input[str]]]
     node_pools: Sequence[str]
     anomaly_band: float
+    extra_widgets: Sequence[dict[str, Any]] = ()
 
 
 class OperationsDashboard(pulumi.ComponentResource):
@@ -208,6 +212,7 @@ class OperationsDashboard(pulumi.ComponentResource):
                             event_rules=list(zip(labels, v[2:], strict=True)),
                             node_pools=args.node_pools,
                             anomaly_band=args.anomaly_band,
+                            extra_widgets=args.extra_widgets,
                         )
                     )
                 }

@@ -43,6 +43,8 @@ class HubNetworkSpec:
     database_cidrs: list[str] = field(default_factory=list)
     """The private subnets, where the hub's RDS database (components/hub_database.py) has its addresses."""
     database_port: int = 5432
+    dask_namespace: str | None = None
+    """With Dask Gateway: the proxy and user servers reach its traefik, its api reaches the hub."""
 
 
 def component(spec: HubNetworkSpec, name: str) -> dict[str, Any]:
@@ -106,6 +108,11 @@ def hub_network_policies(spec: HubNetworkSpec) -> list[dict[str, Any]]:
     if spec.lockdown:
         return [deny]
     letsencrypt = spec.https_mode == "letsencrypt"
+    dask: dict[str, Any] = {}
+    if spec.dask_namespace:
+        from components.dask_network_policies import hub_side_rules  # it builds on this module's constants
+
+        dask = hub_side_rules(spec.dask_namespace)
     public_proxy_ports: list[tuple[int | str, str]] = []
     if not letsencrypt:
         public_proxy_ports.append(("http", "TCP"))
@@ -127,13 +134,23 @@ def hub_network_policies(spec: HubNetworkSpec) -> list[dict[str, Any]]:
                 {"to": [_peer(spec, "hub")], "ports": _ports((HUB_PORT, "TCP"))},
                 {"to": [_peer(spec, "singleuser-server")], "ports": _ports((USER_SERVER_PORT, "TCP"))},
                 _dns(),
+                *([dask["proxy_egress"]] if dask else []),
             ],
         ),
         _policy(
             spec,
             "hub",
             component(spec, "hub"),
-            [{"from": [_peer(spec, "proxy"), _peer(spec, "singleuser-server")], "ports": _ports(("http", "TCP"))}],
+            [
+                {
+                    "from": [
+                        _peer(spec, "proxy"),
+                        _peer(spec, "singleuser-server"),
+                        *([dask["hub_ingress_from"]] if dask else []),
+                    ],
+                    "ports": _ports(("http", "TCP")),
+                }
+            ],
             [
                 _api(spec),
                 {"to": [_peer(spec, "proxy")], "ports": _ports((PROXY_API_PORT, "TCP"))},
@@ -149,6 +166,8 @@ def hub_network_policies(spec: HubNetworkSpec) -> list[dict[str, Any]]:
         _dns(),
         _public(spec.user_egress_ports),
     ]
+    if dask:
+        user_egress.append(dask["user_egress"])
     if spec.pod_identity:
         user_egress.append({"to": [{"ipBlock": {"cidr": POD_IDENTITY_AGENT}}], "ports": _ports((80, "TCP"))})
     policies.append(

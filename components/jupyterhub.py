@@ -82,6 +82,11 @@ class JupyterHubArgs:
     """The hub's PostgreSQL (URL and password outputs) instead of the chart's SQLite volume."""
     database_cidrs: list[str] = field(default_factory=list)
     """Where the database has its addresses (the private subnets): the hub pod's egress on 5432."""
+    dask_namespace: str | None = None
+    """Dask Gateway's namespace, when it is on: the hub's policies open the paths to and from it."""
+    extra_values: dict[str, Any] | None = None
+    """Values of other components' hub side (the Dask Gateway service, its role, the users' client
+    configuration), merged before `values_overrides`; secrets as Output leaves, so only they are secret."""
 
 
 class JupyterHub(pulumi.ComponentResource):
@@ -170,6 +175,7 @@ class JupyterHub(pulumi.ComponentResource):
                     slug: UserImage(repository, args.profile_images[slug][1])
                     for slug, repository in zip(profile_slugs, resolved[4:], strict=True)
                 },
+                extra_values=args.extra_values,
                 load_balancer_tags=component_tags(tags, "jhub:k8s:JupyterHub"),
                 user_scheduler_image_tag=user_scheduler.image_tag(args.kubernetes_version),
                 prepull_images=args.prepull_images,
@@ -192,6 +198,7 @@ class JupyterHub(pulumi.ComponentResource):
             pod_identity=args.user_bucket is not None,
             lockdown=args.lockdown,
             database_cidrs=list(args.database_cidrs),
+            dask_namespace=args.dask_namespace,
         )
         policies = [
             declare(f"{name}-{policy['metadata']['name']}", policy, policy_options)

@@ -373,6 +373,7 @@ def build_values(
     capacity: CapacityPlan | None = None,
     database: HubDatabaseValues | None = None,
     department: DepartmentSettings | None = None,
+    extra_values: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """All Helm values of the release; `hub.values_overrides` merged last.
 
@@ -507,6 +508,7 @@ def build_values(
         values["hub"]["db"] = {"type": "postgres", "url": database.url, "password": database.password}
     if department is not None:
         values = with_department(values, department)
+    values = deep_merge(values, dict(extra_values or {}))
     values = deep_merge(values, hub.values_overrides)
     return values
 

@@ -19,6 +19,9 @@ USER_NODE_TAINT = ("hub.jupyter.org/dedicated", "user", "NO_SCHEDULE")
 # GPU nodes: only pods that tolerate this run there (GPU profiles; the device plugin tolerates
 # nvidia.com/gpu). cluster-autoscaler skips a taint without a value when it reads the node group.
 GPU_NODE_TAINT = ("nvidia.com/gpu", "present", "NO_SCHEDULE")
+# Dask Gateway's workers (Spot): only pods that tolerate this land there.
+DASK_WORKER_POOL = "dask-worker"
+DASK_WORKER_TAINT = ("jhub-eks/dedicated", "dask-worker", "NO_SCHEDULE")
 GPU_RESOURCE = "nvidia.com/gpu"
 # The NVIDIA device plugin chart's default affinity requires it (nodeadm sets it only from 1.35).
 GPU_PRESENT_LABEL = ("nvidia.com/gpu.present", "true")
@@ -90,6 +93,8 @@ class NodeGroupsArgs:
     core: NodeGroupSpec
     user: NodeGroupSpec
     gpu: GpuPoolSpec | None = None
+    dask_worker: NodeGroupSpec | None = None
+    """Dask Gateway's workers: Spot, tainted, from zero (daskGateway.workerNodes)."""
     ami_releases: dict[str, str] | None = None
     """The AMI release of the groups of each AMI type (e.g. AL2023_x86_64_STANDARD: 1.35.6-20260714)."""
     version_sources: dict[str, str] | None = None
@@ -115,6 +120,7 @@ class NodeGroups(pulumi.ComponentResource):
     core: list[aws.eks.NodeGroup]
     user: list[aws.eks.NodeGroup]
     gpu: list[aws.eks.NodeGroup]
+    dask_worker: list[aws.eks.NodeGroup]
 
     def __init__(self, name: str, args: NodeGroupsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("jhub:aws:NodeGroups", name, None, opts)
@@ -289,6 +295,11 @@ class NodeGroups(pulumi.ComponentResource):
                 ami_type=NVIDIA_AMI,
                 resources={GPU_RESOURCE: str(args.gpu.advertised_gpus)},
                 scales_from_zero=True,
+            )
+        self.dask_worker = []
+        if args.dask_worker is not None:
+            self.dask_worker = groups(
+                DASK_WORKER_POOL, args.dask_worker, {}, [DASK_WORKER_TAINT], scales_from_zero=True
             )
         self.node_role_arn = node_role.arn
         self.register_outputs(

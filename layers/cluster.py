@@ -31,6 +31,22 @@ class ClusterLayer:
         return [*groups.core, *groups.user, *groups.gpu, *self.addons.volume_workload_prerequisites]
 
 
+def dask_worker_spec(settings: Settings) -> NodeGroupSpec | None:
+    """Dask Gateway's worker pool: Spot, from zero (the autoscaler starts nodes for pending workers)."""
+    dask = settings.dask_gateway
+    if not dask.enabled:
+        return None
+    nodes = dask.worker_nodes
+    return NodeGroupSpec(
+        instance_types=nodes.instance_types,
+        capacity_type=nodes.capacity_type,
+        min_size=0,
+        max_size=nodes.max_size,
+        desired_size=0,
+        disk_size_gib=nodes.disk_size_gib,
+    )
+
+
 def node_group_spec(group: NodeGroupSettings) -> NodeGroupSpec:
     return NodeGroupSpec(
         instance_types=group.instance_types,
@@ -88,6 +104,7 @@ def declare_cluster(
             )
             if gpu
             else None,
+            dask_worker=dask_worker_spec(settings),
             ami_releases={ami_type: found.release for ami_type, found in facts.ami_releases.items()},
             version_sources=facts.version_sources,
             # Nodes join only once the CNI (with IRSA and policy enforcement) is in place.

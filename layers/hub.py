@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 
+from components.dask_gateway import DaskGateway, DaskGatewayArgs
+from components.dask_gateway_values import hub_values as dask_hub_values
+from components.dask_gateway_values import worker_image
 from components.environment_prepuller import GpuEnvironmentPuller, GpuEnvironmentPullerArgs
 from components.hub_database import HubDatabase, HubDatabaseArgs
 from components.identity import UserIdentity, UserIdentityArgs
@@ -39,6 +43,7 @@ class HubLayer:
     user_identity: UserIdentity
     registry: Registry
     jupyterhub: JupyterHub
+    dask_gateway: DaskGateway | None = None
 
 
 def declare_hub(
@@ -138,6 +143,30 @@ def declare_hub(
             continue
         pin = settings.environments[environment_name]
         prepull[profile.node_pool][environment_name] = environment_image(pin.repository, pin.tag, pin.digest)
+    # Scale-out: Dask Gateway, its schedulers and workers running the users' own image.
+    dask_gateway = None
+    hub_side_values: dict[str, Any] | None = None
+    if settings.dask_gateway.enabled:
+        dask_gateway = DaskGateway(
+            f"{name}-dask",
+            DaskGatewayArgs(
+                dask=settings.dask_gateway,
+                hub_namespace=hub.namespace,
+                worker_image=pulumi.Output.concat(
+                    user_image.repository or hub.user_servers.image.name,
+                    ":",
+                    user_image.tag or hub.user_servers.image.tag,
+                ).apply(worker_image),
+                provider=cluster.cluster.provider,
+                core_node_selector={"node-purpose": "core"},
+                vpc_cidr=settings.network.vpc_cidr,
+                depends_on=cluster.hub_prerequisites,
+            ),
+        )
+        scheme = "http" if hub.https.mode == "none" else "https"
+        hub_side_values = dask_hub_values(
+            settings.dask_gateway, api_token=dask_gateway.hub_api_token, public_url=f"{scheme}://{hub.domain}"
+        )
 
     assert settings.secrets.oauth_client_id and settings.secrets.oauth_client_secret  # validated: required
     database = None
@@ -183,6 +212,8 @@ def declare_hub(
             ]
             if database
             else [],
+            extra_values=hub_side_values,
+            dask_namespace=settings.dask_gateway.namespace if settings.dask_gateway.enabled else None,
         ),
     )
     if prepull["gpu"] and settings.node_groups.gpu is not None:
@@ -211,4 +242,10 @@ def declare_hub(
                 depends_on=[jupyterhub.release],
             ),
         )
-    return HubLayer(user_data=user_data, user_identity=user_identity, registry=registry, jupyterhub=jupyterhub)
+    return HubLayer(
+        user_data=user_data,
+        user_identity=user_identity,
+        registry=registry,
+        jupyterhub=jupyterhub,
+        dask_gateway=dask_gateway,
+    )

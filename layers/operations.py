@@ -3,7 +3,9 @@ budget and backups. Nothing below waits for this layer; most of it waits only fo
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 
@@ -13,6 +15,7 @@ from components.audit_trail import AuditTrail, AuditTrailArgs
 from components.backups import Backups, BackupsArgs
 from components.budget import StackBudget, StackBudgetArgs
 from components.dashboard import OperationsDashboard, OperationsDashboardArgs
+from components.dask_gateway_monitoring import DaskGatewayAlarm, DaskGatewayAlarmArgs, dask_widgets
 from components.environment_alerts import EnvironmentAlerts, EnvironmentAlertsArgs
 from components.guardduty import ThreatDetection, ThreatDetectionArgs
 from components.log_shipping import ContainerLogs, ContainerLogsArgs, container_log_group_name
@@ -157,6 +160,20 @@ def declare_operations(
         ),
     )
     event_rules.append(("Critical image findings", environment_alerts.rule_name))
+    alarm_arns: pulumi.Input[Sequence[str]] = security_alarms.alarm_arns
+    extra_widgets: list[dict[str, Any]] = []
+    if settings.dask_gateway.enabled:
+        dask_alarm = DaskGatewayAlarm(
+            name,
+            DaskGatewayAlarmArgs(
+                cluster_name=settings.cluster.name,
+                namespace=settings.dask_gateway.namespace,
+                alert_topic_arn=alerts.topic_arn,
+                tags=tags,
+            ),
+        )
+        alarm_arns = pulumi.Output.all(security_alarms.alarm_arns, dask_alarm.alarm_arn).apply(lambda v: [*v[0], v[1]])
+        extra_widgets = dask_widgets(settings.region, settings.cluster.name, settings.dask_gateway.namespace)
     dashboard = OperationsDashboard(
         name,
         OperationsDashboardArgs(
@@ -166,10 +183,11 @@ def declare_operations(
             namespace=settings.jupyterhub.namespace,
             bucket_name=hub.user_data.bucket_name,
             performance_log_group=container_log_group_name(settings.cluster.name, "performance"),
-            alarm_arns=security_alarms.alarm_arns,
+            alarm_arns=alarm_arns,
             event_rules=event_rules,
             node_pools=["user", *(["gpu"] if settings.node_groups.gpu else [])],
             anomaly_band=detection.s3_anomaly_band,
+            extra_widgets=extra_widgets,
         ),
     )
     budget = None

@@ -162,6 +162,9 @@ def keys_not_in_defaults(
 
 
 RELEASE = "kubernetes:helm.sh/v3:Release"
+CHART = "kubernetes:helm.sh/v4:Chart"
+HELM_INSTALLS = (RELEASE, CHART)
+"""What installs a chart: a Helm release, or a v4 Chart (Pulumi registers each object it renders)."""
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from typing import Any
 
 from catalog.instance_types import allocatable, lookup, quantity_kib
 from components.jupyterhub_values import kubespawner_kib
+from offline_plan.dask_cost import dask_gateway_costs
 from offline_plan.mock_engine import Inventory, Recorded
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -124,6 +125,10 @@ FREE: dict[str, str] = {
     "random:index/randomId:RandomId": "generated locally",
     "random:index/randomPassword:RandomPassword": "generated locally",
     "aws:rds/subnetGroup:SubnetGroup": "free (the instance is priced)",
+    "kubernetes:core/v1:Secret": "stored in the cluster",
+    "kubernetes:core/v1:ResourceQuota": "a cluster object",
+    "kubernetes:core/v1:LimitRange": "a cluster object",
+    "kubernetes:traefik.io/v1alpha1:Middleware": "a cluster object",
     "aws:iam/role:Role": "IAM is free",
     "aws:iam/rolePolicy:RolePolicy": "IAM is free",
     "aws:iam/rolePolicyAttachment:RolePolicyAttachment": "IAM is free",
@@ -464,6 +469,8 @@ ESTIMATORS: dict[str, Estimator] = {
     "kubernetes:helm.sh/v3:Release": _release,
     "kubernetes:apps/v1:StatefulSet": _placeholders,
     "aws:rds/instance:Instance": _rds_instance,
+    # Dask Gateway: its pods run on the priced nodes (traefik stays ClusterIP: no load balancer).
+    "kubernetes:helm.sh/v4:Chart": dask_gateway_costs,
 }
 
 

@@ -27,7 +27,7 @@ import yaml
 from components.cluster import CREATOR_TAG
 from offline_plan.access import render_access
 from offline_plan.capacity import capacity_cost, render_capacity, render_capacity_cost
-from offline_plan.chart_values import RELEASE, ChartDataError, ReleaseValues, SchemaProblem, release_values
+from offline_plan.chart_values import HELM_INSTALLS, ChartDataError, ReleaseValues, SchemaProblem, release_values
 from offline_plan.cost import CostReport, estimate, load_prices
 from offline_plan.cost import render as render_cost
 from offline_plan.department import render_department
@@ -229,6 +229,7 @@ SUMMARIES: dict[str, Summary] = {
     "kubernetes:helm.sh/v3:Release": lambda i: (
         f"chart {i.get('chart')} {i.get('version')} in {i.get('namespace')} atomic={i.get('atomic')}"
     ),
+    "kubernetes:helm.sh/v4:Chart": lambda i: f"chart {i.get('chart')} {i.get('version')} in {i.get('namespace')}",
 }
 
 
@@ -296,7 +297,7 @@ def _shown(path: Path) -> Path:
 def write_values_files(inventory: Inventory, folder: Path) -> list[Path]:
     """The values each Helm release receives, exactly as recorded (secret leaves redacted)."""
     paths = []
-    for release in inventory.of_type("kubernetes:helm.sh/v3:Release"):
+    for release in (r for kind in HELM_INSTALLS for r in inventory.of_type(kind)):
         path = folder / f"values-{inventory.stack}-{release.inputs.get('name', release.name)}.yaml"
         path.write_text(yaml.safe_dump(release.inputs.get("values", {}), sort_keys=True))
         paths.append(path)
@@ -317,7 +318,7 @@ def _set_by_overrides(problem: SchemaProblem, overrides: Any) -> str:
 def check_release_values(inventory: Inventory, settings: Settings) -> tuple[list[ReleaseValues], str | None]:
     """Each release's values against its chart version's schema; and the error that stops the plan, if any."""
     try:
-        checked = [release_values(release) for release in inventory.of_type(RELEASE)]
+        checked = [release_values(release) for kind in HELM_INSTALLS for release in inventory.of_type(kind)]
     except ChartDataError as error:
         return [], str(error)
     refused = [c for c in checked if c.problems]

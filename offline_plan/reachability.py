@@ -69,13 +69,18 @@ def contract_pods(inventory: Inventory) -> list[dict[str, Any]]:
     gpu = any(
         r.inputs.get("name") == "nvidia-device-plugin" for r in inventory.of_type("kubernetes:helm.sh/v3:Release")
     )
+    # Dask Gateway's pods only where the stack installs it, in its namespace.
+    dask = [c for c in inventory.of_type("kubernetes:helm.sh/v4:Chart") if c.inputs.get("chart") == "dask-gateway"]
+    dask_namespace = str(dask[0].inputs.get("namespace")) if dask else ""
     result = []
     for pod in yaml.safe_load(CONTRACT.read_text())["pods"]:
         if pod.get("when") == "letsencrypt" and not letsencrypt:
             continue
         if pod.get("when") == "gpu" and not gpu:
             continue
-        pod = dict(pod, namespace=pod["namespace"].replace("{hub}", namespace))
+        if pod.get("when") == "dask" and not dask:
+            continue
+        pod = dict(pod, namespace=pod["namespace"].replace("{hub}", namespace).replace("{dask}", dask_namespace))
         pod["labels"] = {k: str(v).replace("{release}", RELEASE) for k, v in (pod["labels"] or {}).items()}
         result.append(pod)
     return result
@@ -96,6 +101,8 @@ def _objects(inventory: Inventory) -> list[dict[str, Any]]:
         replicas = pod.get("replicas", 1)
         for index in range(replicas):
             name = pod["name"] if replicas == 1 else f"{pod['name']}-{chr(ord('a') + index)}"
+            if pod.get("podNames"):
+                name = pod["podNames"][index]
             ports = [
                 {"name": p["name"], "containerPort": p["containerPort"], "protocol": p.get("protocol", "TCP")}
                 for p in pod.get("ports", [])

@@ -14,6 +14,7 @@ from catalog.instance_types import profile_fit_problem
 from settings.base import PROJECT, SettingsError, _Model
 from settings.capacity import CapacityPlan, CapacitySettings, plan_capacity
 from settings.cluster import ADDON_VERSIONS, USER_SCHEDULER_IMAGE_TAGS, ClusterSettings
+from settings.dask import DaskGatewaySettings
 from settings.data import DataSettings, EncryptionSettings, RegistrySettings
 from settings.department import DepartmentSettings, department_problems
 from settings.environments import EnvironmentPin, environment_name_problem
@@ -74,6 +75,8 @@ class Settings(_Model):
     """Where the hub keeps its database: SQLite on a zonal volume, or RDS for PostgreSQL Multi-AZ."""
     department: DepartmentSettings = DepartmentSettings()
     """How the department shares the hub: home size and server limits per group, culling, announcements."""
+    dask_gateway: DaskGatewaySettings = DaskGatewaySettings()
+    """Scale-out with Dask Gateway behind the hub's login (off by default)."""
     secrets: Secrets = Secrets()
     """Secret settings (top-level keys, see SECRET_KEYS)."""
 
@@ -142,6 +145,14 @@ class Settings(_Model):
             )
         if not problems:
             problems += self._capacity_problems()
+        if self.dask_gateway.enabled:
+            user_daemonsets = DAEMONSET_REQUESTS["user"]
+            problems += [
+                f"{PROJECT}:{problem}"
+                for problem in self.dask_gateway.worker_node_problems(
+                    (user_daemonsets["cpu"], user_daemonsets["memory"])
+                )
+            ]
         if self.environment == "prod":
             problems += self._prod_problems()
             problems += self._prod_pin_problems()
@@ -378,6 +389,8 @@ class Settings(_Model):
             charts.append(
                 ("nodeGroups.gpu.devicePluginChartVersion", self.node_groups.gpu, "device_plugin_chart_version")
             )
+        if self.dask_gateway.enabled:
+            charts.append(("daskGateway.chartVersion", self.dask_gateway, "chart_version"))
         for key, section, field in charts:
             if field not in section.model_fields_set:
                 problems.append(

@@ -69,7 +69,10 @@ def problems(plan: Inventory, document: dict[str, Any]) -> list[str]:
     for entry in titled(widgets, "GuardDuty findings and security events")["properties"]["metrics"]:
         if entry[3] not in rules:
             found.append(f"events: {entry[3]} is no rule of the stack")
-    namespace = hub_values(plan).get("namespace") or plan.one("kubernetes:core/v1:Namespace").inputs["metadata"]["name"]
+    namespace = (
+        hub_values(plan).get("namespace")
+        or plan.one("kubernetes:core/v1:Namespace", "-namespace").inputs["metadata"]["name"]
+    )
     for title in ("Running user servers", "Pending spawns"):
         expression = titled(widgets, title)["properties"]["metrics"][0][0]["expression"]
         if f'Namespace="{namespace}"' not in expression:
@@ -92,6 +95,7 @@ def test_every_stack_has_the_widgets_the_issue_lists(plans: dict[str, Inventory]
             "Failed logins",
             "User bucket requests (and expected band)",
             "GuardDuty findings and security events",
+            *(["Dask clusters and workers"] if plan.stack == "prod" else []),  # daskGateway.enabled
             "Alarm states",
         ]
         name = plan.one(DASHBOARD).inputs["dashboardName"]

@@ -83,9 +83,10 @@ def _installer(plan: Inventory, installed_by: str) -> Recorded:
     for resource in plan.of_type("aws:eks/addon:Addon"):
         if resource.inputs["addonName"] == installed_by:
             return resource
-    for resource in plan.of_type("kubernetes:helm.sh/v3:Release"):
-        if resource.inputs.get("name") == installed_by:
-            return resource
+    for kind in ("kubernetes:helm.sh/v3:Release", "kubernetes:helm.sh/v4:Chart"):
+        for resource in plan.of_type(kind):
+            if resource.inputs.get("name") == installed_by:
+                return resource
     raise LookupError(installed_by)
 
 
@@ -215,6 +216,9 @@ def named_pods(plan: Inventory) -> list[dict[str, Any]]:
     pods = []
     for pod in contract_pods(plan):
         if pod["hostNetwork"]:
+            continue
+        if pod.get("podNames"):  # bare pods a controller names (Dask Gateway's schedulers and workers)
+            pods += [dict(pod, name=name) for name in pod["podNames"]]
             continue
         owner = pod.get("owner", "Deployment")
         if owner == "none":

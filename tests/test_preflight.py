@@ -374,3 +374,30 @@ def test_a_pin_of_this_stacks_repository_must_name_a_pushed_digest() -> None:
     pushed = dataclasses.replace(facts, pushed_images={"pinned-datascience-abababababab": digest})
     assert preflight.checks(settings, pushed) is None
     assert preflight.checks(stack_settings("dev"), facts) is None  # public pins are not looked up
+
+
+def test_the_dask_worker_pool_s_types_are_checked_where_its_groups_launch() -> None:
+    settings = _settings("prod")
+    zones = settings.network.availability_zones
+    pools = preflight.node_groups_by_pool(settings)
+    assert pools["daskGateway.workerNodes"] == settings.dask_gateway.worker_nodes.instance_types
+    everywhere = {(t, z) for types in pools.values() for t in types for z in zones}
+    facts = preflight.Facts(
+        account_id=ACCOUNT,
+        caller=f"arn:aws:iam::{ACCOUNT}:role/PlatformAdmin",
+        existing_cluster=None,
+        addons={},
+        ami_releases={},
+        pushed_images=None,
+        guardduty_detector_id="d-1",
+        instance_type_offerings=frozenset(everywhere - {("m6a.2xlarge", zones[2])}),
+    )
+    assert preflight.offering_problems(settings, facts) == [
+        f"jhub-eks:daskGateway.workerNodes.instanceTypes: EC2 does not offer m6a.2xlarge in {zones[2]} (of "
+        f"network.availabilityZones; offered in {zones[0]}, {zones[1]}), where the group has a node group per zone; "
+        "choose a type offered in every zone, or other zones"
+    ]
+    assert (
+        preflight.offering_problems(settings, dataclasses.replace(facts, instance_type_offerings=frozenset(everywhere)))
+        == []
+    )

@@ -77,9 +77,10 @@ def test_prod_draws_on_the_standard_and_g_quotas_storage_and_snapshots() -> None
     # core 4 x m6i.large (2 vCPU) + user 20 x m6i.2xlarge (8 vCPU), per zone, 3 zones: 24 + 480.
     assert demand["L-1216C47A"].need == 504 and demand["L-1216C47A"].unit == "vCPUs"
     assert demand["L-DB2E81BA"].need == 24  # gpu 2 x g5.xlarge (4 vCPU) x 3 zones
-    assert "L-34B43A08" not in demand  # no Spot group in prod
-    # 600 homes of 20 GiB and the root volumes at maxSize (3 x (4 x 50 + 20 x 100 + 2 x 200) = 7800 GiB).
-    assert demand["L-7A658B76"].need == pytest.approx((600 * 20 + 7800) / 1024)
+    # Dask Gateway's Spot workers: 10 x 8 vCPU (m6i/m6a/m5.2xlarge) x 3 zones.
+    assert demand["L-34B43A08"].need == 240 and demand["L-34B43A08"].made_of == "dask-workers 240"
+    # 600 homes of 20 GiB and the root volumes at maxSize (3 x (4 x 50 + 20 x 100 + 2 x 200 + 10 x 50) = 9300 GiB).
+    assert demand["L-7A658B76"].need == pytest.approx((600 * 20 + 9300) / 1024)
     assert demand["L-309BACF6"].need == 600 * 35
 
 
@@ -102,7 +103,7 @@ def test_quotas_are_read_and_a_short_one_warns_with_the_numbers_and_the_code(acc
     demand = preflight.quota_demand(settings)
     asked: list[dict[str, Any]] = []
 
-    quotas = {"L-1216C47A": 384.0, "L-DB2E81BA": 64.0, "L-7A658B76": 50.0, "L-309BACF6": 100000.0}
+    quotas = {"L-1216C47A": 384.0, "L-DB2E81BA": 64.0, "L-34B43A08": 640.0, "L-7A658B76": 50.0, "L-309BACF6": 100000.0}
 
     def answer(arguments: dict[str, Any]) -> dict[str, Any]:
         asked.append(arguments)

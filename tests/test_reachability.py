@@ -67,6 +67,8 @@ def users_reach_only_hub_port_and_dns_inside(conns: list[Connection]) -> list[st
     allowed = {
         f"{HUB_NS}hub": "{protocols:TCP,dst_ports:8081}",
         "kube-system/coredns": "{protocols:TCP, UDP,dst_ports:53}",
+        # With Dask Gateway: its traefik's web port (tests/test_dask_reachability.py).
+        "dask-gateway/traefik-dask-gateway": "{protocols:TCP,dst_ports:8000}",
     }
     return [
         c.line()
