@@ -13,11 +13,15 @@ import pulumi_aws as aws
 PULL_ACTIONS = ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"]
 
 
-def repository_policy(node_role_arn: str, admin_role_arns: Sequence[str]) -> dict[str, Any]:
-    """Nodes pull through their role; nobody else in the account may pull (admins may, to inspect).
+def repository_policy(
+    node_role_arn: str, admin_role_arns: Sequence[str], ci_role_arns: Sequence[str] = ()
+) -> dict[str, Any]:
+    """Nodes pull through their role; nobody else in the account may pull (admins may, to inspect; the
+    environments' CI roles may, to read back the digest they pushed and to copy it to prod, each within its own
+    IAM policy's repositories).
 
     In the same account an IAM allow alone would grant pulls, so the restriction is a Deny."""
-    readers = [node_role_arn, *admin_role_arns]
+    readers = [node_role_arn, *admin_role_arns, *ci_role_arns]
     return {
         "Version": "2012-10-17",
         "Statement": [
@@ -95,6 +99,8 @@ class RegistryArgs:
     keep_last_images: int
     untagged_expire_days: int
     delete_images_on_destroy: bool
+    ci_role_arns: Sequence[str] = ()
+    """The environments workflows' roles (push, promote), exempt from the pull Deny."""
     tags: dict[str, str] | None = None
 
 
@@ -127,7 +133,7 @@ class Registry(pulumi.ComponentResource):
             f"{name}-user-image",
             repository=repository.name,
             policy=pulumi.Output.from_input(args.node_role_arn).apply(
-                lambda arn: json.dumps(repository_policy(arn, args.admin_role_arns))
+                lambda arn: json.dumps(repository_policy(arn, args.admin_role_arns, args.ci_role_arns))
             ),
             opts=child,
         )

@@ -35,6 +35,7 @@ from layers.foundation import Foundation
 from preflight import Facts, registry_repository_name
 from settings import Settings
 from settings.capacity import default_resources
+from settings.environments import ENVIRONMENT_CI_ROLE_NAMES
 
 
 @dataclass(frozen=True)
@@ -91,6 +92,9 @@ def declare_hub(
             keep_last_images=settings.registry.keep_last_images,
             untagged_expire_days=settings.registry.untagged_expire_days,
             delete_images_on_destroy=not settings.data.retain_on_destroy,
+            ci_role_arns=[
+                f"arn:{settings.partition}:iam::{facts.account_id}:role/{role}" for role in ENVIRONMENT_CI_ROLE_NAMES
+            ],
             tags=tags,
         ),
     )

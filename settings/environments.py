@@ -17,6 +17,9 @@ from pydantic import Field, model_validator
 
 from settings.base import _field_error, _Model
 
+# The account stack's CI roles of the environments workflows (bootstrap/__main__.py names them; a test checks the
+# names agree): each stack's repository policy lets them pull, which its Deny refuses everyone else.
+ENVIRONMENT_CI_ROLE_NAMES = ("ci-jhub-eks-environments-push", "ci-jhub-eks-environments-promote")
 ENVIRONMENT_NAME = r"^[a-z0-9]([-a-z0-9]{0,38}[a-z0-9])?$"
 # <repository>[:<tag>][@sha256:<digest>]: a registry host, then path components (Docker's reference grammar,
 # lower case).
