@@ -74,19 +74,23 @@ def table_configuration(billing_view_arn: str) -> dict[str, dict[str, str]]:
     }
 
 
+# A tag is read with element_at(resource_tags, key), never resource_tags[key]: Athena engine 3 is Trino, whose map
+# subscript fails the query on the first line item without that key (most have none); element_at gives NULL.
+
+
 def cost_per_user_query(database: str, table: str) -> str:
     """Per month and hub user, the split cost of their servers' and Dask clusters' pods (a user server's share of
     its node, and the node's unused share spread over its pods, as AWS splits it)."""
-    hub_user, dask_user = (tag_column(label) for label in USERNAME_LABELS)
+    hub_user, dask_user = (f"element_at(resource_tags, '{tag_column(label)}')" for label in USERNAME_LABELS)
     return (
         "SELECT billing_period,\n"
-        f"  COALESCE(resource_tags['{hub_user}'], resource_tags['{dask_user}']) AS username,\n"
-        f"  CASE WHEN resource_tags['{hub_user}'] IS NOT NULL THEN 'server' ELSE 'dask' END AS workload,\n"
+        f"  COALESCE({hub_user}, {dask_user}) AS username,\n"
+        f"  CASE WHEN {hub_user} IS NOT NULL THEN 'server' ELSE 'dask' END AS workload,\n"
         "  ROUND(SUM(split_line_item_split_cost), 2) AS split_cost_usd,\n"
         "  ROUND(SUM(split_line_item_unused_cost), 2) AS unused_share_usd\n"
         f'FROM "{database}"."{table}"\n'
         f"WHERE split_line_item_parent_resource_id IS NOT NULL\n"
-        f"  AND (resource_tags['{hub_user}'] IS NOT NULL OR resource_tags['{dask_user}'] IS NOT NULL)\n"
+        f"  AND ({hub_user} IS NOT NULL OR {dask_user} IS NOT NULL)\n"
         "GROUP BY 1, 2, 3\nORDER BY 1 DESC, 4 DESC"
     )
 
@@ -113,11 +117,11 @@ def cost_per_component_query(database: str, table: str) -> str:
     stack, component = tag_column("stack"), tag_column("component")
     return (
         "SELECT billing_period,\n"
-        f"  resource_tags['{stack}'] AS stack,\n"
-        f"  resource_tags['{component}'] AS component,\n"
+        f"  element_at(resource_tags, '{stack}') AS stack,\n"
+        f"  element_at(resource_tags, '{component}') AS component,\n"
         "  ROUND(SUM(line_item_unblended_cost), 2) AS cost_usd\n"
         f'FROM "{database}"."{table}"\n'
-        f"WHERE resource_tags['{stack}'] IS NOT NULL\n"
+        f"WHERE element_at(resource_tags, '{stack}') IS NOT NULL\n"
         "GROUP BY 1, 2, 3\nORDER BY 1 DESC, 2, 4 DESC"
     )
 

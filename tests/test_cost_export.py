@@ -5,6 +5,7 @@ the Athena table and named queries that read the tags those labels become."""
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
@@ -120,13 +121,17 @@ def test_the_labels_the_pods_carry_are_the_tags_activated_and_queried(
     activated = {r.inputs["tagKey"] for r in account.of_type("aws:costexplorer/costAllocationTag:CostAllocationTag")}
     assert {*cost_export.USERNAME_LABELS, *(group_label(g) for g in groups)} <= activated
     queries = {q.inputs["name"]: q.inputs["query"] for q in account.of_type("aws:athena/namedQuery:NamedQuery")}
-    assert "resource_tags['user_hub_jupyter_org_username']" in queries["cost-per-user-month"]
-    assert "resource_tags['user_gateway_dask_org_user']" in queries["cost-per-user-month"]
+    assert "element_at(resource_tags, 'user_hub_jupyter_org_username')" in queries["cost-per-user-month"]
+    assert "element_at(resource_tags, 'user_gateway_dask_org_user')" in queries["cost-per-user-month"]
     assert "LIKE 'user_group_jhub_eks_%'" in queries["cost-per-group-month"]
     # The bill per stack and component, as the plan's estimate splits it (the environment stacks' cost tags).
     assert {"stack", "component"} <= set(COST_TAG_KEYS)
-    assert "resource_tags['user_component'] AS component" in queries["cost-per-component-month"]
-    assert "resource_tags['user_stack'] AS stack" in queries["cost-per-component-month"]
+    assert "element_at(resource_tags, 'user_component') AS component" in queries["cost-per-component-month"]
+    assert "element_at(resource_tags, 'user_stack') AS stack" in queries["cost-per-component-month"]
+    # Trino (Athena engine 3) fails a whole query on a map subscript of a missing key, and most line items carry
+    # none of these tags: no query subscripts the tag map (trinodb/trino MapSubscriptOperator: "Key not present
+    # in map"; element_at returns NULL).
+    assert [name for name, sql in queries.items() if re.search(r"resource_tags\s*\[", sql)] == []
     assert {cost_export.tag_column(group_label(g)) for g in groups} == {
         f"user_group_jhub_eks_{g.replace('-', '_')}" for g in groups
     }
