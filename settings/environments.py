@@ -15,7 +15,8 @@ import re
 
 from pydantic import Field, model_validator
 
-from settings.base import _field_error, _Model
+from settings.base import PROJECT, _field_error, _Model
+from settings.hub import UserServerSettings
 
 # The account stack's CI roles of the environments workflows (bootstrap/__main__.py names them; a test checks the
 # names agree): each stack's repository policy lets them pull, which its Deny refuses everyone else.
@@ -86,3 +87,33 @@ def _environments_pattern_check(pins: dict[str, EnvironmentPin]) -> list[str]:
         for name in pins
         if not re.match(ENVIRONMENT_NAME, name)
     ]
+
+
+def environment_problems(environments: dict[str, EnvironmentPin], user: UserServerSettings, prod: bool) -> list[str]:
+    """Each named environment is pinned; prod runs images by digest only, public ones included."""
+    key = f"{PROJECT}:jupyterhub.userServers"
+    named = [(f"{key}.environment", user.environment)] + [
+        (f"{key}.profiles[{i}].environment", p.environment) for i, p in enumerate(user.profiles)
+    ]
+    problems = [problem for k, name in named if (problem := environment_name_problem(name, environments, k))]
+    if not prod:
+        return problems
+    fix = "name an environment pinned by digest under jhub-eks:environments (docs/environments.md)"
+    for name, pin in environments.items():
+        if pin.digest is None:
+            problems.append(
+                f"{PROJECT}:environments.{name}.image: prod runs images by digest only; pin {pin.image} as "
+                f"{pin.repository}@sha256:<digest> (maintenance/promote.py writes it)"
+            )
+    if user.environment is None:
+        problems.append(
+            f"{key}.environment: prod runs images by digest only, and userServers.image "
+            f"({user.image.name}:{user.image.tag}) is a tag; {fix}"
+        )
+    for i, profile in enumerate(user.profiles):
+        if profile.image is not None:
+            problems.append(
+                f"{key}.profiles[{i}].image: prod runs images by digest only, and profile {profile.slug!r}'s "
+                f"image ({profile.image.name}:{profile.image.tag}) is a tag; replace it with `environment`: {fix}"
+            )
+    return problems

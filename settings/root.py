@@ -17,7 +17,7 @@ from settings.cluster import ADDON_VERSIONS, USER_SCHEDULER_IMAGE_TAGS, ClusterS
 from settings.dask import DaskGatewaySettings
 from settings.data import DataSettings, EncryptionSettings, RegistrySettings
 from settings.department import DepartmentSettings, department_problems
-from settings.environments import EnvironmentPin, environment_name_problem
+from settings.environments import EnvironmentPin, environment_problems
 from settings.hub import JupyterHubSettings
 from settings.hub_database import HubDatabaseSettings, hub_database_prod_problems
 from settings.network import NetworkSettings
@@ -123,7 +123,7 @@ class Settings(_Model):
         if self.secrets.oauth_client_secret is None:
             problems.append(_missing_secret("oauthClientSecret"))
         problems += self._profile_problems()
-        problems += self._environment_problems()
+        problems += environment_problems(self.environments, self.jupyterhub.user_servers, self.environment == "prod")
         problems += department_problems(self.department, self.jupyterhub)
         if self.cluster.kubernetes_version not in USER_SCHEDULER_IMAGE_TAGS:
             problems.append(
@@ -160,36 +160,6 @@ class Settings(_Model):
         if problems:
             raise SettingsError("\n".join(problems))
         return self
-
-    def _environment_problems(self) -> list[str]:
-        """Each named environment is pinned; prod runs images by digest only, public ones included."""
-        user = self.jupyterhub.user_servers
-        key = f"{PROJECT}:jupyterhub.userServers"
-        named = [(f"{key}.environment", user.environment)] + [
-            (f"{key}.profiles[{i}].environment", p.environment) for i, p in enumerate(user.profiles)
-        ]
-        problems = [problem for k, name in named if (problem := environment_name_problem(name, self.environments, k))]
-        if self.environment != "prod":
-            return problems
-        fix = "name an environment pinned by digest under jhub-eks:environments (docs/environments.md)"
-        for name, pin in self.environments.items():
-            if pin.digest is None:
-                problems.append(
-                    f"{PROJECT}:environments.{name}.image: prod runs images by digest only; pin {pin.image} as "
-                    f"{pin.repository}@sha256:<digest> (maintenance/promote.py writes it)"
-                )
-        if user.environment is None:
-            problems.append(
-                f"{key}.environment: prod runs images by digest only, and userServers.image "
-                f"({user.image.name}:{user.image.tag}) is a tag; {fix}"
-            )
-        for i, profile in enumerate(user.profiles):
-            if profile.image is not None:
-                problems.append(
-                    f"{key}.profiles[{i}].image: prod runs images by digest only, and profile {profile.slug!r}'s "
-                    f"image ({profile.image.name}:{profile.image.tag}) is a tag; replace it with `environment`: {fix}"
-                )
-        return problems
 
     def environment_of(self, profile_slug: str | None = None) -> tuple[str, EnvironmentPin] | None:
         """The environment a profile's servers run (None: userServers'), or None when they run `image`."""

@@ -134,6 +134,12 @@ def _extracted(archive: Path, sha256: str) -> Path:
     return folder
 
 
+def chart_folder(name: str, version: str) -> Path:
+    """The extracted chart's folder (its templates, crds/ and values), or skip as chart_archive does."""
+    archive = chart_archive(name, version)
+    return _extracted(archive, _sha256(archive.read_bytes())) / name
+
+
 def load(name: str, version: str) -> Chart:
     """The chart, extracted from its release archive, after checking it is the chart asked for."""
     archive = chart_archive(name, version)

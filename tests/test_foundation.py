@@ -229,7 +229,9 @@ def test_nodes_join_after_the_cni_enforces_policies(plan: Inventory) -> None:
 def test_every_node_group_uses_imdsv2_hop_limit_1_and_encrypted_root_volumes(plan: Inventory) -> None:
     templates = {t.id: t for t in plan.of_type("aws:ec2/launchTemplate:LaunchTemplate")}
     groups = plan.of_type("aws:eks/nodeGroup:NodeGroup")
-    pools = 2 + ("gpu" in stack_config(plan)["jhub-eks:nodeGroups"])  # core, user (, gpu): one group per zone
+    config = stack_config(plan)
+    # core, user (, gpu) (, Dask workers): one group per zone.
+    pools = 2 + ("gpu" in config["jhub-eks:nodeGroups"]) + config.get("jhub-eks:daskGateway", {}).get("enabled", False)
     assert len(groups) == pools * len(stack_config(plan)["jhub-eks:network"]["availabilityZones"])
     for group in groups:
         template = templates[group.inputs["launchTemplate"]["id"]]
