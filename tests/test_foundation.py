@@ -225,6 +225,7 @@ def test_every_node_group_uses_imdsv2_hop_limit_1_and_encrypted_root_volumes(pla
     templates = {t.id: t for t in plan.of_type("aws:ec2/launchTemplate:LaunchTemplate")}
     groups = plan.of_type("aws:eks/nodeGroup:NodeGroup")
     pools = 2 + ("gpu" in stack_config(plan)["jhub-eks:nodeGroups"])  # core, user (, gpu): one group per zone
+    pools += bool((stack_config(plan).get("jhub-eks:daskGateway") or {}).get("enabled"))  # (, dask-worker)
     assert len(groups) == pools * len(stack_config(plan)["jhub-eks:network"]["availabilityZones"])
     for group in groups:
         template = templates[group.inputs["launchTemplate"]["id"]]

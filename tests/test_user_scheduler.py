@@ -68,7 +68,7 @@ def test_the_role_is_bound_to_the_chart_s_service_account(plans: dict[str, Inven
         binding = plan.one("kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding", "user-scheduler")
         role = plan.one("kubernetes:rbac.authorization.k8s.io/v1:ClusterRole", "user-scheduler")
         assert binding.inputs["roleRef"]["name"] == role.inputs["metadata"]["name"]
-        namespace = plan.one("kubernetes:core/v1:Namespace").inputs["metadata"]["name"]
+        namespace = plan.one("kubernetes:core/v1:Namespace", "-namespace").inputs["metadata"]["name"]
         # The chart names it user-scheduler (fullnameOverride "": no release prefix; _helpers-names.tpl).
         assert binding.inputs["subjects"] == [
             {"kind": "ServiceAccount", "name": "user-scheduler", "namespace": namespace}
