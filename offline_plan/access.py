@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from offline_plan.dask_access import dask_lines
 from offline_plan.mock_engine import Inventory
 from settings import OPENING_TRAITS
 
@@ -103,4 +104,5 @@ def render_access(inventory: Inventory) -> str:
     values = _hub_values(inventory)
     if values is None:
         return f"Who may log in to '{inventory.stack}': (the hub's values are unknown in this preview)"
-    return "\n".join([f"Who may log in to '{inventory.stack}' (read from the hub's values):", *access_lines(values)])
+    lines = [f"Who may log in to '{inventory.stack}' (read from the hub's values):", *access_lines(values)]
+    return "\n".join([*lines, *dask_lines(inventory, values)])

@@ -36,7 +36,7 @@ def dask_gateway_costs(ctx: Any, resource: Recorded) -> Iterator[Any]:
     if resource.inputs.get("chart") != "dask-gateway" or not isinstance(values, dict):
         return
     component = ctx.component(resource)
-    options = _options(values)
+    options = cluster_options(values)
     worker = _node_hour(ctx, "dask-worker")
     if worker is not None and options is not None:
         instance_type, usd, cores, memory = worker
@@ -52,7 +52,7 @@ def dask_gateway_costs(ctx: Any, resource: Recorded) -> Iterator[Any]:
         yield UnitPrice(component, item, round(usd * share * ctx.hours, 2), "month", True)
 
 
-def _options(values: dict[str, Any]) -> dict[str, Any] | None:
+def cluster_options(values: dict[str, Any]) -> dict[str, Any] | None:
     """The cluster options the program gave the gateway (its `10-options-data` extraConfig entry)."""
     import json
 

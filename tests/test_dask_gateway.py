@@ -381,3 +381,51 @@ def test_the_gateways_hub_token_is_generated_and_kept_secret(plans: dict[str, In
     secret = plan.one("kubernetes:core/v1:Secret", "-dask-hub-api-token")
     assert secret.inputs["metadata"]["name"] == dgv.HUB_TOKEN_SECRET
     assert any(path.startswith("stringData") for path in secret.secret_inputs)
+
+
+def chart_crd_schema(kind: str) -> dict[str, Any]:
+    """The openAPIV3Schema of one of the chart's CRDs (crds/traefik.yaml of the release archive)."""
+    import tarfile
+
+    import yaml
+
+    with tarfile.open(charts.chart_archive("dask-gateway", dgv_chart_version())) as tar:
+        member = tar.extractfile("dask-gateway/crds/traefik.yaml")
+        assert member is not None
+        documents = list(yaml.safe_load_all(member.read()))
+    (crd,) = [d for d in documents if d and d["spec"]["names"]["kind"] == kind]
+    (version,) = [v for v in crd["spec"]["versions"] if v["name"] == "v1alpha1"]
+    schema: dict[str, Any] = version["schema"]["openAPIV3Schema"]
+    return schema
+
+
+def dgv_chart_version() -> str:
+    from settings.dask import DaskGatewaySettings
+
+    return str(DaskGatewaySettings().chart_version)
+
+
+def test_the_login_middleware_is_valid_for_the_charts_traefik_crd(plans: dict[str, Inventory]) -> None:
+    import jsonschema
+
+    (middleware,) = plans["prod"].of_type("kubernetes:traefik.io/v1alpha1:Middleware")
+    schema = _strict(chart_crd_schema("Middleware"))
+    document = {k: middleware.inputs[k] for k in ("apiVersion", "kind", "metadata", "spec")}
+    jsonschema.validate(document, schema)
+    broken = copy.deepcopy(document)
+    broken["spec"]["forwardAuth"]["trustForwardHeaders"] = False  # a misspelt field traefik would drop
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(broken, schema)
+
+
+def _strict(schema: Any) -> Any:
+    """The schema with additionalProperties false on every object that lists its properties (what the
+    API server's structural pruning does to unknown fields: it drops them, silently)."""
+    if isinstance(schema, dict):
+        result = {k: _strict(v) for k, v in schema.items()}
+        if "properties" in schema and "additionalProperties" not in schema:
+            result["additionalProperties"] = False
+        return result
+    if isinstance(schema, list):
+        return [_strict(v) for v in schema]
+    return schema

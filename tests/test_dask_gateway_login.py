@@ -447,3 +447,31 @@ def test_her_workers_get_her_servers_session_now_and_when_they_join(
     finally:
         cluster.shutdown()
         gateway.close()
+
+
+def test_another_users_cluster_credentials_cannot_join_her_scheduler(site: Site) -> None:
+    """What NetworkPolicies cannot separate (a worker reaches every scheduler's 8786:
+    tests/test_dask_reachability.py) the scheduler's TLS does: each cluster has its own certificate,
+    handed only to its owner, and the scheduler takes only peers that hold it. Bob, with his own
+    cluster's certificate, cannot connect to Alice's scheduler, even through the gateway's proxy
+    (which routes by the cluster's name); Alice can."""
+    from dask_gateway import Gateway, JupyterHubAuth
+    from distributed import Client
+
+    def gateway(user: str) -> Gateway:
+        return Gateway(
+            address=site.gateway, proxy_address=site.proxy_address, auth=JupyterHubAuth(site.server_token(user))
+        )
+
+    alice, bob = gateway("alice"), gateway("bob")
+    hers, his = alice.new_cluster(worker_size="small"), bob.new_cluster(worker_size="small")
+    try:
+        with Client(hers.scheduler_address, security=hers.security, timeout="20s") as client:
+            assert client.scheduler_info()["type"] == "Scheduler"
+        with pytest.raises((OSError, TimeoutError)):
+            Client(hers.scheduler_address, security=his.security, timeout="10s")
+    finally:
+        hers.shutdown()
+        his.shutdown()
+        alice.close()
+        bob.close()
