@@ -107,6 +107,10 @@ def placeholder_statefulset(spec: PlaceholderSpec) -> dict[str, Any]:
                         }
                     },
                     "terminationGracePeriodSeconds": 0,
+                    "securityContext": {
+                        key: PLACEHOLDER_SECURITY_CONTEXT[key]
+                        for key in ("runAsNonRoot", "runAsUser", "runAsGroup", "seccompProfile")
+                    },
                     "automountServiceAccountToken": False,
                     "containers": [
                         {
@@ -114,8 +118,11 @@ def placeholder_statefulset(spec: PlaceholderSpec) -> dict[str, Any]:
                             "image": PLACEHOLDER_IMAGE,
                             "resources": {
                                 "requests": {"cpu": f"{millicores(spec.cpu)}m", "memory": spec.memory},
+                                # pause uses next to nothing; limits equal to the requests change no scheduling.
+                                "limits": {"cpu": f"{millicores(spec.cpu)}m", "memory": spec.memory},
                             },
-                            "securityContext": copy.deepcopy(PLACEHOLDER_SECURITY_CONTEXT),
+                            # The chart's, and a read-only root filesystem (pause writes nothing).
+                            "securityContext": {**PLACEHOLDER_SECURITY_CONTEXT, "readOnlyRootFilesystem": True},
                         }
                     ],
                 },

@@ -67,7 +67,9 @@ def test_each_zone_s_placeholder_is_the_chart_s_placeholder_pod_with_a_zone(plan
         assert chart_pod["metadata"]["labels"].items() <= template["metadata"]["labels"].items()
         for key in ("priorityClassName", "schedulerName", "tolerations", "terminationGracePeriodSeconds"):
             assert pod[key] == chart_pod["spec"][key], key
-        assert pod["containers"][0]["securityContext"] == chart_pod["spec"]["containers"][0]["securityContext"]
+        # The chart's security context, tightened only (a read-only root filesystem).
+        chart_context = chart_pod["spec"]["containers"][0]["securityContext"]
+        assert pod["containers"][0]["securityContext"] == {**chart_context, "readOnlyRootFilesystem": True}
         chart_image = chart_pod["spec"]["containers"][0]["image"]
         assert (
             PLACEHOLDER_IMAGE.startswith(f"{chart_image}@sha256:") and len(PLACEHOLDER_IMAGE.split("@sha256:")[1]) == 64
