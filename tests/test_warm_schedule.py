@@ -25,7 +25,7 @@ from components.warm_capacity import PlaceholderSpec, placeholder_statefulset
 from components.warm_capacity_schedule import CONFIG, NAME, SCRIPT, ScheduleSpec, schedule_objects
 from offline_plan.mock_engine import Inventory
 from settings.capacity import WarmScheduleSettings
-from tests.conftest import stack_config
+from tests.conftest import ROOT, stack_config
 from tests.pod_security import pod_restricted_violations
 from tests.test_chart_render import hub_release
 from tests.test_warm_capacity import placeholders, warm_stack
@@ -81,6 +81,16 @@ def test_the_priced_hours_are_the_hours_the_script_keeps_warm(week: datetime) ->
     settings = WarmScheduleSettings.model_validate(PARIS_OFFICE)
     hours = sum(scaler.is_warm(PARIS_OFFICE, week + timedelta(hours=h)) for h in range(7 * 24))
     assert hours == settings.hours_per_week == scaler.warm_hours_per_week(PARIS_OFFICE) == 50
+
+
+def test_the_hub_image_has_what_the_script_needs(plans: dict[str, Inventory]) -> None:
+    """The image the job runs is the one recorded (data/charts/jupyterhub-4.4.0/hub-image-runtime.json): Python with
+    zoneinfo and the time zone data."""
+    runtime = json.loads((ROOT / "data" / "charts" / "jupyterhub-4.4.0" / "hub-image-runtime.json").read_text())
+    assert tuple(int(n) for n in runtime["python"].split(".")) >= (3, 9)
+    assert "tzdata" in runtime["packages"]
+    (container,) = _pod(warm_stack(plans))["spec"]["containers"]
+    assert container["image"] == f"{runtime['image']}:{runtime['tag']}"
 
 
 def test_the_script_needs_nothing_but_python() -> None:
