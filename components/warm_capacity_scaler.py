@@ -79,11 +79,14 @@ def run(config: dict[str, Any], now: datetime, api: str, token: str, context: ss
     return failed
 
 
+def api_url(host: str, port: str) -> str:
+    """The API server from the `kubernetes` Service's environment variables (an IPv6 address in brackets)."""
+    return f"https://[{host}]:{port}" if ":" in host else f"https://{host}:{port}"
+
+
 def main(argv: list[str]) -> int:
     config = json.loads(Path(argv[1]).read_text())
-    host = os.environ["KUBERNETES_SERVICE_HOST"]
-    port = os.environ.get("KUBERNETES_SERVICE_PORT", "443")
-    api = f"https://[{host}]:{port}" if ":" in host else f"https://{host}:{port}"
+    api = api_url(os.environ["KUBERNETES_SERVICE_HOST"], os.environ.get("KUBERNETES_SERVICE_PORT", "443"))
     token = (SERVICE_ACCOUNT / "token").read_text().strip()
     context = ssl.create_default_context(cafile=str(SERVICE_ACCOUNT / "ca.crt"))
     return run(config, datetime.now(UTC), api, token, context)

@@ -93,6 +93,11 @@ def test_the_hub_image_has_what_the_script_needs(plans: dict[str, Inventory]) ->
     assert container["image"] == f"{runtime['image']}:{runtime['tag']}"
 
 
+def test_the_api_address_comes_from_the_kubernetes_service_s_variables() -> None:
+    assert scaler.api_url("172.20.0.1", "443") == "https://172.20.0.1:443"
+    assert scaler.api_url("fd00:10:96::1", "443") == "https://[fd00:10:96::1]:443"
+
+
 def test_the_script_needs_nothing_but_python() -> None:
     """It runs in the chart's hub image: only the standard library (and the image's tzdata) is assumed."""
     tree = ast.parse(Path(scaler.__file__).read_text())
