@@ -160,17 +160,14 @@ class WarmCapacity(pulumi.ComponentResource):
         super().__init__("jhub:k8s:WarmCapacity", name, None, opts)
         options = pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=args.depends_on)
         scheduled = args.schedule is not None
-        statefulsets = []
         for zone in args.zones:
             manifest = placeholder_statefulset(
                 PlaceholderSpec(
                     args.namespace, args.release, zone, args.servers_per_zone, args.cpu, args.memory, scheduled
                 )
             )
-            statefulsets.append(
-                k8s.apps.v1.StatefulSet(
-                    f"{name}-placeholder-{zone}", metadata=manifest["metadata"], spec=manifest["spec"], opts=options
-                )
+            k8s.apps.v1.StatefulSet(
+                f"{name}-placeholder-{zone}", metadata=manifest["metadata"], spec=manifest["spec"], opts=options
             )
         if args.schedule is not None:
             schedule = ScheduleSpec(
@@ -185,8 +182,9 @@ class WarmCapacity(pulumi.ComponentResource):
                 vpc_cidr=args.vpc_cidr,
                 lockdown=args.lockdown,
             )
-            after = pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=statefulsets)
-            _declare_schedule(name, schedule_objects(schedule), after)
+            # Beside the StatefulSets, not after them: the Role names them, and a run before they exist fails and the
+            # next hour's succeeds.
+            _declare_schedule(name, schedule_objects(schedule), options)
         self.register_outputs({})
 
 
