@@ -22,14 +22,15 @@ import pulumi_kubernetes as k8s
 from catalog.instance_types import millicores
 from components.jupyterhub_values import USER_TOLERATIONS
 from components.pause_image import PAUSE_IMAGE
+from components.warm_capacity_schedule import ScheduleSpec, schedule_objects
+from settings.capacity import WarmScheduleSettings
 
 PLACEHOLDER_IMAGE = PAUSE_IMAGE
 ZONE_LABEL = "topology.kubernetes.io/zone"
 # The chart's user affinity (scheduling.userPods.nodeAffinity.matchNodePurpose: require).
 NODE_PURPOSE_LABEL = "hub.jupyter.org/node-purpose"
 PLACEHOLDER_ZONE_LABEL = "hub.jupyter.org/placeholder-zone"
-# The chart's values.yaml scheduling.userPlaceholder.containerSecurityContext (nobody, Pod Security restricted),
-# and a read-only root filesystem: pause writes nothing.
+# The chart's values.yaml scheduling.userPlaceholder.containerSecurityContext (nobody, Pod Security restricted).
 PLACEHOLDER_SECURITY_CONTEXT: dict[str, Any] = {
     "runAsNonRoot": True,
     "runAsUser": 65534,
@@ -37,7 +38,6 @@ PLACEHOLDER_SECURITY_CONTEXT: dict[str, Any] = {
     "allowPrivilegeEscalation": False,
     "capabilities": {"drop": ["ALL"]},
     "seccompProfile": {"type": "RuntimeDefault"},
-    "readOnlyRootFilesystem": True,
 }
 
 
@@ -49,6 +49,8 @@ class PlaceholderSpec:
     replicas: int
     cpu: float | str
     memory: str
+    scheduled: bool = False
+    """The replicas are the schedule's job's (components/warm_capacity_schedule.py): Pulumi leaves them out."""
 
 
 def placeholder_labels(release: str) -> dict[str, str]:
@@ -64,11 +66,15 @@ def placeholder_labels(release: str) -> dict[str, str]:
     }
 
 
+def placeholder_name(zone: str) -> str:
+    return f"user-placeholder-{zone}"
+
+
 def placeholder_statefulset(spec: PlaceholderSpec) -> dict[str, Any]:
     """The StatefulSet of one zone's placeholders, as a Kubernetes object."""
     labels = {**placeholder_labels(spec.release), PLACEHOLDER_ZONE_LABEL: spec.zone}
-    name = f"user-placeholder-{spec.zone}"
-    return {
+    name = placeholder_name(spec.zone)
+    manifest: dict[str, Any] = {
         "apiVersion": "apps/v1",
         "kind": "StatefulSet",
         "metadata": {"name": name, "namespace": spec.namespace, "labels": dict(labels)},
@@ -98,8 +104,11 @@ def placeholder_statefulset(spec: PlaceholderSpec) -> dict[str, Any]:
                         }
                     },
                     "terminationGracePeriodSeconds": 0,
+                    "securityContext": {
+                        key: PLACEHOLDER_SECURITY_CONTEXT[key]
+                        for key in ("runAsNonRoot", "runAsUser", "runAsGroup", "seccompProfile")
+                    },
                     "automountServiceAccountToken": False,
-                    "securityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
                     "containers": [
                         {
                             "name": "pause",
@@ -110,13 +119,19 @@ def placeholder_statefulset(spec: PlaceholderSpec) -> dict[str, Any]:
                                 "requests": {"cpu": f"{millicores(spec.cpu)}m", "memory": spec.memory},
                                 "limits": {"cpu": f"{millicores(spec.cpu)}m", "memory": spec.memory},
                             },
-                            "securityContext": copy.deepcopy(PLACEHOLDER_SECURITY_CONTEXT),
+                            # The chart's, and a read-only root filesystem (pause writes nothing).
+                            "securityContext": {**PLACEHOLDER_SECURITY_CONTEXT, "readOnlyRootFilesystem": True},
                         }
                     ],
                 },
             },
         },
     }
+    if spec.scheduled:
+        # Server-side apply: a field Pulumi does not send is not Pulumi's, so `pulumi up` never resets what the
+        # schedule's job set (a new StatefulSet starts at the API's default, 1, until the job's next run).
+        del manifest["spec"]["replicas"]
+    return manifest
 
 
 @dataclass(frozen=True)
@@ -130,17 +145,70 @@ class WarmCapacityArgs:
     provider: k8s.Provider
     depends_on: list[pulumi.Resource]
     """The JupyterHub release: its PriorityClass and user-scheduler."""
+    schedule: WarmScheduleSettings | None = None
+    """Working hours; None: placeholders all the time."""
+    scaler_image: str = ""
+    """The chart's hub image (hub.image), which the schedule's job runs."""
+    vpc_cidr: str = ""
+    lockdown: bool = False
 
 
 class WarmCapacity(pulumi.ComponentResource):
     def __init__(self, name: str, args: WarmCapacityArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("jhub:k8s:WarmCapacity", name, None, opts)
         options = pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=args.depends_on)
+        scheduled = args.schedule is not None
         for zone in args.zones:
             manifest = placeholder_statefulset(
-                PlaceholderSpec(args.namespace, args.release, zone, args.servers_per_zone, args.cpu, args.memory)
+                PlaceholderSpec(
+                    args.namespace, args.release, zone, args.servers_per_zone, args.cpu, args.memory, scheduled
+                )
             )
             k8s.apps.v1.StatefulSet(
                 f"{name}-placeholder-{zone}", metadata=manifest["metadata"], spec=manifest["spec"], opts=options
             )
+        if args.schedule is not None:
+            schedule = ScheduleSpec(
+                namespace=args.namespace,
+                statefulsets=[placeholder_name(zone) for zone in args.zones],
+                replicas=args.servers_per_zone,
+                timezone=args.schedule.timezone,
+                days=list(args.schedule.days),
+                start_hour=args.schedule.start_hour,
+                end_hour=args.schedule.end_hour,
+                image=args.scaler_image,
+                vpc_cidr=args.vpc_cidr,
+                lockdown=args.lockdown,
+            )
+            # Beside the StatefulSets, not after them: the Role names them, and a run before they exist fails and the
+            # next hour's succeeds.
+            _declare_schedule(name, schedule_objects(schedule), options)
         self.register_outputs({})
+
+
+def _declare_schedule(name: str, objects: list[dict[str, Any]], options: pulumi.ResourceOptions) -> None:
+    """The schedule's objects as Pulumi resources (`<name>-warm-schedule-<kind>`)."""
+    for document in objects:
+        kind = document["kind"]
+        resource_name = f"{name}-warm-schedule-{kind.lower()}"
+        metadata = document["metadata"]
+        if kind == "ServiceAccount":
+            k8s.core.v1.ServiceAccount(resource_name, metadata=metadata, opts=options)
+        elif kind == "Role":
+            k8s.rbac.v1.Role(resource_name, metadata=metadata, rules=document["rules"], opts=options)
+        elif kind == "RoleBinding":
+            k8s.rbac.v1.RoleBinding(
+                resource_name,
+                metadata=metadata,
+                role_ref=document["roleRef"],
+                subjects=document["subjects"],
+                opts=options,
+            )
+        elif kind == "ConfigMap":
+            k8s.core.v1.ConfigMap(resource_name, metadata=metadata, data=document["data"], opts=options)
+        elif kind == "CronJob":
+            k8s.batch.v1.CronJob(resource_name, metadata=metadata, spec=document["spec"], opts=options)
+        elif kind == "NetworkPolicy":
+            k8s.networking.v1.NetworkPolicy(resource_name, metadata=metadata, spec=document["spec"], opts=options)
+        else:
+            raise ValueError(f"no Pulumi resource for {kind}")

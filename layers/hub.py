@@ -17,6 +17,7 @@ from components.jupyterhub import RELEASE_NAME, JupyterHub, JupyterHubArgs
 from components.jupyterhub_values import (
     CURATOR_SERVICE_ACCOUNT,
     GPU_TAINT,
+    HUB_SLIM_IMAGE,
     NODE_POOL_LABEL,
     USER_SERVICE_ACCOUNT,
     USER_TOLERATIONS,
@@ -244,6 +245,10 @@ def declare_hub(
                 memory=warm.memory_guarantee,
                 provider=cluster.cluster.provider,
                 depends_on=[jupyterhub.release],
+                schedule=settings.capacity.warm.schedule,
+                scaler_image=f"{HUB_SLIM_IMAGE}:{hub.chart_version}",
+                vpc_cidr=settings.network.vpc_cidr,
+                lockdown=settings.incident.lockdown,
             ),
         )
     return HubLayer(

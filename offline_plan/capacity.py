@@ -82,7 +82,12 @@ def _limits(settings: Settings, plan: CapacityPlan) -> list[str]:
         "  warm capacity: "
         + (
             f"{warm} {plan.default.profile} placeholder(s) per zone, {warm * len(settings.network.availability_zones)} "
-            "in all (capacity.warm)"
+            "in all (capacity.warm), "
+            + (
+                f"{capacity.warm.schedule.explain()}, 0 outside (capacity.warm.schedule)"
+                if capacity.warm.schedule
+                else "all the time"
+            )
             if warm
             else "none: the first server of the day in each zone waits for a new node (capacity.warm.serversPerZone)"
         ),
@@ -111,7 +116,11 @@ class CapacityCost:
     servers_per_node: int
     warm_nodes: int
     warm_monthly: float | None
-    """The nodes the placeholders hold, all month (USD; they hold a node whether anyone comes or not)."""
+    """The nodes the placeholders hold, all month or in the schedule's hours (USD; they hold a node whether anyone
+    comes or not)."""
+    warm_hours: float
+    """Hours a month the placeholders run (the month's 730, or capacity.warm.schedule's)."""
+    warm_schedule: str | None
     per_registered_user: float | None
     """Home volume and its backups (a full snapshot: the upper bound), per registered user a month."""
     registered_users: int
@@ -139,7 +148,9 @@ def capacity_cost(settings: Settings, report: CostReport, prices: dict[str, Any]
     warm_nodes = zones * math.ceil(warm / per_node) if warm else 0
     hourly = _node_hourly(settings, prices)
     hours = float(prices["hoursPerMonth"])
-    warm_monthly = None if hourly is None else warm_nodes * hourly * hours
+    schedule = settings.capacity.warm.schedule
+    warm_hours = schedule.hours_per_month(hours) if schedule else hours
+    warm_monthly = None if hourly is None else warm_nodes * hourly * warm_hours
     user_min = settings.node_groups.user.min_size  # already in the fixed cost
     at = []
     for users in settings.capacity.cost_at_active_users:
@@ -161,6 +172,8 @@ def capacity_cost(settings: Settings, report: CostReport, prices: dict[str, Any]
         per_node,
         warm_nodes,
         warm_monthly,
+        warm_hours,
+        schedule.explain() if schedule else None,
         per_user,
         settings.capacity.registered_users,
         at,
@@ -179,8 +192,13 @@ def render_capacity_cost(settings: Settings, cost: CapacityCost, report: CostRep
         f"Monthly cost at N active users (USD; default-profile servers, {cost.servers_per_node} per "
         f"{cost.instance_type}{size}{spot}, spread over the zones, each active {report.active_hours_per_month} h "
         "(cost.activeHoursPerMonth)):",
-        f"  warm capacity: {cost.warm_nodes} node(s) held by placeholders all month: {_usd(cost.warm_monthly)} "
-        "(in the fixed cost)",
+        f"  warm capacity: {cost.warm_nodes} node(s) held by placeholders "
+        + (
+            f"in working hours only, {cost.warm_hours:.0f} h a month ({cost.warm_schedule}, capacity.warm.schedule): "
+            if cost.warm_schedule
+            else "all month: "
+        )
+        + f"{_usd(cost.warm_monthly)} (in the fixed cost)",
     ]
     for row in cost.at:
         if not row.fits:

@@ -18,6 +18,9 @@ from typing import Any
 
 from catalog.instance_types import allocatable, lookup, quantity_kib
 from components.jupyterhub_values import kubespawner_kib
+from components.warm_capacity_scaler import warm_hours_per_week
+from components.warm_capacity_schedule import CONFIG as SCALER_CONFIG
+from components.warm_capacity_schedule import NAME as SCALER_NAME
 from offline_plan.dask_cost import dask_gateway_costs
 from offline_plan.mock_engine import Inventory, Recorded
 
@@ -186,6 +189,10 @@ FREE: dict[str, str] = {
     ),
     "kubernetes:rbac.authorization.k8s.io/v1:ClusterRole": "Kubernetes objects run on the priced nodes",
     "kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding": "Kubernetes objects run on the priced nodes",
+    "kubernetes:rbac.authorization.k8s.io/v1:Role": "Kubernetes objects run on the priced nodes",
+    "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding": "Kubernetes objects run on the priced nodes",
+    "kubernetes:core/v1:ConfigMap": "Kubernetes objects run on the priced nodes",
+    "kubernetes:batch/v1:CronJob": "the warm capacity's scaler: a pod a few seconds an hour on a priced core node",
 }
 
 Estimator = Callable[["_Context", Recorded], Iterator[Line | UnitPrice]]
@@ -411,21 +418,41 @@ def _placeholders(ctx: _Context, resource: Recorded) -> Iterator[Line | UnitPric
         return
     requests = pod["containers"][0]["resources"]["requests"]
     group = _pools(ctx.inventory).get("user")
-    if group is None or not spec.get("replicas"):
+    name = (resource.inputs.get("metadata") or {}).get("name", resource.name)
+    schedule = _warm_schedule(ctx, name)
+    replicas = schedule["replicas"] if schedule else spec.get("replicas")
+    if group is None or not replicas:
         return
+    # On a schedule the nodes run (and their root volumes exist) in the working hours only.
+    share = warm_hours_per_week(schedule["schedule"]) / (7 * 24) if schedule else 1.0
     instance_type = group.inputs["instanceTypes"][0]
     per_node = node_fit(instance_type, requests["cpu"], requests["memory"], daemonset_load("user")).servers
-    nodes = -(-int(spec["replicas"]) // max(per_node, 1))
+    nodes = -(-int(replicas) // max(per_node, 1))
     instance = ctx.prices["instances"].get(instance_type)
-    usd = None if instance is None else instance["usd"] * ctx.hours * nodes
+    usd = None if instance is None else instance["usd"] * ctx.hours * share * nodes
     disk = _root_disk_gib(ctx, group)
     gp3, estimated = ctx.price("ebs.gp3-gb-month")
     if usd is not None and disk and gp3 is not None:
-        usd += gp3 * disk * nodes
-    zone = (resource.inputs.get("metadata") or {}).get("name", resource.name).removeprefix("user-placeholder-")
-    line = Line(ctx.component(resource), f"warm capacity: user nodes held by placeholders, {instance_type}", usd, usd)
+        usd += gp3 * disk * share * nodes
+    zone = name.removeprefix("user-placeholder-")
+    # The one line the plan gives the schedule: the hours it prices (capacity.warm.schedule), not the month's.
+    hours = f", {ctx.hours * share:.0f} h scheduled" if schedule else ""
+    item = f"warm capacity: nodes held by placeholders, {instance_type}{hours}"
+    line = Line(ctx.component(resource), item, usd, usd)
     line.detail, line.estimated = zone, estimated
     yield line
+
+
+def _warm_schedule(ctx: _Context, statefulset: str) -> dict[str, Any] | None:
+    """The config of the warm capacity's schedule job (components/warm_capacity_schedule.py) that scales this
+    StatefulSet, or None (placeholders all the time)."""
+    for config_map in ctx.inventory.of_type("kubernetes:core/v1:ConfigMap"):
+        if (config_map.inputs.get("metadata") or {}).get("name") != SCALER_NAME:
+            continue
+        config: dict[str, Any] = json.loads((config_map.inputs.get("data") or {})[SCALER_CONFIG])
+        if statefulset in config["statefulSets"]:
+            return config
+    return None
 
 
 def _rds_instance(ctx: _Context, resource: Recorded) -> Iterator[Line | UnitPrice]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+import zoneinfo
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
@@ -77,6 +78,51 @@ class ColdStartSettings(_Model):
         )
 
 
+Weekday = Literal["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
+WEEKDAYS: tuple[Weekday, ...] = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
+class WarmScheduleSettings(_Model):
+    """Working hours: the placeholders run from startHour to endHour on these days, in this time zone, and are
+    scaled to 0 outside them (a CronJob, components/warm_capacity_schedule.py), so nights and weekends cost
+    nothing. Give the nodes a head start: a new node and its image take minutes (capacity.coldStart)."""
+
+    timezone: str
+    """IANA time zone of the working hours (`Europe/Paris`, `America/New_York`): daylight saving time follows
+    it."""
+    days: list[Weekday] = Field(default_factory=lambda: list(WEEKDAYS[:5]), min_length=1)
+    """Days with working hours."""
+    start_hour: int = Field(ge=0, le=23)
+    """First warm hour (local, 0-23): the placeholders are scaled up at its start."""
+    end_hour: int = Field(ge=1, le=24)
+    """End of the warm hours (local, 1-24, after startHour): the placeholders are scaled to 0 at it."""
+
+    @model_validator(mode="after")
+    def _check(self) -> WarmScheduleSettings:
+        if self.timezone not in zoneinfo.available_timezones():
+            raise _field_error("timezone", f"{self.timezone!r} is not an IANA time zone; set one such as Europe/Paris")
+        if self.end_hour <= self.start_hour:
+            raise _field_error(
+                "endHour",
+                f"is {self.end_hour}, not after startHour {self.start_hour}; set an end later the same day "
+                "(working hours across midnight are not supported)",
+            )
+        if len(set(self.days)) != len(self.days):
+            raise _field_error("days", f"lists a day twice ({', '.join(self.days)}); list each day once")
+        return self
+
+    @property
+    def hours_per_week(self) -> int:
+        return len(self.days) * (self.end_hour - self.start_hour)
+
+    def hours_per_month(self, hours_in_month: float) -> float:
+        """Warm hours in a month of `hours_in_month` (the price list's 730): the week's share of it."""
+        return hours_in_month * self.hours_per_week / (7 * 24)
+
+    def explain(self) -> str:
+        return f"{','.join(self.days)} {self.start_hour:02d}:00-{self.end_hour:02d}:00 {self.timezone}"
+
+
 class WarmCapacitySettings(_Model):
     """User placeholders (z2jh scheduling.userPlaceholder): pause pods of the default profile's size at the
     lowest priority, which hold room on user nodes and are evicted the moment a real server needs the room,
@@ -86,6 +132,14 @@ class WarmCapacitySettings(_Model):
     servers_per_zone: int = Field(0, ge=0, le=200)
     """Default-profile servers kept ready in each zone (homes are pinned to a zone: warm room in another zone
     does not help a user). 0: none, every morning starts cold."""
+    schedule: WarmScheduleSettings | None = None
+    """Working hours of the warm capacity; unset: the placeholders run all the time (and cost all month)."""
+
+    @model_validator(mode="after")
+    def _check(self) -> WarmCapacitySettings:
+        if self.schedule is not None and not self.servers_per_zone:
+            raise _field_error("schedule", "is set but serversPerZone is 0; set serversPerZone, or remove schedule")
+        return self
 
 
 class CapacitySettings(_Model):
