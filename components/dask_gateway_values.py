@@ -272,16 +272,25 @@ def restrict_pods(obj: Mapping[str, Any]) -> dict[str, Any]:
 # every dashboard route the controller makes.
 DASHBOARD_LOGIN_MIDDLEWARE = "dashboard-login"
 DASHBOARD_LOGIN_PATH = "/api/v1/dashboard-login"
+INSTANCE_LABEL = "gateway.dask.org/instance"
+"""The label the chart's traefik selects every traefik.io object on (templates/traefik/deployment.yaml:
+`--providers.kubernetescrd.labelselector=gateway.dask.org/instance=<fullname>`, applied to Middlewares
+too); the fullname is the release's name, which contains the chart's."""
 
 
 def dashboard_login_middleware(namespace: str) -> dict[str, Any]:
     """The traefik Middleware (traefik.io/v1alpha1, traefik 3.3 in the chart): forwardAuth to the api's
     check, with the request's Authorization header only (traefik sets X-Forwarded-Uri itself and does
-    not trust the client's, trustForwardHeader being false)."""
+    not trust the client's, trustForwardHeader being false). Labelled as the chart's traefik selects:
+    without the label traefik never loads it and drops every route that names it."""
     return {
         "apiVersion": "traefik.io/v1alpha1",
         "kind": "Middleware",
-        "metadata": {"name": DASHBOARD_LOGIN_MIDDLEWARE, "namespace": namespace},
+        "metadata": {
+            "name": DASHBOARD_LOGIN_MIDDLEWARE,
+            "namespace": namespace,
+            "labels": {INSTANCE_LABEL: RELEASE_NAME},
+        },
         "spec": {
             "forwardAuth": {
                 "address": f"http://{API_SERVICE}.{namespace}:{API_PORT}{DASHBOARD_LOGIN_PATH}",

@@ -360,7 +360,8 @@ def test_every_dashboard_route_asks_the_apis_login_check_first(
     route = dashboard_route(rendered)
     assert route["middlewares"][0] == {"name": dgv.DASHBOARD_LOGIN_MIDDLEWARE, "namespace": namespace}
     (middleware,) = [r for r in plan.of_type("kubernetes:traefik.io/v1alpha1:Middleware")]
-    assert middleware.inputs["metadata"] == {"name": dgv.DASHBOARD_LOGIN_MIDDLEWARE, "namespace": namespace}
+    metadata = middleware.inputs["metadata"]
+    assert (metadata["name"], metadata["namespace"]) == (dgv.DASHBOARD_LOGIN_MIDDLEWARE, namespace)
     forward = middleware.inputs["spec"]["forwardAuth"]
     service = one(rendered, "Service", dgv.API_SERVICE)["spec"]
     assert dgv.API_PORT in {p["port"] for p in service["ports"]}
@@ -372,6 +373,53 @@ def test_every_dashboard_route_asks_the_apis_login_check_first(
 
     untransformed = [dgv.restrict_pods(document) for document in render(prod_chart)]
     assert dgv.DASHBOARD_LOGIN_MIDDLEWARE not in str(dashboard_route(untransformed)["middlewares"])
+
+
+def traefik_label_selector(rendered: list[dict[str, Any]]) -> str:
+    """The label selector the chart's traefik applies to every traefik.io object it watches (traefik
+    pkg/provider/kubernetes/crd/client.go WatchAll: one selector for IngressRoutes and Middlewares)."""
+    (container,) = one(rendered, "Deployment", dgv.TRAEFIK_SERVICE)["spec"]["template"]["spec"]["containers"]
+    flag = "--providers.kubernetescrd.labelselector="
+    (selector,) = [arg.removeprefix(flag) for arg in container["args"] if arg.startswith(flag)]
+    return str(selector)
+
+
+def selects(selector: str, labels: dict[str, str]) -> bool:
+    """Whether a Kubernetes label selector (k8s.io/apimachinery labels.Parse) selects `labels`; only the
+    forms `k=v`, `k==v`, `k!=v`, `k` and `!k`, comma-joined (anything else fails the test, not guessed)."""
+    for requirement in selector.split(","):
+        requirement = requirement.strip()
+        if "!=" in requirement:
+            key, value = (part.strip() for part in requirement.split("!=", 1))
+            matched = labels.get(key) != value
+        elif "=" in requirement:
+            key, value = (part.strip() for part in requirement.replace("==", "=").split("=", 1))
+            matched = labels.get(key) == value
+        elif requirement.startswith("!"):
+            matched = requirement[1:].strip() not in labels
+        else:
+            assert " " not in requirement and "(" not in requirement, f"selector form not modelled: {requirement}"
+            matched = requirement in labels
+        if not matched:
+            return False
+    return True
+
+
+def test_the_charts_traefik_sees_the_login_middleware(
+    plans: dict[str, Inventory], rendered: list[dict[str, Any]]
+) -> None:
+    """Traefik loads only the traefik.io objects its label selector selects, Middlewares included, and
+    drops a route whose middleware it has not loaded: the program's Middleware must carry the label the
+    rendered traefik Deployment selects on (the controller's own routes do). Mutation: a Middleware
+    without labels is not selected."""
+    selector = traefik_label_selector(rendered)
+    assert selector == "gateway.dask.org/instance=dask-gateway"
+    (middleware,) = plans["prod"].of_type("kubernetes:traefik.io/v1alpha1:Middleware")
+    assert selects(selector, middleware.inputs["metadata"].get("labels") or {})
+    controller = KubeController(config=_gateway_config(rendered, dgv.CONTROLLER))
+    assert selects(selector, controller.make_ingressroute("abc", "dask-gateway")["metadata"]["labels"])
+    assert not selects(selector, {})
+    assert not selects(selector, {dgv.INSTANCE_LABEL: "another-release"})
 
 
 def test_the_gateways_hub_token_is_generated_and_kept_secret(plans: dict[str, Inventory]) -> None:
