@@ -7,6 +7,7 @@ gateway trusts only tokens with access to its hub service, and nothing is expose
 from __future__ import annotations
 
 import copy
+import string
 from typing import Any
 
 import pytest
@@ -148,13 +149,15 @@ def test_the_gateway_trusts_only_tokens_with_access_to_its_hub_service(rendered:
     assert token["valueFrom"]["secretKeyRef"] == {"name": dgv.HUB_TOKEN_SECRET, "key": dgv.HUB_TOKEN_KEY}
 
 
-def controller_pods(rendered: list[dict[str, Any]], groups: list[str]) -> dict[str, dict[str, Any]]:
+def controller_pods(
+    rendered: list[dict[str, Any]], groups: list[str], user: str = "alice"
+) -> dict[str, dict[str, Any]]:
     """A scheduler and a worker as the real controller makes them for a cluster a member of `groups`
     starts with the default options (the gateway's cluster options, then KubeClusterConfig, then
     KubeController.make_pod, with the configuration files the chart renders)."""
     gateway = _gateway_config(rendered, "api-dask-gateway")
-    options = gateway.Backend.cluster_options(User("alice", groups=groups))
-    overrides = options.get_configuration(options.parse_options({}), User("alice", groups=groups))
+    options = gateway.Backend.cluster_options(User(user, groups=groups))
+    overrides = options.get_configuration(options.parse_options({}), User(user, groups=groups))
     cluster_config = KubeClusterConfig(config=gateway, **overrides)
     controller = KubeController(config=_gateway_config(rendered, "controller-dask-gateway"))
     frozen = FrozenAttrDict(cluster_config.to_dict())
@@ -176,6 +179,36 @@ def test_schedulers_and_workers_pass_restricted_and_get_no_kubernetes_token(rend
     assert pods["scheduler"]["spec"]["nodeSelector"] == {"node-purpose": "core"}
     worker = pods["worker"]["spec"]["containers"][0]["resources"]
     assert worker == {"requests": {"cpu": "2.000", "memory": str(8 * 1024**3)}, "limits": worker["requests"]}
+
+
+# Hub names the label value must survive: valid as they are, an e-mail, "--" (KubeSpawner hashes those),
+# capitals, a leading digit or symbol, non-ASCII, longer than a label value, nothing label-safe at all.
+HUB_NAMES = ["alice", "Alice.Smith@example.org", "bob--smith", "Bob_Smith", "1user", "_x_", "jörg", "a" * 70, "@@@"]
+
+
+def test_schedulers_and_workers_carry_their_users_cost_label_as_kubespawner_labels_servers(
+    rendered: list[dict[str, Any]],
+) -> None:
+    """The per-user cost query (bootstrap/cost_export.py) reads USERNAME_LABELS from the pods' cost allocation
+    tags and groups by COALESCE(server's, dask's): the controller's pods must carry the Dask one, a valid label
+    value, equal to the one KubeSpawner (7.0.0, the real slug function) gives the same user's server, so one user
+    is one row key. Mutation: the options hook without the labels (the backend labels no user)."""
+    from kubespawner.slugs import is_valid_label, safe_slug
+
+    from bootstrap.cost_export import USERNAME_LABELS
+
+    server_label, dask_label = USERNAME_LABELS
+    values = set()
+    for name in HUB_NAMES:
+        pods = controller_pods(rendered, ["data-science"], user=name)
+        value = pods["scheduler"]["metadata"]["labels"].get(dask_label)
+        assert value == pods["worker"]["metadata"]["labels"].get(dask_label), name
+        assert value == safe_slug(name, is_valid=is_valid_label), name  # the server's `hub.jupyter.org/username`
+        assert value and len(value) <= 63 and value[0].isalnum() and value[-1].isalnum(), name
+        assert set(value) <= set("-_." + string.ascii_letters + string.digits), name
+        values.add(value)
+    assert len(values) == len(HUB_NAMES)  # no two users share a row
+    assert server_label == "hub.jupyter.org/username"
 
 
 def rendered_worker_image(rendered: list[dict[str, Any]]) -> str:
