@@ -241,6 +241,10 @@ def test_the_hub_registers_the_service_and_grants_it_to_the_named_groups_only(pl
     service = values["hub"]["services"]["dask-gateway"]
     assert service["url"] == "http://traefik-dask-gateway.dask-gateway:80"
     assert service["apiToken"] == "[secret]"  # the program's generated token, a Pulumi secret
+    # The dashboards' browser login: the hub's OAuth sends its code to the api's callback, at the service's
+    # prefix (the hub's proxy and traefik's api route, prefix stripped, lead there).
+    assert service["oauth_redirect_uri"] == "/services/dask-gateway/api/v1/dashboard-oauth-callback"
+    assert service["oauth_no_confirm"] is True
     assert values["hub"]["loadRoles"]["dask-gateway-users"] == {
         "description": "May use Dask Gateway (daskGateway.groups)",
         "scopes": ["access:services!service=dask-gateway"],
@@ -399,7 +403,8 @@ def test_every_dashboard_route_asks_the_apis_login_check_first(
     service = one(rendered, "Service", dgv.API_SERVICE)["spec"]
     assert dgv.API_PORT in {p["port"] for p in service["ports"]}
     assert forward["address"] == f"http://{dgv.API_SERVICE}.{namespace}:{dgv.API_PORT}{dgv.DASHBOARD_LOGIN_PATH}"
-    assert forward["authRequestHeaders"] == ["Authorization"] and forward["trustForwardHeader"] is False
+    # An API client's token or a browser's cookie (tests/test_dask_gateway_login.py follows a browser).
+    assert forward["authRequestHeaders"] == ["Authorization", "Cookie"] and forward["trustForwardHeader"] is False
     # The check is served where the address points: the api's own routes (the /api prefix kept).
     source = one(rendered, "ConfigMap", dgv.API_SERVICE)["data"]["dask_gateway_config.py"]
     assert f'DASHBOARD_LOGIN_PATH = "{dgv.DASHBOARD_LOGIN_PATH}"' in source
