@@ -60,11 +60,11 @@ class DaskGatewayArgs:
     """The image of schedulers and workers (components/dask_gateway_values.worker_image)."""
     provider: k8s.Provider
     core_node_selector: dict[str, str]
+    hub_public_url: str
+    """The hub's public URL (scheme and host): where the dashboard check sends a browser to log in."""
     vpc_cidr: str = "10.0.0.0/16"
     """The VPC's range: the control plane's ENIs, which the api, controller and traefik reach after DNAT."""
     depends_on: list[pulumi.Resource] | None = None
-    hub_public_url: str = ""
-    """The hub's public URL (scheme and host): where the dashboard check sends a browser to log in."""
 
 
 class DaskGateway(pulumi.ComponentResource):

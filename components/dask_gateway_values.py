@@ -115,9 +115,11 @@ def options_data(dask: DaskGatewaySettings) -> dict[str, Any]:
     }
 
 
-def gateway_extra_config(dask: DaskGatewaySettings, hub_public_url: str = "") -> dict[str, str]:
+def gateway_extra_config(dask: DaskGatewaySettings, hub_public_url: str) -> dict[str, str]:
     """`gateway.extraConfig`: the options' data, then the module that turns it into cluster options; the
-    hub's public URL, where the dashboard check sends a browser to log in."""
+    hub's public URL, where the dashboard check sends a browser to log in (absolute: see the module)."""
+    if not hub_public_url.startswith(("https://", "http://")):
+        raise ValueError(f"hub_public_url {hub_public_url!r} must be the hub's absolute URL (https://<domain>)")
     data = json.dumps(options_data(dask), sort_keys=True)
     return {
         # dask-gateway-server 2026.3.0 starts `dask-scheduler` and `dask-worker` (ClusterConfig defaults);
@@ -153,7 +155,7 @@ def gateway_values(
     hub_namespace: str,
     image: str,
     core_node_selector: Mapping[str, str],
-    hub_public_url: str = "",
+    hub_public_url: str,
 ) -> dict[str, Any]:
     """All values of the dask-gateway release."""
     name, _, tag = image.rpartition(":")

@@ -460,6 +460,23 @@ def test_the_charts_traefik_sees_the_login_middleware(
     assert not selects(selector, {dgv.INSTANCE_LABEL: "another-release"})
 
 
+def test_the_dashboard_check_sends_a_browser_to_the_hubs_public_login(
+    plans: dict[str, Inventory], rendered: list[dict[str, Any]]
+) -> None:
+    """traefik resolves a relative Location of the check's answer against the api's own address: the
+    check's redirect into the hub's OAuth flow must name the hub's public URL, the one the stack serves
+    the hub at (tests/test_dask_gateway_login.py follows the flow). Mutation: the hub layer not passing
+    it (refused at plan time) or passing another."""
+    source = one(rendered, "ConfigMap", dgv.API_SERVICE)["data"]["dask_gateway_config.py"]
+    namespace: dict[str, Any] = {"c": Config(), "__file__": "/etc/x/config.py"}
+    exec(compile(source, "api-dask-gateway/dask_gateway_config.py", "exec"), namespace)
+    hub = hub_release(plans["prod"])["values"]["hub"]
+    assert namespace["DASK_GATEWAY_HUB_PUBLIC_URL"] == hub["config"]["JupyterHub"]["public_url"].rstrip("/")
+    assert namespace["DASK_GATEWAY_HUB_PUBLIC_URL"] == "https://hub.example.org"
+    with pytest.raises(ValueError, match="hub_public_url"):
+        dgv.gateway_extra_config(dgv.DaskGatewaySettings(), "")
+
+
 def test_the_gateways_hub_token_is_generated_and_kept_secret(plans: dict[str, Inventory]) -> None:
     plan = plans["prod"]
     token = plan.one("random:index/randomId:RandomId", "-dask-hub-api-token")
