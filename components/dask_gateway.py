@@ -60,6 +60,8 @@ class DaskGatewayArgs:
     """The image of schedulers and workers (components/dask_gateway_values.worker_image)."""
     provider: k8s.Provider
     core_node_selector: dict[str, str]
+    hub_public_url: str
+    """The hub's public URL (scheme and host): where the dashboard check sends a browser to log in."""
     vpc_cidr: str = "10.0.0.0/16"
     """The VPC's range: the control plane's ENIs, which the api, controller and traefik reach after DNAT."""
     depends_on: list[pulumi.Resource] | None = None
@@ -129,7 +131,11 @@ class DaskGateway(pulumi.ComponentResource):
         )
         values: pulumi.Output[dict[str, Any]] = pulumi.Output.from_input(args.worker_image).apply(
             lambda image: gateway_values(
-                dask, hub_namespace=args.hub_namespace, image=image, core_node_selector=args.core_node_selector
+                dask,
+                hub_namespace=args.hub_namespace,
+                image=image,
+                core_node_selector=args.core_node_selector,
+                hub_public_url=args.hub_public_url,
             )
         )
         self.chart = k8s.helm.v4.Chart(

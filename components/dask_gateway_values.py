@@ -115,8 +115,11 @@ def options_data(dask: DaskGatewaySettings) -> dict[str, Any]:
     }
 
 
-def gateway_extra_config(dask: DaskGatewaySettings) -> dict[str, str]:
-    """`gateway.extraConfig`: the options' data, then the module that turns it into cluster options."""
+def gateway_extra_config(dask: DaskGatewaySettings, hub_public_url: str) -> dict[str, str]:
+    """`gateway.extraConfig`: the options' data, then the module that turns it into cluster options; the
+    hub's public URL, where the dashboard check sends a browser to log in (absolute: see the module)."""
+    if not hub_public_url.startswith(("https://", "http://")):
+        raise ValueError(f"hub_public_url {hub_public_url!r} must be the hub's absolute URL (https://<domain>)")
     data = json.dumps(options_data(dask), sort_keys=True)
     return {
         # dask-gateway-server 2026.3.0 starts `dask-scheduler` and `dask-worker` (ClusterConfig defaults);
@@ -126,6 +129,7 @@ def gateway_extra_config(dask: DaskGatewaySettings) -> dict[str, str]:
         'c.ClusterConfig.worker_cmd = ["dask", "worker"]',
         "10-options-data": f"DASK_GATEWAY_OPTIONS = json.loads({json.dumps(data)})",
         "20-cluster-options": hub_config.source("dask_gateway_options"),
+        "25-hub-public-url": f"DASK_GATEWAY_HUB_PUBLIC_URL = {hub_public_url.rstrip('/')!r}",
         "30-dashboard-login": hub_config.source("dask_dashboard_login"),
     }
 
@@ -146,7 +150,12 @@ def cluster_pod_config(
 
 
 def gateway_values(
-    dask: DaskGatewaySettings, *, hub_namespace: str, image: str, core_node_selector: Mapping[str, str]
+    dask: DaskGatewaySettings,
+    *,
+    hub_namespace: str,
+    image: str,
+    core_node_selector: Mapping[str, str],
+    hub_public_url: str,
 ) -> dict[str, Any]:
     """All values of the dask-gateway release."""
     name, _, tag = image.rpartition(":")
@@ -183,7 +192,7 @@ def gateway_values(
                     "extraContainerConfig": {"securityContext": container_security(USER_UID, USER_GID)},
                 },
             },
-            "extraConfig": gateway_extra_config(dask),
+            "extraConfig": gateway_extra_config(dask, hub_public_url),
         },
         "controller": {"nodeSelector": dict(core_node_selector)},
         "traefik": {
@@ -205,7 +214,16 @@ def hub_values(dask: DaskGatewaySettings, *, api_token: Any, public_url: str | N
     return {
         "hub": {
             "services": {
-                HUB_SERVICE: {"apiToken": api_token, "url": traefik_url(dask.namespace), "display": False},
+                HUB_SERVICE: {
+                    "apiToken": api_token,
+                    "url": traefik_url(dask.namespace),
+                    "display": False,
+                    # The dashboards' browser login (hub_config/dask_dashboard_login.py): the hub's OAuth
+                    # sends the code to the api's callback, through the hub's proxy and traefik; no
+                    # consent page, the gateway being part of the hub.
+                    "oauth_redirect_uri": f"{SERVICE_PREFIX}{DASHBOARD_OAUTH_CALLBACK_PATH}",
+                    "oauth_no_confirm": True,
+                },
             },
             "loadRoles": {
                 HUB_ROLE: {
@@ -272,20 +290,32 @@ def restrict_pods(obj: Mapping[str, Any]) -> dict[str, Any]:
 # every dashboard route the controller makes.
 DASHBOARD_LOGIN_MIDDLEWARE = "dashboard-login"
 DASHBOARD_LOGIN_PATH = "/api/v1/dashboard-login"
+DASHBOARD_OAUTH_CALLBACK_PATH = "/api/v1/dashboard-oauth-callback"
+DASHBOARD_LOGIN_HEADERS = ["Authorization", "Cookie"]
+"""What traefik passes to the check: an API client's token, or a browser's cookie of the gateway's hub OAuth token."""
+INSTANCE_LABEL = "gateway.dask.org/instance"
+"""The label the chart's traefik selects every traefik.io object on (templates/traefik/deployment.yaml:
+`--providers.kubernetescrd.labelselector=gateway.dask.org/instance=<fullname>`, applied to Middlewares
+too); the fullname is the release's name, which contains the chart's."""
 
 
 def dashboard_login_middleware(namespace: str) -> dict[str, Any]:
     """The traefik Middleware (traefik.io/v1alpha1, traefik 3.3 in the chart): forwardAuth to the api's
-    check, with the request's Authorization header only (traefik sets X-Forwarded-Uri itself and does
-    not trust the client's, trustForwardHeader being false)."""
+    check, with the request's Authorization and Cookie headers only (traefik sets X-Forwarded-Uri itself and does
+    not trust the client's, trustForwardHeader being false). Labelled as the chart's traefik selects:
+    without the label traefik never loads it and drops every route that names it."""
     return {
         "apiVersion": "traefik.io/v1alpha1",
         "kind": "Middleware",
-        "metadata": {"name": DASHBOARD_LOGIN_MIDDLEWARE, "namespace": namespace},
+        "metadata": {
+            "name": DASHBOARD_LOGIN_MIDDLEWARE,
+            "namespace": namespace,
+            "labels": {INSTANCE_LABEL: RELEASE_NAME},
+        },
         "spec": {
             "forwardAuth": {
                 "address": f"http://{API_SERVICE}.{namespace}:{API_PORT}{DASHBOARD_LOGIN_PATH}",
-                "authRequestHeaders": ["Authorization"],
+                "authRequestHeaders": list(DASHBOARD_LOGIN_HEADERS),
                 "trustForwardHeader": False,
             }
         },

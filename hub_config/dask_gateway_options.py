@@ -5,7 +5,32 @@
 # her name and groups from /hub/api/user), and whatever it returns bounds what she can ask: a size not
 # offered to her groups, an idle timeout above the maximum or an unknown option is refused (422), and
 # the caps are set by the gateway, not by her.
+import hashlib
+import re
+import string
+
 from dask_gateway_server.options import Integer, Options, Select
+
+# Schedulers and workers carry their user's name as a pod label, which split cost allocation data imports as a
+# cost allocation tag (bootstrap/cost_export.py USERNAME_LABELS): the gateway's Kubernetes backend labels them
+# with the instance, the cluster and the component only. The value is the one KubeSpawner 7.0.0 gives the user's
+# server (`hub.jupyter.org/username`: slugs.safe_slug with is_valid_label), so the cost query's one username
+# column puts a user's server and clusters on the same row key: the name when it is a valid label value without
+# "--", else up to 21 characters of it lowercased, runs of other characters as "-", then "---" and 8 hex
+# characters of the name's sha256 (stable, and two names do not collide).
+USER_LABEL = "gateway.dask.org/user"
+_LABEL_VALUE = re.compile(r"[A-Za-z0-9]([-_.A-Za-z0-9]{0,61}[A-Za-z0-9])?")
+_HASHED_NAME_LENGTH = 21
+
+
+def user_label_value(name):
+    if "--" not in name and _LABEL_VALUE.fullmatch(name):
+        return name
+    safe = re.sub(r"[^a-z0-9]+", "-", name.lower()).lstrip("-")[:_HASHED_NAME_LENGTH].rstrip("-")
+    if safe and not safe.startswith(tuple(string.ascii_lowercase)):
+        safe = "x-" + safe[: _HASHED_NAME_LENGTH - 2]
+    digest = hashlib.sha256(name.encode("utf8")).hexdigest()[:8]
+    return f"{safe or 'x'}---{digest}"
 
 
 def _offered_sizes(user):
@@ -20,7 +45,10 @@ def _no_size_offered(options, user):
 
 def _cluster_config(options, user):
     size = options.worker_size
+    user_label = {USER_LABEL: user_label_value(user.name)}
     return {
+        "scheduler_extra_pod_labels": user_label,
+        "worker_extra_pod_labels": user_label,
         "worker_cores": size["cores"],
         "worker_cores_limit": size["cores"],
         "worker_memory": size["memory"],

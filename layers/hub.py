@@ -152,6 +152,7 @@ def declare_hub(
     dask_gateway = None
     hub_side_values: dict[str, Any] | None = None
     if settings.dask_gateway.enabled:
+        scheme = "http" if hub.https.mode == "none" else "https"
         dask_gateway = DaskGateway(
             f"{name}-dask",
             DaskGatewayArgs(
@@ -166,9 +167,9 @@ def declare_hub(
                 core_node_selector={"node-purpose": "core"},
                 vpc_cidr=settings.network.vpc_cidr,
                 depends_on=cluster.hub_prerequisites,
+                hub_public_url=f"{scheme}://{hub.domain}",
             ),
         )
-        scheme = "http" if hub.https.mode == "none" else "https"
         hub_side_values = dask_hub_values(
             settings.dask_gateway, api_token=dask_gateway.hub_api_token, public_url=f"{scheme}://{hub.domain}"
         )

@@ -7,6 +7,7 @@ gateway trusts only tokens with access to its hub service, and nothing is expose
 from __future__ import annotations
 
 import copy
+import string
 from typing import Any
 
 import pytest
@@ -148,13 +149,15 @@ def test_the_gateway_trusts_only_tokens_with_access_to_its_hub_service(rendered:
     assert token["valueFrom"]["secretKeyRef"] == {"name": dgv.HUB_TOKEN_SECRET, "key": dgv.HUB_TOKEN_KEY}
 
 
-def controller_pods(rendered: list[dict[str, Any]], groups: list[str]) -> dict[str, dict[str, Any]]:
+def controller_pods(
+    rendered: list[dict[str, Any]], groups: list[str], user: str = "alice"
+) -> dict[str, dict[str, Any]]:
     """A scheduler and a worker as the real controller makes them for a cluster a member of `groups`
     starts with the default options (the gateway's cluster options, then KubeClusterConfig, then
     KubeController.make_pod, with the configuration files the chart renders)."""
     gateway = _gateway_config(rendered, "api-dask-gateway")
-    options = gateway.Backend.cluster_options(User("alice", groups=groups))
-    overrides = options.get_configuration(options.parse_options({}), User("alice", groups=groups))
+    options = gateway.Backend.cluster_options(User(user, groups=groups))
+    overrides = options.get_configuration(options.parse_options({}), User(user, groups=groups))
     cluster_config = KubeClusterConfig(config=gateway, **overrides)
     controller = KubeController(config=_gateway_config(rendered, "controller-dask-gateway"))
     frozen = FrozenAttrDict(cluster_config.to_dict())
@@ -176,6 +179,36 @@ def test_schedulers_and_workers_pass_restricted_and_get_no_kubernetes_token(rend
     assert pods["scheduler"]["spec"]["nodeSelector"] == {"node-purpose": "core"}
     worker = pods["worker"]["spec"]["containers"][0]["resources"]
     assert worker == {"requests": {"cpu": "2.000", "memory": str(8 * 1024**3)}, "limits": worker["requests"]}
+
+
+# Hub names the label value must survive: valid as they are, an e-mail, "--" (KubeSpawner hashes those),
+# capitals, a leading digit or symbol, non-ASCII, longer than a label value, nothing label-safe at all.
+HUB_NAMES = ["alice", "Alice.Smith@example.org", "bob--smith", "Bob_Smith", "1user", "_x_", "jörg", "a" * 70, "@@@"]
+
+
+def test_schedulers_and_workers_carry_their_users_cost_label_as_kubespawner_labels_servers(
+    rendered: list[dict[str, Any]],
+) -> None:
+    """The per-user cost query (bootstrap/cost_export.py) reads USERNAME_LABELS from the pods' cost allocation
+    tags and groups by COALESCE(server's, dask's): the controller's pods must carry the Dask one, a valid label
+    value, equal to the one KubeSpawner (7.0.0, the real slug function) gives the same user's server, so one user
+    is one row key. Mutation: the options hook without the labels (the backend labels no user)."""
+    from kubespawner.slugs import is_valid_label, safe_slug
+
+    from bootstrap.cost_export import USERNAME_LABELS
+
+    server_label, dask_label = USERNAME_LABELS
+    values = set()
+    for name in HUB_NAMES:
+        pods = controller_pods(rendered, ["data-science"], user=name)
+        value = pods["scheduler"]["metadata"]["labels"].get(dask_label)
+        assert value == pods["worker"]["metadata"]["labels"].get(dask_label), name
+        assert value == safe_slug(name, is_valid=is_valid_label), name  # the server's `hub.jupyter.org/username`
+        assert value and len(value) <= 63 and value[0].isalnum() and value[-1].isalnum(), name
+        assert set(value) <= set("-_." + string.ascii_letters + string.digits), name
+        values.add(value)
+    assert len(values) == len(HUB_NAMES)  # no two users share a row
+    assert server_label == "hub.jupyter.org/username"
 
 
 def rendered_worker_image(rendered: list[dict[str, Any]]) -> str:
@@ -208,6 +241,10 @@ def test_the_hub_registers_the_service_and_grants_it_to_the_named_groups_only(pl
     service = values["hub"]["services"]["dask-gateway"]
     assert service["url"] == "http://traefik-dask-gateway.dask-gateway:80"
     assert service["apiToken"] == "[secret]"  # the program's generated token, a Pulumi secret
+    # The dashboards' browser login: the hub's OAuth sends its code to the api's callback, at the service's
+    # prefix (the hub's proxy and traefik's api route, prefix stripped, lead there).
+    assert service["oauth_redirect_uri"] == "/services/dask-gateway/api/v1/dashboard-oauth-callback"
+    assert service["oauth_no_confirm"] is True
     assert values["hub"]["loadRoles"]["dask-gateway-users"] == {
         "description": "May use Dask Gateway (daskGateway.groups)",
         "scopes": ["access:services!service=dask-gateway"],
@@ -360,18 +397,84 @@ def test_every_dashboard_route_asks_the_apis_login_check_first(
     route = dashboard_route(rendered)
     assert route["middlewares"][0] == {"name": dgv.DASHBOARD_LOGIN_MIDDLEWARE, "namespace": namespace}
     (middleware,) = [r for r in plan.of_type("kubernetes:traefik.io/v1alpha1:Middleware")]
-    assert middleware.inputs["metadata"] == {"name": dgv.DASHBOARD_LOGIN_MIDDLEWARE, "namespace": namespace}
+    metadata = middleware.inputs["metadata"]
+    assert (metadata["name"], metadata["namespace"]) == (dgv.DASHBOARD_LOGIN_MIDDLEWARE, namespace)
     forward = middleware.inputs["spec"]["forwardAuth"]
     service = one(rendered, "Service", dgv.API_SERVICE)["spec"]
     assert dgv.API_PORT in {p["port"] for p in service["ports"]}
     assert forward["address"] == f"http://{dgv.API_SERVICE}.{namespace}:{dgv.API_PORT}{dgv.DASHBOARD_LOGIN_PATH}"
-    assert forward["authRequestHeaders"] == ["Authorization"] and forward["trustForwardHeader"] is False
+    # An API client's token or a browser's cookie (tests/test_dask_gateway_login.py follows a browser).
+    assert forward["authRequestHeaders"] == ["Authorization", "Cookie"] and forward["trustForwardHeader"] is False
     # The check is served where the address points: the api's own routes (the /api prefix kept).
     source = one(rendered, "ConfigMap", dgv.API_SERVICE)["data"]["dask_gateway_config.py"]
     assert f'DASHBOARD_LOGIN_PATH = "{dgv.DASHBOARD_LOGIN_PATH}"' in source
 
     untransformed = [dgv.restrict_pods(document) for document in render(prod_chart)]
     assert dgv.DASHBOARD_LOGIN_MIDDLEWARE not in str(dashboard_route(untransformed)["middlewares"])
+
+
+def traefik_label_selector(rendered: list[dict[str, Any]]) -> str:
+    """The label selector the chart's traefik applies to every traefik.io object it watches (traefik
+    pkg/provider/kubernetes/crd/client.go WatchAll: one selector for IngressRoutes and Middlewares)."""
+    (container,) = one(rendered, "Deployment", dgv.TRAEFIK_SERVICE)["spec"]["template"]["spec"]["containers"]
+    flag = "--providers.kubernetescrd.labelselector="
+    (selector,) = [arg.removeprefix(flag) for arg in container["args"] if arg.startswith(flag)]
+    return str(selector)
+
+
+def selects(selector: str, labels: dict[str, str]) -> bool:
+    """Whether a Kubernetes label selector (k8s.io/apimachinery labels.Parse) selects `labels`; only the
+    forms `k=v`, `k==v`, `k!=v`, `k` and `!k`, comma-joined (anything else fails the test, not guessed)."""
+    for requirement in selector.split(","):
+        requirement = requirement.strip()
+        if "!=" in requirement:
+            key, value = (part.strip() for part in requirement.split("!=", 1))
+            matched = labels.get(key) != value
+        elif "=" in requirement:
+            key, value = (part.strip() for part in requirement.replace("==", "=").split("=", 1))
+            matched = labels.get(key) == value
+        elif requirement.startswith("!"):
+            matched = requirement[1:].strip() not in labels
+        else:
+            assert " " not in requirement and "(" not in requirement, f"selector form not modelled: {requirement}"
+            matched = requirement in labels
+        if not matched:
+            return False
+    return True
+
+
+def test_the_charts_traefik_sees_the_login_middleware(
+    plans: dict[str, Inventory], rendered: list[dict[str, Any]]
+) -> None:
+    """Traefik loads only the traefik.io objects its label selector selects, Middlewares included, and
+    drops a route whose middleware it has not loaded: the program's Middleware must carry the label the
+    rendered traefik Deployment selects on (the controller's own routes do). Mutation: a Middleware
+    without labels is not selected."""
+    selector = traefik_label_selector(rendered)
+    assert selector == "gateway.dask.org/instance=dask-gateway"
+    (middleware,) = plans["prod"].of_type("kubernetes:traefik.io/v1alpha1:Middleware")
+    assert selects(selector, middleware.inputs["metadata"].get("labels") or {})
+    controller = KubeController(config=_gateway_config(rendered, dgv.CONTROLLER))
+    assert selects(selector, controller.make_ingressroute("abc", "dask-gateway")["metadata"]["labels"])
+    assert not selects(selector, {})
+    assert not selects(selector, {dgv.INSTANCE_LABEL: "another-release"})
+
+
+def test_the_dashboard_check_sends_a_browser_to_the_hubs_public_login(
+    plans: dict[str, Inventory], rendered: list[dict[str, Any]]
+) -> None:
+    """traefik resolves a relative Location of the check's answer against the api's own address: the
+    check's redirect into the hub's OAuth flow must name the hub's public URL, the one the stack serves
+    the hub at (tests/test_dask_gateway_login.py follows the flow). Mutation: the hub layer not passing
+    it (refused at plan time) or passing another."""
+    source = one(rendered, "ConfigMap", dgv.API_SERVICE)["data"]["dask_gateway_config.py"]
+    namespace: dict[str, Any] = {"c": Config(), "__file__": "/etc/x/config.py"}
+    exec(compile(source, "api-dask-gateway/dask_gateway_config.py", "exec"), namespace)
+    hub = hub_release(plans["prod"])["values"]["hub"]
+    assert namespace["DASK_GATEWAY_HUB_PUBLIC_URL"] == hub["config"]["JupyterHub"]["public_url"].rstrip("/")
+    assert namespace["DASK_GATEWAY_HUB_PUBLIC_URL"] == "https://hub.example.org"
+    with pytest.raises(ValueError, match="hub_public_url"):
+        dgv.gateway_extra_config(dgv.DaskGatewaySettings(), "")
 
 
 def test_the_gateways_hub_token_is_generated_and_kept_secret(plans: dict[str, Inventory]) -> None:

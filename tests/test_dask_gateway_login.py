@@ -15,6 +15,8 @@ not allowed to use Dask), carol (a hub admin in no group)."""
 
 from __future__ import annotations
 
+import http.client
+import http.server
 import json
 import os
 import secrets
@@ -24,8 +26,10 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -159,6 +163,7 @@ c.Proxy.address = "127.0.0.1:{web_port}"
 c.Proxy.tcp_address = "127.0.0.1:{tcp_port}"
 c.JupyterHubAuthenticator.jupyterhub_api_url = "http://127.0.0.1:{hub_port}/hub/api"
 c.LocalBackend.clusters_directory = {clusters!r}
+DASK_GATEWAY_HUB_PUBLIC_URL = "http://127.0.0.1:{public_port}"
 """
 
 
@@ -185,6 +190,107 @@ def hub_settings_from_values(values: dict[str, Any], gateway_url: str, admin_tok
     }
 
 
+# Hop-by-hop headers (RFC 9110 7.6.1), which a proxy does not pass on.
+HOP_HEADERS = {
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "content-length",
+}
+
+
+def forward(
+    url: str, method: str, headers: dict[str, str], body: bytes | None
+) -> tuple[int, list[tuple[str, str]], bytes]:
+    """One request, no redirect followed: (status, headers in order, Set-Cookie repeated, body)."""
+    parsed = urllib.parse.urlsplit(url)
+    connection = http.client.HTTPConnection(parsed.netloc, timeout=30)
+    try:
+        path = parsed.path + (f"?{parsed.query}" if parsed.query else "")
+        connection.request(method, path, body=body, headers=headers)
+        response = connection.getresponse()
+        return response.status, response.getheaders(), response.read()
+    finally:
+        connection.close()
+
+
+class PublicFront(http.server.ThreadingHTTPServer):
+    """What a browser reaches at the hub's public URL, modelled from the real pieces' rules:
+    - the hub's proxy: /hub/ to the hub; /services/dask-gateway/ to traefik (the hub routes a service's
+      prefix to its url, path kept);
+    - traefik's routes from the chart and the controller: a cluster's dashboard
+      (<prefix>/clusters/<name>/) behind the program's forwardAuth Middleware, the rest of the prefix to
+      the api with the prefix stripped (the chart's api-prefix Middleware);
+    - forwardAuth as traefik does it (pkg/middlewares/auth/forward.go): only the Middleware's
+      authRequestHeaders and traefik's X-Forwarded-* (the original URI in X-Forwarded-Uri) go to the
+      check; a 2xx lets the request through (its Set-Cookie is not passed on); any other answer goes back
+      to the browser as is, its Location resolved against the check's address (Go's Response.Location).
+    The dashboard itself (the scheduler's) is a stand-in page naming the cluster."""
+
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], *, hub: str, gateway: str, auth_headers: list[str]) -> None:
+        self.hub, self.gateway, self.auth_headers = hub, gateway, auth_headers
+        super().__init__(address, _FrontHandler)
+
+
+class _FrontHandler(http.server.BaseHTTPRequestHandler):
+    server: PublicFront
+
+    def log_message(self, format: str, *args: Any) -> None:  # quiet
+        pass
+
+    def _answer(self, status: int, headers: list[tuple[str, str]], body: bytes) -> None:
+        self.send_response(status)
+        for name, value in headers:
+            if name.lower() not in HOP_HEADERS:
+                self.send_header(name, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _request_headers(self) -> dict[str, str]:
+        return {k: v for k, v in self.headers.items() if k.lower() not in HOP_HEADERS}
+
+    def _body(self) -> bytes | None:
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length else None
+
+    def _route(self) -> None:
+        front = self.server
+        body = self._body()
+        if self.path.startswith("/hub/"):
+            self._answer(*forward(f"{front.hub}{self.path}", self.command, self._request_headers(), body))
+        elif self.path.startswith(f"{dgv.SERVICE_PREFIX}/clusters/"):
+            check = f"{front.gateway}{dgv.DASHBOARD_LOGIN_PATH}"
+            headers = {k: v for k, v in self.headers.items() if k.lower() in {h.lower() for h in front.auth_headers}}
+            headers |= {
+                "X-Forwarded-Method": self.command,
+                "X-Forwarded-Proto": "http",
+                "X-Forwarded-Host": self.headers.get("Host", ""),
+                "X-Forwarded-Uri": self.path,
+                "X-Forwarded-For": self.client_address[0],
+            }
+            status, answer, text = forward(check, "GET", headers, None)
+            if 200 <= status < 300:
+                self._answer(200, [("Content-Type", "text/plain")], f"dashboard at {self.path}".encode())
+                return
+            answer = [(k, urllib.parse.urljoin(check, v) if k.lower() == "location" else v) for k, v in answer]
+            self._answer(status, answer, text)
+        elif self.path.startswith(f"{dgv.SERVICE_PREFIX}/"):
+            stripped = self.path[len(dgv.SERVICE_PREFIX) :]
+            self._answer(*forward(f"{front.gateway}{stripped}", self.command, self._request_headers(), body))
+        else:
+            self._answer(404, [], b"")
+
+    do_GET = do_POST = _route  # noqa: N815 - http.server's handler names
+
+
 @dataclass
 class Site:
     hub_api: str
@@ -193,6 +299,8 @@ class Site:
     tokens: Path
     gateway_log: Path
     proxy_address: str
+    public: str
+    """The hub's public URL: the front (tests/test_dask_gateway_login.py PublicFront) a browser talks to."""
 
     def api_token(self, user: str) -> str:
         status, body = call(f"{self.hub_api}/users/{user}/tokens", self.admin_token, method="POST", body={"note": "t"})
@@ -221,7 +329,9 @@ def site(plans: dict[str, Inventory]) -> Iterator[Site]:
     # A folder of its own: pytest's basetemp is shared by every session of the same user and pruned
     # to the last three, which would delete it under a running hub.
     folder = Path(tempfile.mkdtemp(prefix="jhub-eks-dask-login-"))
-    ports = {name: free_port() for name in ("hub_port", "proxy_port", "api_port", "web_port", "tcp_port")}
+    ports = {
+        name: free_port() for name in ("hub_port", "proxy_port", "api_port", "web_port", "tcp_port", "public_port")
+    }
     admin_token = secrets.token_hex(32)
     hub_values = hub_release(plans["prod"])["values"]
     settings = hub_settings_from_values(hub_values, f"http://127.0.0.1:{ports['web_port']}", admin_token)
@@ -274,6 +384,14 @@ def site(plans: dict[str, Inventory]) -> Iterator[Site]:
         text=True,
     )
     processes.append(gateway)
+    (middleware,) = plans["prod"].of_type("kubernetes:traefik.io/v1alpha1:Middleware")
+    front = PublicFront(
+        ("127.0.0.1", ports["public_port"]),
+        hub=f"http://127.0.0.1:{ports['hub_port']}",
+        gateway=f"http://127.0.0.1:{ports['web_port']}",
+        auth_headers=middleware.inputs["spec"]["forwardAuth"]["authRequestHeaders"],
+    )
+    threading.Thread(target=front.serve_forever, daemon=True).start()
     try:
         wait_until_up(f"http://127.0.0.1:{ports['hub_port']}/hub/api", hub, folder / "hub.log")
         wait_until_up(f"http://127.0.0.1:{ports['web_port']}/api/health", gateway, folder / "gateway.log")
@@ -284,8 +402,11 @@ def site(plans: dict[str, Inventory]) -> Iterator[Site]:
             tokens=folder / "tokens",
             gateway_log=folder / "gateway.log",
             proxy_address=f"gateway://127.0.0.1:{ports['tcp_port']}",
+            public=f"http://127.0.0.1:{ports['public_port']}",
         )
     finally:
+        front.shutdown()
+        front.server_close()
         for process in reversed(processes):
             process.terminate()
             try:
@@ -370,18 +491,18 @@ def test_one_user_cannot_list_connect_to_or_stop_anothers_cluster(site: Site) ->
 
 
 def dashboard_check(site: Site, cluster: str, token: str | None, path: str = "status") -> int:
+    return dashboard_check_answer(site, cluster, token, path)[0]
+
+
+def dashboard_check_answer(site: Site, cluster: str, token: str | None, path: str = "status") -> tuple[int, Any]:
     """What the api's login check answers traefik's forwardAuth for a request to a cluster's dashboard
     (traefik sends the original URI as X-Forwarded-Uri and the caller's Authorization header; any
     answer but 2xx and traefik refuses the request with it)."""
     headers = {"X-Forwarded-Uri": f"{dgv.SERVICE_PREFIX}/clusters/{cluster}/{path}"}
     if token is not None:
         headers["Authorization"] = f"jupyterhub {token}"
-    request = urllib.request.Request(f"{site.gateway}{dgv.DASHBOARD_LOGIN_PATH}", headers=headers)
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return int(response.status)
-    except urllib.error.HTTPError as error:
-        return int(error.code)
+    status, answer, _ = forward(f"{site.gateway}{dgv.DASHBOARD_LOGIN_PATH}", "GET", headers, None)
+    return status, dict(answer)
 
 
 def test_a_dashboard_is_served_to_its_owner_and_admins_only(site: Site) -> None:
@@ -398,11 +519,67 @@ def test_a_dashboard_is_served_to_its_owner_and_admins_only(site: Site) -> None:
         assert dashboard_check(site, name, site.server_token("bob")) == 403  # signed in, may use Dask
         assert dashboard_check(site, name, site.api_token("bob")) == 403
         assert dashboard_check(site, name, site.api_token("eve")) == 401  # signed in, no Dask
-        assert dashboard_check(site, name, None) == 401  # not signed in
+        # Not signed in: into the hub's OAuth flow (tests/ below follow it as a browser does).
+        status, answer = dashboard_check_answer(site, name, None)
+        assert status == 302 and answer["Location"].startswith(f"{site.public}/hub/api/oauth2/authorize?")
         # Paths that name no cluster, or name one to the check and maybe another to traefik.
         for uri_name in ("", "..", f"{name}%2F..", "not-a-cluster"):
             assert dashboard_check(site, uri_name, alice) == 403, uri_name
         assert dashboard_check(site, f"{name}/../other", alice, "") == 403
+    finally:
+        site.gateway_call(f"/api/v1/clusters/{name}", alice, method="DELETE")
+
+
+def open_in_browser(site: Site, user: str, path: str) -> Any:
+    """`path` at the hub's public URL as a browser opens it: cookies kept per path, every redirect followed,
+    and the hub's login form (the DummyAuthenticator's, with its _xsrf field) filled in as `user` when it
+    comes. The last response."""
+    import re
+
+    import requests
+
+    browser = requests.Session()
+    response = browser.get(f"{site.public}{path}", timeout=30)
+    if urllib.parse.urlsplit(response.url).path == "/hub/login":
+        match = re.search(r'name="_xsrf" value="([^"]+)"', response.text)
+        assert match, response.text[:2000]
+        form = {"username": user, "password": "any", "_xsrf": match.group(1)}
+        response = browser.post(response.url, data=form, timeout=30)
+    return response
+
+
+def test_a_dashboard_opens_in_the_owners_browser_through_the_hubs_login_and_only_hers(site: Site) -> None:
+    """The link a user clicks (client.dashboard_link: the hub's public URL, /services/dask-gateway/
+    clusters/<name>/status) in a browser, which sends no Authorization header: the check sends her
+    through the hub's OAuth flow (login, then the api's callback keeps the gateway's hub OAuth token in a
+    cookie) back to the dashboard, which it then serves her and no one else. Mutations: the Middleware
+    without Cookie in authRequestHeaders (the check never sees the cookie: the browser is sent round the
+    flow until requests gives up); a relative Location in the check's redirect (traefik resolves it
+    against the api's own address, which is not the hub); the owner test removed (bob sees it)."""
+    import requests
+
+    alice = site.server_token("alice")
+    status, body = new_cluster(site, alice, worker_size="small")
+    assert status == 201, body
+    name = body["name"]
+    dashboard = f"{dgv.SERVICE_PREFIX}/clusters/{name}/status"
+    try:
+        hers = open_in_browser(site, "alice", dashboard)
+        assert (hers.status_code, urllib.parse.urlsplit(hers.url).path) == (200, dashboard), hers.text[:500]
+        assert hers.text == f"dashboard at {dashboard}"
+        assert [urllib.parse.urlsplit(r.url).path for r in hers.history][-1] == (
+            f"{dgv.SERVICE_PREFIX}{dgv.DASHBOARD_OAUTH_CALLBACK_PATH}"
+        )
+        his = open_in_browser(site, "bob", dashboard)  # signed in, may use Dask, not his cluster
+        assert (his.status_code, urllib.parse.urlsplit(his.url).path) == (403, dashboard)
+        assert "dashboard at" not in his.text
+        hers_not = open_in_browser(site, "eve", dashboard)  # no Dask: the hub refuses her the service
+        assert hers_not.status_code == 403 and urllib.parse.urlsplit(hers_not.url).path.startswith("/hub/")
+        # A callback without the state its browser was given, or with a forged next: refused.
+        forged = requests.get(
+            f"{site.public}{dgv.SERVICE_PREFIX}{dgv.DASHBOARD_OAUTH_CALLBACK_PATH}?code=x&state=y", timeout=30
+        )
+        assert forged.status_code == 400
     finally:
         site.gateway_call(f"/api/v1/clusters/{name}", alice, method="DELETE")
 
