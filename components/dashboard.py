@@ -46,6 +46,8 @@ class DashboardSources:
     node_pools: Sequence[str]
     """The node pools whose node count is shown (`user`, `gpu`)."""
     anomaly_band: float
+    home_usage_query: str | None = None
+    """Metrics Insights query of the fullest homes (components/home_usage_alarm.py); None: no widget."""
 
 
 def _pod_search(metric: str, sources: DashboardSources) -> str:
@@ -154,6 +156,19 @@ def widgets(sources: DashboardSources) -> list[dict[str, Any]]:
             ],
             period=300,
         ),
+        *(
+            [
+                metric(
+                    "Fullest homes (% used)",
+                    [[{"expression": sources.home_usage_query, "id": "homes", "label": ""}]],
+                    period=300,
+                    view="bar",
+                    yAxis={"left": {"min": 0, "max": 100}},
+                )
+            ]
+            if sources.home_usage_query
+            else []
+        ),
         {
             "type": "alarm",
             "properties": {
@@ -184,6 +199,7 @@ class OperationsDashboardArgs:
     event_rules: Sequence[tuple[str, pulumi.Input[str]]]
     node_pools: Sequence[str]
     anomaly_band: float
+    home_usage_query: str | None = None
 
 
 class OperationsDashboard(pulumi.ComponentResource):
@@ -208,6 +224,7 @@ class OperationsDashboard(pulumi.ComponentResource):
                             event_rules=list(zip(labels, v[2:], strict=True)),
                             node_pools=args.node_pools,
                             anomaly_band=args.anomaly_band,
+                            home_usage_query=args.home_usage_query,
                         )
                     )
                 }

@@ -92,6 +92,7 @@ def test_every_stack_has_the_widgets_the_issue_lists(plans: dict[str, Inventory]
             "Failed logins",
             "User bucket requests (and expected band)",
             "GuardDuty findings and security events",
+            "Fullest homes (% used)",
             "Alarm states",
         ]
         name = plan.one(DASHBOARD).inputs["dashboardName"]
