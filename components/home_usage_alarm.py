@@ -29,6 +29,10 @@ from components.network_policies import KUBERNETES_API_CLUSTER_IP, declare
 
 METRIC_NAMESPACE = "JupyterHubEKS/Homes"
 METRIC_NAME = "HomeUsedPercent"
+RUNS_METRIC_NAME = "HomeUsageJobRuns"
+"""1 per run of the job that read every node: a silence alarm fires when it stops (nothing else would show that
+homes are no longer watched)."""
+SILENCE_PERIODS = 3
 CLUSTER_DIMENSION, CLAIM_DIMENSION = "ClusterName", "PersistentVolumeClaim"
 NAME = "home-usage"
 """The CronJob, its container, ServiceAccount and ClusterRole (the metric filter selects on the container)."""
@@ -52,6 +56,14 @@ def metric_filter_pattern(hub_namespace: str) -> str:
 
 METRIC_VALUE = "$.log_processed.usedPercent"
 METRIC_DIMENSIONS = {CLUSTER_DIMENSION: "$.log_processed.cluster", CLAIM_DIMENSION: "$.log_processed.claim"}
+
+
+def runs_filter_pattern(hub_namespace: str) -> str:
+    """The job's last line of a run that read every node."""
+    return (
+        f'{{ $.kubernetes.namespace_name = "{hub_namespace}" && $.kubernetes.container_name = "{NAME}" '
+        "&& $.log_processed.nodesFailed = 0 }"
+    )
 
 
 def _schema(cluster_name: str) -> str:
@@ -188,7 +200,8 @@ class HomeUsageAlarmArgs:
 
 
 class HomeUsageAlarm(pulumi.ComponentResource):
-    alarm_arn: pulumi.Output[str]
+    alarm_arns: pulumi.Output[list[str]]
+    """The nearly-full alarm and the silence alarm."""
 
     def __init__(self, name: str, args: HomeUsageAlarmArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("jhub:aws:HomeUsageAlarm", name, None, opts)
@@ -254,5 +267,39 @@ class HomeUsageAlarm(pulumi.ComponentResource):
             tags=args.tags or {},
             opts=child,
         )
-        self.alarm_arn = alarm.arn
-        self.register_outputs({"alarm_arn": self.alarm_arn})
+        aws.cloudwatch.LogMetricFilter(
+            f"{name}-home-usage-runs",
+            log_group_name=args.application_log_group,
+            pattern=runs_filter_pattern(args.hub_namespace_name),
+            metric_transformation=aws.cloudwatch.LogMetricFilterMetricTransformationArgs(
+                name=RUNS_METRIC_NAME,
+                namespace=METRIC_NAMESPACE,
+                value="1",
+                dimensions={CLUSTER_DIMENSION: "$.log_processed.cluster"},
+            ),
+            opts=child,
+        )
+        silence = aws.cloudwatch.MetricAlarm(
+            f"{name}-home-usage-silent",
+            alarm_description=(
+                f"The home usage job of {args.cluster_name} has not read every node for "
+                f"{SILENCE_PERIODS * PERIOD_SECONDS // 60} minutes: homes are not watched (its failed Jobs in the "
+                "hub's namespace say why; docs/storage.md)"
+            ),
+            namespace=METRIC_NAMESPACE,
+            metric_name=RUNS_METRIC_NAME,
+            dimensions={CLUSTER_DIMENSION: args.cluster_name},
+            statistic="Sum",
+            period=PERIOD_SECONDS,
+            evaluation_periods=SILENCE_PERIODS,
+            threshold=1,
+            comparison_operator="LessThanThreshold",
+            # No run is the failure this alarm is for.
+            treat_missing_data="breaching",
+            alarm_actions=notify,
+            ok_actions=notify,
+            tags=args.tags or {},
+            opts=child,
+        )
+        self.alarm_arns = pulumi.Output.all(alarm.arn, silence.arn)
+        self.register_outputs({"alarm_arns": self.alarm_arns})

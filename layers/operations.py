@@ -177,7 +177,9 @@ def declare_operations(
                 tags=tags,
             ),
         )
-        alarm_arns = pulumi.Output.all(security_alarms.alarm_arns, home_alarm.alarm_arn).apply(lambda v: [*v[0], v[1]])
+        alarm_arns = pulumi.Output.all(security_alarms.alarm_arns, home_alarm.alarm_arns).apply(
+            lambda v: [*v[0], *v[1]]
+        )
     dashboard = OperationsDashboard(
         name,
         OperationsDashboardArgs(

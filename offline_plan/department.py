@@ -104,7 +104,7 @@ def home_usage_line(inventory: Inventory) -> str:
     return (
         f"  homes nearly full: an alarm at {alarms[0].inputs['threshold']:g}% of a home's size, to the alert topic "
         + (
-            "(the home-usage job reads the kubelets every 5 min; dashboard 'Fullest homes')"
+            "(the home-usage job reads the kubelets every 5 min, and alarms when it stops; dashboard 'Fullest homes')"
             if fed
             else "(NO JOB FEEDS IT)"
         )

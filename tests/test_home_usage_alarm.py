@@ -107,7 +107,8 @@ def published(
         for event in events:
             if not json_filter_matches(metric_filter.inputs["pattern"], event):
                 continue
-            value = _select(event, transformation["value"].removeprefix("$."))
+            literal = transformation["value"]
+            value = _select(event, literal.removeprefix("$.")) if literal.startswith("$.") else float(literal)
             dimensions = {
                 key: _select(event, selector.removeprefix("$."))
                 for key, selector in (transformation.get("dimensions") or {}).items()
@@ -215,6 +216,38 @@ def test_a_nearly_full_home_fires_the_alarm_and_the_dashboard_names_it(plans: di
             home_alarm(plan).arn
             in next(w for w in widget if w["properties"]["title"] == "Alarm states")["properties"]["alarms"]
         )
+
+
+def silence_state(plan: Inventory, runs: list[dict[str, Any] | None]) -> str:
+    """The silence alarm over the last periods, one job run (its last line) or None (no run) per period."""
+    alarm = next(a for a in plan.of_type(ALARM) if a.inputs.get("metricName") == "HomeUsageJobRuns")
+    assert alarm.inputs["statistic"] == "Sum" and alarm.inputs["comparisonOperator"] == "LessThanThreshold"
+    cronjob = plan.one(CRONJOB, "home-usage")
+    wanted = ("JupyterHubEKS/Homes", "HomeUsageJobRuns", frozenset(alarm.inputs["dimensions"].items()))
+    breaching = []
+    for run in runs[-alarm.inputs["evaluationPeriods"] :]:
+        points = {}
+        if run is not None:
+            event = fluent_bit_event(
+                json.dumps(run), cronjob.inputs["metadata"]["namespace"], "home-usage-1-x", job_container(plan)["name"]
+            )
+            points = published(plan, [event])
+        if wanted in points:
+            breaching.append(sum(points[wanted]) < alarm.inputs["threshold"])
+        else:
+            breaching.append(alarm.inputs["treatMissingData"] == "breaching")
+    return "ALARM" if all(breaching) else "OK"
+
+
+def test_a_job_that_stops_reading_the_nodes_raises_the_silence_alarm(plans: dict[str, Inventory]) -> None:
+    for plan in plans.values():
+        cluster = {e["name"]: e["value"] for e in job_container(plan)["env"]}["CLUSTER_NAME"]
+        good = {"cluster": cluster, "nodesRead": 3, "nodesFailed": 0}
+        bad = {**good, "nodesRead": 2, "nodesFailed": 1}
+        assert silence_state(plan, [good, good, good]) == "OK"
+        assert silence_state(plan, [bad, good, None]) == "OK"  # one good run in the window
+        assert silence_state(plan, [bad, bad, bad]) == "ALARM"  # a node's homes unwatched for 15 min
+        assert silence_state(plan, [None, None, None]) == "ALARM"  # the job stopped running
 
 
 def test_what_a_user_prints_cannot_move_the_alarm(plans: dict[str, Inventory]) -> None:
@@ -337,3 +370,20 @@ def test_job_lines_agree_with_the_operators_report(plans: dict[str, Inventory]) 
 )
 def test_kubelet_addresses(node: dict[str, Any], expected: list[tuple[str, str, int]]) -> None:
     assert home_usage_job.kubelet_addresses({"items": [node]}) == expected
+
+
+def test_the_alarms_pass_the_checklist_like_the_others(plans: dict[str, Inventory]) -> None:
+    from policies.checklist import evaluate
+    from tests.test_checklist import view
+
+    for plan in plans.values():
+        resources = view(plan)
+        homes = [r for r in resources if r.type == ALARM and "home-usage" in r.name]
+        assert len(homes) == 2
+        assert not [v.message for found in evaluate(resources).values() for v in found]
+        for alarm in homes:  # the checklist reads these alarms: one that notifies nobody fails it
+            alarm.props.pop("alarmActions")
+        messages = [v.message for v in evaluate(resources)["alarms-present"]]
+        assert sorted(m for m in messages if "home-usage" in m) == sorted(
+            f"alarm {a.name} notifies nobody" for a in homes
+        )
