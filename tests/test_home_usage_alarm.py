@@ -350,6 +350,13 @@ def test_job_lines_agree_with_the_operators_report(plans: dict[str, Inventory]) 
     lines = {line["claim"]: line["usedPercent"] for line in home_usage_job.home_lines(summary, namespace, "c")}
     report = {u.claim: round(u.percent, 1) for u in home_usage([summary], claims, namespace)}
     assert lines == report and len(lines) == 2
+    # Claims that are no user's home: the hub's own database volume, another namespace's `claim-` volume.
+    others = [
+        {"pvcRef": {"name": "hub-db-dir", "namespace": namespace}, "usedBytes": 99, "capacityBytes": 100},
+        {"pvcRef": {"name": "claim-zoe", "namespace": "dask-gateway"}, "usedBytes": 99, "capacityBytes": 100},
+    ]
+    summary["pods"].append({"podRef": {"name": "other", "namespace": namespace}, "volume": others})
+    assert {line["claim"] for line in home_usage_job.home_lines(summary, namespace, "c")} == set(lines)
 
 
 @pytest.mark.parametrize(
