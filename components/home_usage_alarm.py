@@ -184,6 +184,11 @@ def job_manifests(hub_namespace: str, cluster_name: str, image: str, vpc_cidr: s
     ]
 
 
+def _after(ready: pulumi.Output[str], value: str) -> pulumi.Output[str]:
+    """`value` once `ready` resolves (so the object waits for what `ready` comes from)."""
+    return ready.apply(lambda _: value)
+
+
 @dataclass(frozen=True)
 class HomeUsageAlarmArgs:
     cluster_name: str
@@ -210,9 +215,11 @@ class HomeUsageAlarm(pulumi.ComponentResource):
         namespace_ready = pulumi.Output.from_input(args.hub_namespace)
         for manifest in job_manifests(args.hub_namespace_name, args.cluster_name, args.image, args.vpc_cidr):
             kind, key = manifest["kind"], f"{name}-home-usage-{manifest['kind'].lower()}"
-            metadata = dict(manifest["metadata"])
+            # Any: the manifests are plain dicts (checking them against every overload's TypedDicts costs mypy GBs).
+            metadata: Any = dict(manifest["metadata"])
             if "namespace" in metadata:  # after the namespace exists
-                metadata["namespace"] = namespace_ready.apply(lambda _, n=metadata["namespace"]: n)
+                metadata["namespace"] = _after(namespace_ready, metadata["namespace"])
+            spec: Any = manifest.get("spec")
             if kind == "ServiceAccount":
                 k8s.core.v1.ServiceAccount(key, metadata=metadata, opts=kube)
             elif kind == "ClusterRole":
@@ -224,7 +231,7 @@ class HomeUsageAlarm(pulumi.ComponentResource):
             elif kind == "ConfigMap":
                 k8s.core.v1.ConfigMap(key, metadata=metadata, data=manifest["data"], opts=kube)
             elif kind == "CronJob":
-                k8s.batch.v1.CronJob(key, metadata=metadata, spec=manifest["spec"], opts=kube)
+                k8s.batch.v1.CronJob(key, metadata=metadata, spec=spec, opts=kube)
             elif kind == "NetworkPolicy":
                 declare(key, {**manifest, "metadata": metadata}, kube)
         aws.cloudwatch.LogMetricFilter(
