@@ -151,18 +151,6 @@ def job_manifests(hub_namespace: str, cluster_name: str, image: str, vpc_cidr: s
             "data": {JOB_SCRIPT.name: JOB_SCRIPT.read_text()},
         },
         {
-            "apiVersion": "batch/v1",
-            "kind": "CronJob",
-            "metadata": meta,
-            "spec": {
-                "schedule": SCHEDULE,
-                "concurrencyPolicy": "Forbid",
-                "successfulJobsHistoryLimit": 1,
-                "failedJobsHistoryLimit": 3,
-                "jobTemplate": {"spec": {"backoffLimit": 0, "activeDeadlineSeconds": 240, "template": pod}},
-            },
-        },
-        {
             "apiVersion": "networking.k8s.io/v1",
             "kind": "NetworkPolicy",
             "metadata": {**meta, "name": f"{NAME}-egress"},
@@ -179,6 +167,18 @@ def job_manifests(hub_namespace: str, cluster_name: str, image: str, vpc_cidr: s
                     # The kubelets, on the nodes' addresses in the VPC.
                     {"to": [{"ipBlock": {"cidr": vpc_cidr}}], "ports": [{"port": KUBELET_PORT, "protocol": "TCP"}]},
                 ],
+            },
+        },
+        {
+            "apiVersion": "batch/v1",
+            "kind": "CronJob",
+            "metadata": meta,
+            "spec": {
+                "schedule": SCHEDULE,
+                "concurrencyPolicy": "Forbid",
+                "successfulJobsHistoryLimit": 1,
+                "failedJobsHistoryLimit": 3,
+                "jobTemplate": {"spec": {"backoffLimit": 0, "activeDeadlineSeconds": 240, "template": pod}},
             },
         },
     ]
@@ -201,6 +201,9 @@ class HomeUsageAlarmArgs:
     alert_topic_arn: pulumi.Input[str]
     percent: int
     provider: k8s.Provider
+    lockdown: bool = False
+    """The incident lockdown (incident.lockdown): the hub namespace gets no traffic, so the job is suspended, its
+    policy withdrawn and the silence alarm quiet until the namespace reopens."""
     tags: dict[str, str] | None = None
 
 
@@ -213,6 +216,7 @@ class HomeUsageAlarm(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         kube = pulumi.ResourceOptions(parent=self, provider=args.provider)
         namespace_ready = pulumi.Output.from_input(args.hub_namespace)
+        before: list[pulumi.Resource] = []
         for manifest in job_manifests(args.hub_namespace_name, args.cluster_name, args.image, args.vpc_cidr):
             kind, key = manifest["kind"], f"{name}-home-usage-{manifest['kind'].lower()}"
             # Any: the manifests are plain dicts (checking them against every overload's TypedDicts costs mypy GBs).
@@ -221,19 +225,28 @@ class HomeUsageAlarm(pulumi.ComponentResource):
                 metadata["namespace"] = _after(namespace_ready, metadata["namespace"])
             spec: Any = manifest.get("spec")
             if kind == "ServiceAccount":
-                k8s.core.v1.ServiceAccount(key, metadata=metadata, opts=kube)
+                before.append(k8s.core.v1.ServiceAccount(key, metadata=metadata, opts=kube))
             elif kind == "ClusterRole":
-                k8s.rbac.v1.ClusterRole(key, metadata=metadata, rules=manifest["rules"], opts=kube)
+                before.append(k8s.rbac.v1.ClusterRole(key, metadata=metadata, rules=manifest["rules"], opts=kube))
             elif kind == "ClusterRoleBinding":
-                k8s.rbac.v1.ClusterRoleBinding(
-                    key, metadata=metadata, role_ref=manifest["roleRef"], subjects=manifest["subjects"], opts=kube
+                before.append(
+                    k8s.rbac.v1.ClusterRoleBinding(
+                        key, metadata=metadata, role_ref=manifest["roleRef"], subjects=manifest["subjects"], opts=kube
+                    )
                 )
             elif kind == "ConfigMap":
-                k8s.core.v1.ConfigMap(key, metadata=metadata, data=manifest["data"], opts=kube)
+                before.append(k8s.core.v1.ConfigMap(key, metadata=metadata, data=manifest["data"], opts=kube))
+            elif kind == "NetworkPolicy" and not args.lockdown:
+                before.append(declare(key, {**manifest, "metadata": metadata}, kube))
             elif kind == "CronJob":
-                k8s.batch.v1.CronJob(key, metadata=metadata, spec=spec, opts=kube)
-            elif kind == "NetworkPolicy":
-                declare(key, {**manifest, "metadata": metadata}, kube)
+                spec = {**spec, "suspend": args.lockdown}
+                # Last: under strict enforcement a pod started before its policy never gets traffic.
+                k8s.batch.v1.CronJob(
+                    key,
+                    metadata=metadata,
+                    spec=spec,
+                    opts=pulumi.ResourceOptions.merge(kube, pulumi.ResourceOptions(depends_on=before)),
+                )
         aws.cloudwatch.LogMetricFilter(
             f"{name}-home-usage",
             log_group_name=args.application_log_group,
@@ -303,6 +316,7 @@ class HomeUsageAlarm(pulumi.ComponentResource):
             comparison_operator="LessThanThreshold",
             # No run is the failure this alarm is for.
             treat_missing_data="breaching",
+            actions_enabled=not args.lockdown,
             alarm_actions=notify,
             ok_actions=notify,
             tags=args.tags or {},

@@ -174,6 +174,7 @@ def declare_operations(
                 alert_topic_arn=alerts.topic_arn,
                 percent=home_usage.percent,
                 provider=cluster.cluster.provider,
+                lockdown=settings.incident.lockdown,
                 tags=tags,
             ),
         )

@@ -178,6 +178,8 @@ FREE: dict[str, str] = {
     "kubernetes:apps/v1:DeploymentPatch": "lockdown scales the hub down; nothing billed",
     "kubernetes:rbac.authorization.k8s.io/v1:ClusterRole": "Kubernetes objects run on the priced nodes",
     "kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding": "Kubernetes objects run on the priced nodes",
+    "kubernetes:core/v1:ConfigMap": "Kubernetes objects run on the priced nodes",
+    "kubernetes:batch/v1:CronJob": "its pods run on the priced core nodes",
 }
 
 Estimator = Callable[["_Context", Recorded], Iterator[Line | UnitPrice]]

@@ -394,3 +394,12 @@ def test_the_alarms_pass_the_checklist_like_the_others(plans: dict[str, Inventor
         assert sorted(m for m in messages if "home-usage" in m) == sorted(
             f"alarm {a.name} notifies nobody" for a in homes
         )
+
+
+def test_the_lockdown_suspends_the_job_and_quiets_its_silence_alarm(variant_plans: dict[str, Inventory]) -> None:
+    plan = variant_plans["lockdown"]
+    assert plan.one(CRONJOB, "home-usage").inputs["spec"]["suspend"] is True
+    assert not [p for p in plan.of_type("kubernetes:networking.k8s.io/v1:NetworkPolicy") if "home-usage" in p.name]
+    silence = next(a for a in plan.of_type(ALARM) if a.inputs.get("metricName") == "HomeUsageJobRuns")
+    assert silence.inputs["actionsEnabled"] is False
+    assert home_alarm(plan).inputs.get("actionsEnabled", True)  # the homes' alarm itself stays on
