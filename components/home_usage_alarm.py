@@ -105,6 +105,12 @@ def job_manifests(hub_namespace: str, cluster_name: str, image: str, vpc_cidr: s
             "serviceAccountName": NAME,
             "restartPolicy": "Never",
             "nodeSelector": CORE_NODES,
+            "securityContext": {
+                "runAsNonRoot": True,
+                "runAsUser": 65534,
+                "runAsGroup": 65534,
+                "seccompProfile": {"type": "RuntimeDefault"},
+            },
             "containers": [
                 {
                     "name": NAME,
@@ -114,7 +120,10 @@ def job_manifests(hub_namespace: str, cluster_name: str, image: str, vpc_cidr: s
                         {"name": "HUB_NAMESPACE", "value": hub_namespace},
                         {"name": "CLUSTER_NAME", "value": cluster_name},
                     ],
-                    "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"memory": "128Mi"}},
+                    "resources": {
+                        "requests": {"cpu": "50m", "memory": "64Mi"},
+                        "limits": {"cpu": "200m", "memory": "128Mi"},
+                    },
                     "securityContext": security,
                     "volumeMounts": [{"name": "script", "mountPath": SCRIPT_MOUNT, "readOnly": True}],
                 }
