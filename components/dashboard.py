@@ -48,6 +48,8 @@ class DashboardSources:
     anomaly_band: float
     extra_widgets: Sequence[dict[str, Any]] = ()
     """Widgets of optional parts (Dask Gateway's), before the alarm states."""
+    home_usage_query: str | None = None
+    """Metrics Insights query of the fullest homes (components/home_usage_alarm.py); None: no widget."""
 
 
 def _pod_search(metric: str, sources: DashboardSources) -> str:
@@ -157,6 +159,19 @@ def widgets(sources: DashboardSources) -> list[dict[str, Any]]:
             period=300,
         ),
         *sources.extra_widgets,
+        *(
+            [
+                metric(
+                    "Fullest homes (% used)",
+                    [[{"expression": sources.home_usage_query, "id": "homes", "label": ""}]],
+                    period=300,
+                    view="bar",
+                    yAxis={"left": {"min": 0, "max": 100}},
+                )
+            ]
+            if sources.home_usage_query
+            else []
+        ),
         {
             "type": "alarm",
             "properties": {
@@ -188,6 +203,7 @@ class OperationsDashboardArgs:
     node_pools: Sequence[str]
     anomaly_band: float
     extra_widgets: Sequence[dict[str, Any]] = ()
+    home_usage_query: str | None = None
 
 
 class OperationsDashboard(pulumi.ComponentResource):
@@ -213,6 +229,7 @@ class OperationsDashboard(pulumi.ComponentResource):
                             node_pools=args.node_pools,
                             anomaly_band=args.anomaly_band,
                             extra_widgets=args.extra_widgets,
+                            home_usage_query=args.home_usage_query,
                         )
                     )
                 }

@@ -18,6 +18,8 @@ from components.dashboard import OperationsDashboard, OperationsDashboardArgs
 from components.dask_gateway_monitoring import DaskGatewayAlarm, DaskGatewayAlarmArgs, dask_widgets
 from components.environment_alerts import EnvironmentAlerts, EnvironmentAlertsArgs
 from components.guardduty import ThreatDetection, ThreatDetectionArgs
+from components.home_usage_alarm import HomeUsageAlarm, HomeUsageAlarmArgs, fullest_homes_query
+from components.jupyterhub_values import HUB_SLIM_IMAGE
 from components.log_shipping import ContainerLogs, ContainerLogsArgs, container_log_group_name
 from layers.cluster import ClusterLayer
 from layers.foundation import Foundation
@@ -172,8 +174,27 @@ def declare_operations(
                 tags=tags,
             ),
         )
-        alarm_arns = pulumi.Output.all(security_alarms.alarm_arns, dask_alarm.alarm_arn).apply(lambda v: [*v[0], v[1]])
+        alarm_arns = pulumi.Output.all(alarm_arns, dask_alarm.alarm_arn).apply(lambda v: [*v[0], v[1]])
         extra_widgets = dask_widgets(settings.region, settings.cluster.name, settings.dask_gateway.namespace)
+    home_usage = settings.department.home_usage_alarm
+    if home_usage.enabled:
+        home_alarm = HomeUsageAlarm(
+            name,
+            HomeUsageAlarmArgs(
+                cluster_name=settings.cluster.name,
+                hub_namespace=hub.jupyterhub.namespace,
+                hub_namespace_name=settings.jupyterhub.namespace,
+                image=f"{HUB_SLIM_IMAGE}:{settings.jupyterhub.chart_version}",
+                vpc_cidr=settings.network.vpc_cidr,
+                application_log_group=container_logs.application_log_group_name,
+                alert_topic_arn=alerts.topic_arn,
+                percent=home_usage.percent,
+                provider=cluster.cluster.provider,
+                lockdown=settings.incident.lockdown,
+                tags=tags,
+            ),
+        )
+        alarm_arns = pulumi.Output.all(alarm_arns, home_alarm.alarm_arns).apply(lambda v: [*v[0], *v[1]])
     dashboard = OperationsDashboard(
         name,
         OperationsDashboardArgs(
@@ -184,6 +205,7 @@ def declare_operations(
             bucket_name=hub.user_data.bucket_name,
             performance_log_group=container_log_group_name(settings.cluster.name, "performance"),
             alarm_arns=alarm_arns,
+            home_usage_query=fullest_homes_query(settings.cluster.name) if home_usage.enabled else None,
             event_rules=event_rules,
             node_pools=["user", *(["gpu"] if settings.node_groups.gpu else [])],
             anomaly_band=detection.s3_anomaly_band,

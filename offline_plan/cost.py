@@ -192,7 +192,9 @@ FREE: dict[str, str] = {
     "kubernetes:rbac.authorization.k8s.io/v1:Role": "Kubernetes objects run on the priced nodes",
     "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding": "Kubernetes objects run on the priced nodes",
     "kubernetes:core/v1:ConfigMap": "Kubernetes objects run on the priced nodes",
-    "kubernetes:batch/v1:CronJob": "the warm capacity's scaler: a pod a few seconds an hour on a priced core node",
+    "kubernetes:batch/v1:CronJob": (
+        "the warm capacity's scaler and the home usage job: short runs on the priced core nodes"
+    ),
 }
 
 Estimator = Callable[["_Context", Recorded], Iterator[Line | UnitPrice]]

@@ -8,6 +8,8 @@ import re
 from typing import Any
 
 from components.department_values import GROUP_LIMITS_SNIPPET, SERVER_CONFIG_PATH
+from components.home_usage_alarm import METRIC_NAME
+from components.home_usage_alarm import NAME as HOME_USAGE_JOB
 from offline_plan.access import _hub_values
 from offline_plan.mock_engine import Inventory
 
@@ -81,5 +83,29 @@ def render_department(inventory: Inventory) -> str:
     if values is None:
         return f"How '{inventory.stack}' shares the hub: (the hub's values are unknown in this preview)"
     return "\n".join(
-        [f"How '{inventory.stack}' shares the hub (read from the hub's values):", *department_lines(values)]
+        [
+            f"How '{inventory.stack}' shares the hub (read from the hub's values):",
+            *department_lines(values),
+            home_usage_line(inventory),
+        ]
+    )
+
+
+def home_usage_line(inventory: Inventory) -> str:
+    """The home usage alarm as declared (its threshold, and whether the job that feeds it runs)."""
+    alarms = [
+        a
+        for a in inventory.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")
+        if METRIC_NAME in str(a.inputs.get("metricQueries"))
+    ]
+    if not alarms:
+        return "  homes nearly full: no alarm (department.homeUsageAlarm.enabled is false)"
+    fed = any(HOME_USAGE_JOB in r.name for r in inventory.of_type("kubernetes:batch/v1:CronJob"))
+    return (
+        f"  homes nearly full: an alarm at {alarms[0].inputs['threshold']:g}% of a home's size, to the alert topic "
+        + (
+            "(the home-usage job reads the kubelets every 5 min, and alarms when it stops; dashboard 'Fullest homes')"
+            if fed
+            else "(NO JOB FEEDS IT)"
+        )
     )

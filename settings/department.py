@@ -74,6 +74,15 @@ class AnnouncementSettings(_Model):
     """The hub pages it is shown on."""
 
 
+class HomeUsageAlarmSettings(_Model):
+    enabled: bool = True
+    """Alarm the stack's alert topic when a running server's home passes `percent` (components/home_usage_alarm.py:
+    a CronJob reads the kubelets' volume statistics every 5 minutes; docs/storage.md)."""
+    percent: int = Field(90, ge=50, le=99)
+    """How full a home may get, in percent of its size, before the alarm fires (50-99); the dashboard lists the
+    fullest homes."""
+
+
 class DepartmentSettings(_Model):
     groups: list[GroupQuotaSettings] = Field(default_factory=list)
     """Home size and server limits per hub group; users in none of them get userServers.storageCapacity and
@@ -84,6 +93,8 @@ class DepartmentSettings(_Model):
     """Culling idle kernels inside each user server."""
     announcements: list[AnnouncementSettings] = Field(default_factory=list, max_length=10)
     """Messages on the hub's login, home and spawn pages (a maintenance window, a new profile)."""
+    home_usage_alarm: HomeUsageAlarmSettings = HomeUsageAlarmSettings()
+    """An alarm when a home is nearly full."""
 
     @model_validator(mode="after")
     def _check(self) -> DepartmentSettings:

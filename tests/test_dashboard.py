@@ -96,6 +96,7 @@ def test_every_stack_has_the_widgets_the_issue_lists(plans: dict[str, Inventory]
             "User bucket requests (and expected band)",
             "GuardDuty findings and security events",
             *(["Dask clusters and workers"] if plan.stack == "prod" else []),  # daskGateway.enabled
+            "Fullest homes (% used)",
             "Alarm states",
         ]
         name = plan.one(DASHBOARD).inputs["dashboardName"]

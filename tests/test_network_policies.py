@@ -230,6 +230,7 @@ def named_pods(plan: Inventory) -> list[dict[str, Any]]:
             "Deployment": [f"{pod['name']}-7d4b9c8f6-{n}" for n in ("x2kqp", "9wz4r")],
             "DaemonSet": [f"{pod['name']}-{n}" for n in ("x2kqp", "9wz4r")],
             "StatefulSet": [f"{pod['name']}-{n}" for n in ("0", "1")],
+            "CronJob": [f"{pod['name']}-29412345-{n}" for n in ("x2kqp", "9wz4r")],  # <cronjob>-<minute>-<job's pod>
         }[owner]
         pods += [dict(pod, name=name) for name in names]
     return pods

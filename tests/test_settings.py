@@ -127,6 +127,7 @@ def test_every_validated_setting_has_an_error_fixture() -> None:
         "oauthClientSecret",
         "environment",
         "aws:region",
+        "department.homeUsageAlarm.percent",
     ]:
         assert key in covered, f"no error fixture for {key}"
 
