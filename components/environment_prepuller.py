@@ -22,19 +22,11 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.pause_image import PAUSE_IMAGE
+from components.pause_image import CHART_PAUSE_SECURITY_CONTEXT, PAUSE_IMAGE
 
 # z2jh 4.4.0 values.yaml prePuller.containerSecurityContext, and a read-only root filesystem (an init container
 # that echoes and a pause container write nothing).
-PULLER_SECURITY_CONTEXT: dict[str, Any] = {
-    "runAsNonRoot": True,
-    "runAsUser": 65534,
-    "runAsGroup": 65534,
-    "allowPrivilegeEscalation": False,
-    "capabilities": {"drop": ["ALL"]},
-    "seccompProfile": {"type": "RuntimeDefault"},
-    "readOnlyRootFilesystem": True,
-}
+PULLER_SECURITY_CONTEXT: dict[str, Any] = {**CHART_PAUSE_SECURITY_CONTEXT, "readOnlyRootFilesystem": True}
 # The init container only starts a shell in the environment's image (the pull is the point); the pause container
 # holds the pod. Small, bounded requests and limits so the puller never competes with a user's server.
 PULL_RESOURCES = {"requests": {"cpu": "1m", "memory": "8Mi"}, "limits": {"cpu": "100m", "memory": "64Mi"}}

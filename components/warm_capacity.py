@@ -21,7 +21,7 @@ import pulumi_kubernetes as k8s
 
 from catalog.instance_types import millicores
 from components.jupyterhub_values import USER_TOLERATIONS
-from components.pause_image import PAUSE_IMAGE
+from components.pause_image import CHART_PAUSE_SECURITY_CONTEXT, PAUSE_IMAGE
 from components.warm_capacity_schedule import ScheduleSpec, schedule_objects
 from settings.capacity import WarmScheduleSettings
 
@@ -31,14 +31,7 @@ ZONE_LABEL = "topology.kubernetes.io/zone"
 NODE_PURPOSE_LABEL = "hub.jupyter.org/node-purpose"
 PLACEHOLDER_ZONE_LABEL = "hub.jupyter.org/placeholder-zone"
 # The chart's values.yaml scheduling.userPlaceholder.containerSecurityContext (nobody, Pod Security restricted).
-PLACEHOLDER_SECURITY_CONTEXT: dict[str, Any] = {
-    "runAsNonRoot": True,
-    "runAsUser": 65534,
-    "runAsGroup": 65534,
-    "allowPrivilegeEscalation": False,
-    "capabilities": {"drop": ["ALL"]},
-    "seccompProfile": {"type": "RuntimeDefault"},
-}
+PLACEHOLDER_SECURITY_CONTEXT: dict[str, Any] = CHART_PAUSE_SECURITY_CONTEXT
 
 
 @dataclass(frozen=True)
