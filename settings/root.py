@@ -92,12 +92,10 @@ class Settings(_Model):
         user = self.jupyterhub.user_servers
         # Each profile's environment (the default's with no profiles); a name not pinned is a settings error
         # reported elsewhere, and the estimate stands for it.
-        named = {p.slug: None if p.image else (p.environment or user.environment) for p in user.profiles} or {
-            "default": user.environment
-        }
+        names = {slug: self.environment_name_of(slug) for slug in [p.slug for p in user.profiles] or ["default"]}
         image_sizes = {
             slug: pin.compressed_size_bytes if name and (pin := self.environments.get(name)) else None
-            for slug, name in named.items()
+            for slug, name in names.items()
         }
         return plan_capacity(self.node_groups, user, len(self.network.availability_zones), self.capacity, image_sizes)
 
@@ -161,13 +159,18 @@ class Settings(_Model):
             raise SettingsError("\n".join(problems))
         return self
 
-    def environment_of(self, profile_slug: str | None = None) -> tuple[str, EnvironmentPin] | None:
-        """The environment a profile's servers run (None: userServers'), or None when they run `image`."""
+    def environment_name_of(self, profile_slug: str | None = None) -> str | None:
+        """The name of the environment a profile's servers run (None or an unknown slug: userServers'), or None
+        when they run `image`. Not looked up: the name may be one the settings check refuses."""
         user = self.jupyterhub.user_servers
         profile = next((p for p in user.profiles if p.slug == profile_slug), None)
         if profile is not None and profile.image is not None:
             return None
-        name = (profile.environment if profile is not None else None) or user.environment
+        return (profile.environment if profile is not None else None) or user.environment
+
+    def environment_of(self, profile_slug: str | None = None) -> tuple[str, EnvironmentPin] | None:
+        """The environment a profile's servers run (None: userServers'), or None when they run `image`."""
+        name = self.environment_name_of(profile_slug)
         return (name, self.environments[name]) if name is not None else None
 
     def _profile_problems(self) -> list[str]:

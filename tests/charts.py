@@ -163,6 +163,18 @@ def render(name: str, version: str, values: dict[str, Any], *, release: str, nam
     return objects
 
 
+def render_install(inputs: dict[str, Any], values: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """The objects of a Helm install the plan recorded (a helm.sh/v3 Release's or v4 Chart's inputs: chart,
+    version, values, name, namespace), with its own values or `values` in their place."""
+    return render(
+        inputs["chart"],
+        inputs["version"],
+        inputs["values"] if values is None else values,
+        release=inputs["name"],
+        namespace=inputs["namespace"],
+    )
+
+
 def pod_templates(objects: list[dict[str, Any]]) -> Iterator[tuple[str, dict[str, Any]]]:
     """("Kind/name", pod spec) of every object that makes pods."""
     for document in objects:

@@ -112,17 +112,25 @@ def test_the_start_timeout_covers_a_cold_start() -> None:
     assert cold.cold_start.start_timeout_seconds == 660
 
 
-def _hub_process_config(settings: Settings) -> Any:
-    values = build_values(
+def _hub_values(settings: Settings) -> dict[str, Any]:
+    """The hub release's values as the program builds them, with the plan's limits."""
+    return build_values(
         settings.jupyterhub,
         storage_class="gp3",
         secrets=redacted_secrets(),
         certificate_arn="arn:aws:acm:eu-west-1:111122223333:certificate/test",
         capacity=settings.capacity_plan,
     )
+
+
+def _hub_process_config(settings: Settings) -> Any:
     return hub_config(
         charts.render(
-            "jupyterhub", settings.jupyterhub.chart_version, values, release="jupyterhub", namespace="jupyterhub"
+            "jupyterhub",
+            settings.jupyterhub.chart_version,
+            _hub_values(settings),
+            release="jupyterhub",
+            namespace="jupyterhub",
         )
     )
 
@@ -167,15 +175,8 @@ def _prod_with_gpu_start_timeout(seconds: int | None) -> Settings:
 
 def _start_timeouts(settings: Settings) -> dict[str, int]:
     """Each profile's start timeout as the real KubeSpawner has it once a user chose the profile."""
-    values = build_values(
-        settings.jupyterhub,
-        storage_class="gp3",
-        secrets=redacted_secrets(),
-        certificate_arn="arn:aws:acm:eu-west-1:111122223333:certificate/test",
-        capacity=settings.capacity_plan,
-    )
     # The chart hands singleuser.profileList to KubeSpawner.profile_list (jupyterhub_config.py L176).
-    single = values["singleuser"]
+    single = _hub_values(settings)["singleuser"]
     return {p["slug"]: _start_timeout_after_choosing(single, p["slug"]) for p in single["profileList"]}
 
 

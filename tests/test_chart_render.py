@@ -34,13 +34,7 @@ def hub_release(plan: Inventory) -> dict[str, Any]:
 
 
 def render(release: dict[str, Any], values: dict[str, Any] | None = None) -> list[dict[str, Any]]:
-    return charts.render(
-        release["chart"],
-        release["version"],
-        release["values"] if values is None else values,
-        release=release["name"],
-        namespace=release["namespace"],
-    )
+    return charts.render_install(release, values)
 
 
 _RENDERED: dict[str, list[dict[str, Any]]] = {}

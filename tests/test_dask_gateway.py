@@ -35,14 +35,7 @@ def gateway_chart(plan: Inventory) -> Recorded:
 
 
 def render(chart: Recorded, values: dict[str, Any] | None = None) -> list[dict[str, Any]]:
-    inputs = chart.inputs
-    return charts.render(
-        inputs["chart"],
-        inputs["version"],
-        inputs["values"] if values is None else values,
-        release=inputs["name"],
-        namespace=inputs["namespace"],
-    )
+    return charts.render_install(chart.inputs, values)
 
 
 @pytest.fixture(scope="module")

@@ -195,14 +195,7 @@ def device_plugin_release(plan: Inventory) -> Recorded:
 
 def rendered_device_plugin(release: Recorded, values: dict[str, Any] | None = None) -> list[dict[str, Any]]:
     """The chart's objects for the release, with its values (or `values` in their place)."""
-    inputs = release.inputs
-    return charts.render(
-        inputs["chart"],
-        inputs["version"],
-        inputs["values"] if values is None else values,
-        release=inputs["name"],
-        namespace=inputs["namespace"],
-    )
+    return charts.render_install(release.inputs, values)
 
 
 def plugin_setting(container: dict[str, Any], setting: dict[str, Any]) -> str:
