@@ -41,6 +41,14 @@ def kubespawner_kib(memory: str | int | float) -> float:
 
 
 HUB_SLIM_IMAGE = "quay.io/jupyterhub/k8s-hub-slim"
+
+
+def hub_image_reference(chart_version: str) -> str:
+    """The hub's image as the release runs it (hub.image: the slim hub at the chart's version), for the program's
+    own jobs that run in it (the warm capacity's scaler, the home usage job): no image of their own to pull."""
+    return f"{HUB_SLIM_IMAGE}:{chart_version}"
+
+
 # One pod per user, named by the hub from the user name (users cannot choose it). The S3 isolation
 # keys on this name (the `kubernetes-pod-name` session tag), so named servers stay off.
 USER_POD_NAME_TEMPLATE = "jupyter-{username}"

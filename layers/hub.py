@@ -17,7 +17,6 @@ from components.jupyterhub import RELEASE_NAME, JupyterHub, JupyterHubArgs
 from components.jupyterhub_values import (
     CURATOR_SERVICE_ACCOUNT,
     GPU_TAINT,
-    HUB_SLIM_IMAGE,
     NODE_POOL_LABEL,
     USER_SERVICE_ACCOUNT,
     USER_TOLERATIONS,
@@ -26,6 +25,7 @@ from components.jupyterhub_values import (
     UserImageChoice,
     choose_user_image,
     environment_image,
+    hub_image_reference,
 )
 from components.network import plan_subnets
 from components.registry import Registry, RegistryArgs
@@ -247,7 +247,7 @@ def declare_hub(
                 provider=cluster.cluster.provider,
                 depends_on=[jupyterhub.release],
                 schedule=settings.capacity.warm.schedule,
-                scaler_image=f"{HUB_SLIM_IMAGE}:{hub.chart_version}",
+                scaler_image=hub_image_reference(hub.chart_version),
                 vpc_cidr=settings.network.vpc_cidr,
                 lockdown=settings.incident.lockdown,
             ),

@@ -19,7 +19,7 @@ from components.dask_gateway_monitoring import DaskGatewayAlarm, DaskGatewayAlar
 from components.environment_alerts import EnvironmentAlerts, EnvironmentAlertsArgs
 from components.guardduty import ThreatDetection, ThreatDetectionArgs
 from components.home_usage_alarm import HomeUsageAlarm, HomeUsageAlarmArgs, fullest_homes_query
-from components.jupyterhub_values import HUB_SLIM_IMAGE
+from components.jupyterhub_values import hub_image_reference
 from components.log_shipping import ContainerLogs, ContainerLogsArgs, container_log_group_name
 from layers.cluster import ClusterLayer
 from layers.foundation import Foundation
@@ -184,7 +184,7 @@ def declare_operations(
                 cluster_name=settings.cluster.name,
                 hub_namespace=hub.jupyterhub.namespace,
                 hub_namespace_name=settings.jupyterhub.namespace,
-                image=f"{HUB_SLIM_IMAGE}:{settings.jupyterhub.chart_version}",
+                image=hub_image_reference(settings.jupyterhub.chart_version),
                 vpc_cidr=settings.network.vpc_cidr,
                 application_log_group=container_logs.application_log_group_name,
                 alert_topic_arn=alerts.topic_arn,
