@@ -15,7 +15,7 @@ from typing import Any
 
 from catalog.capacity import nodes_for
 from catalog.instance_types import lookup, quantity_kib
-from offline_plan.cost import GIB_KIB, CostReport
+from offline_plan.cost import GIB_KIB, CostReport, instance_hourly_usd
 from settings import Settings
 from settings.capacity import CapacityPlan
 
@@ -133,11 +133,11 @@ class CapacityCost:
 def _node_hourly(settings: Settings, prices: dict[str, Any]) -> float | None:
     """A user node's hour: the instance (on-demand: an upper bound for Spot) and its root volume."""
     group = settings.node_groups.user
-    instance = prices["instances"].get(settings.capacity_plan.default.fit.instance_type)
+    hourly = instance_hourly_usd(prices, settings.capacity_plan.default.fit.instance_type)
     gp3 = (prices["prices"].get("ebs.gp3-gb-month") or {}).get("usd")
-    if instance is None or gp3 is None:
+    if hourly is None or gp3 is None:
         return None
-    return float(instance["usd"]) + gp3 * group.disk_size_gib / float(prices["hoursPerMonth"])
+    return hourly + gp3 * group.disk_size_gib / float(prices["hoursPerMonth"])
 
 
 def capacity_cost(settings: Settings, report: CostReport, prices: dict[str, Any]) -> CapacityCost:

@@ -50,6 +50,14 @@ def load_prices(region: str) -> dict[str, Any]:
     return json.loads(path.read_text())
 
 
+def instance_hourly_usd(prices: dict[str, Any], instance_type: str) -> float | None:
+    """The on-demand USD per hour of an instance type in the region's snapshot, or None where the snapshot has no
+    price for it (a type it does not list, or lists with `usd: null`: most snapshots of regions no public source
+    covers have entries without a price), so the estimate calls the item unpriced instead of failing."""
+    usd = (prices["instances"].get(instance_type) or {}).get("usd")
+    return None if usd is None else float(usd)
+
+
 @dataclass
 class Line:
     component: str
@@ -338,11 +346,11 @@ def _trail(ctx: _Context, resource: Recorded) -> Iterator[Line | UnitPrice]:
 def _node_group(ctx: _Context, resource: Recorded) -> Iterator[Line | UnitPrice]:
     scaling = resource.inputs["scalingConfig"]
     instance_type = resource.inputs["instanceTypes"][0]
-    instance = ctx.prices["instances"].get(instance_type)
+    hourly = instance_hourly_usd(ctx.prices, instance_type)
     spot = resource.inputs.get("capacityType") == "SPOT"
     pool = (resource.inputs.get("labels") or {}).get("node-purpose", resource.name)
     label = f"{pool} node groups, {instance_type}" + (" (Spot: on-demand price, an upper bound)" if spot else "")
-    usd = None if instance is None else instance["usd"] * ctx.hours
+    usd = None if hourly is None else hourly * ctx.hours
     yield Line(
         ctx.component(resource),
         label,
@@ -430,8 +438,8 @@ def _placeholders(ctx: _Context, resource: Recorded) -> Iterator[Line | UnitPric
     instance_type = group.inputs["instanceTypes"][0]
     per_node = node_fit(instance_type, requests["cpu"], requests["memory"], daemonset_load("user")).servers
     nodes = -(-int(replicas) // max(per_node, 1))
-    instance = ctx.prices["instances"].get(instance_type)
-    usd = None if instance is None else instance["usd"] * ctx.hours * share * nodes
+    hourly = instance_hourly_usd(ctx.prices, instance_type)
+    usd = None if hourly is None else hourly * ctx.hours * share * nodes
     disk = _root_disk_gib(ctx, group)
     gp3, estimated = ctx.price("ebs.gp3-gb-month")
     if usd is not None and disk and gp3 is not None:
@@ -542,7 +550,8 @@ def user_costs(inventory: Inventory, prices: dict[str, Any], active_hours: int) 
             continue
         instance_type = group.inputs["instanceTypes"][0]
         instance = prices["instances"].get(instance_type)
-        if instance is None or lookup(instance_type) is None:
+        hourly = instance_hourly_usd(prices, instance_type)
+        if instance is None or hourly is None or lookup(instance_type) is None:
             costs.append(
                 UserCost(
                     profile["slug"],
@@ -564,7 +573,7 @@ def user_costs(inventory: Inventory, prices: dict[str, Any], active_hours: int) 
             kubespawner_kib(override.get("mem_guarantee") or 0) / memory_kib,
             gpus / instance["gpus"] if instance["gpus"] else 0.0,
         )
-        per_hour = share * instance["usd"]
+        per_hour = share * hourly
         # A full snapshot: the upper bound.
         storage = None if gp3 is None or snapshot is None else storage_gib * gp3 + storage_gib * snapshot
         costs.append(

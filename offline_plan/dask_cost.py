@@ -16,17 +16,19 @@ GATEWAY_PODS = 3  # api, controller, traefik
 
 def _node_hour(ctx: Any, purpose: str) -> tuple[str, float, float, float] | None:
     """(instance type, on-demand USD per hour, allocatable cores, allocatable bytes) of the pool's first type."""
+    from offline_plan.cost import instance_hourly_usd  # cost.py imports this module
+
     groups = [
         g for g in ctx.inventory.of_type("aws:eks/nodeGroup:NodeGroup") if g.inputs["labels"]["node-purpose"] == purpose
     ]
     if not groups:
         return None
     instance_type = groups[0].inputs["instanceTypes"][0]
-    instance = ctx.prices["instances"].get(instance_type)
-    if instance is None or lookup(instance_type) is None:
+    hourly = instance_hourly_usd(ctx.prices, instance_type)
+    if hourly is None or lookup(instance_type) is None:
         return None
     millicores, memory_mib = allocatable(instance_type)
-    return instance_type, float(instance["usd"]), millicores / 1000, memory_mib * 1024 * 1024
+    return instance_type, hourly, millicores / 1000, memory_mib * 1024 * 1024
 
 
 def dask_gateway_costs(ctx: Any, resource: Recorded) -> Iterator[Any]:
