@@ -530,6 +530,9 @@ def capacity_values(capacity: CapacityPlan) -> dict[str, Any]:
             "activeServerLimit": capacity.active_server_limit,
             "concurrentSpawnLimit": capacity.concurrent_spawn_limit,
             "consecutiveFailureLimit": capacity.consecutive_failure_limit,
+            # The chart has no key for it: KubeSpawner's start_timeout ends when the pod runs, then the hub gives
+            # the server http_timeout (30 s by default) to answer, however long its start was planned to take.
+            "config": {"KubeSpawner": {"http_timeout": capacity.http_timeout_seconds}},
         },
         "singleuser": {"startTimeout": capacity.start_timeout_seconds},
     }
