@@ -87,8 +87,14 @@ AMI_RELEASE = Lookup("ssm:GetParameter (the EKS AMI's public parameter)", "ssm:G
 IMAGES = Lookup("ecr:ListImages", "ecr:ListImages", absent=("RepositoryNotFoundException",))
 LOG_GROUPS = Lookup("logs:DescribeLogGroups", "logs:DescribeLogGroups")
 OFFERINGS = Lookup("ec2:DescribeInstanceTypeOfferings", "ec2:DescribeInstanceTypeOfferings")
-# A quota code the service does not have in the region (Service Quotas' NoSuchResourceException) is absent.
-QUOTA = Lookup("servicequotas:GetServiceQuota", "servicequotas:GetServiceQuota", absent=("NoSuchResourceException",))
+# The data source asks GetAWSDefaultServiceQuota first (a quota the region lacks: NoSuchResourceException, absent),
+# then GetServiceQuota for an applied value, keeping the default when there is none (terraform-provider-aws
+# internal/service/servicequotas/service_quota_data_source.go): both are needed.
+QUOTA = Lookup(
+    "servicequotas:GetAWSDefaultServiceQuota/GetServiceQuota",
+    "servicequotas:GetAWSDefaultServiceQuota and servicequotas:GetServiceQuota",
+    absent=("NoSuchResourceException",),
+)
 # With no detector id the data source lists detectors and reports none as an empty result.
 DETECTOR = Lookup(
     "guardduty:ListDetectors", "guardduty:ListDetectors and guardduty:GetDetector", absent=("empty result",)
@@ -442,6 +448,8 @@ def instance_class(instance_type: str) -> str | None:
     """The vCPU quota class of a type: standard, g-vt or p; None for one this check does not cover (F, X, Inf,
     Trn, DL...)."""
     family = instance_type.split(".")[0]
+    if family.startswith("hpc"):
+        return None  # its own quota (Running On-Demand HPC instances, L-F7808C92), not the standard one
     if family.startswith(("g", "vt")):
         return "g-vt"
     if family.startswith("p"):

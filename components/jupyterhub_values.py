@@ -513,7 +513,16 @@ def build_values(
         values = deep_merge(values, capacity_values(capacity))
     if database is not None:
         # No volume: the chart's hub-db PVC is made only for sqlite-pvc, so the hub may start in any zone.
-        values["hub"]["db"] = {"type": "postgres", "url": database.url, "password": database.password}
+        # upgrade: the chart passes --upgrade-db on its own for sqlite-pvc only (templates/hub/deployment.yaml), so a
+        # later chart whose JupyterHub changes the schema would stop the hub at start on PostgreSQL ("Found database
+        # schema version ... run `jupyterhub upgrade-db`"). RDS keeps automated backups (point-in-time restore), the
+        # backup the chart's sqlite default relies on too.
+        values["hub"]["db"] = {
+            "type": "postgres",
+            "url": database.url,
+            "password": database.password,
+            "upgrade": True,
+        }
     if department is not None:
         values = with_department(values, department)
     values = deep_merge(values, dict(extra_values or {}))
@@ -530,6 +539,9 @@ def capacity_values(capacity: CapacityPlan) -> dict[str, Any]:
             "activeServerLimit": capacity.active_server_limit,
             "concurrentSpawnLimit": capacity.concurrent_spawn_limit,
             "consecutiveFailureLimit": capacity.consecutive_failure_limit,
+            # The chart has no key for it: KubeSpawner's start_timeout ends when the pod runs, then the hub gives
+            # the server http_timeout (30 s by default) to answer, however long its start was planned to take.
+            "config": {"KubeSpawner": {"http_timeout": capacity.http_timeout_seconds}},
         },
         "singleuser": {"startTimeout": capacity.start_timeout_seconds},
     }

@@ -30,6 +30,11 @@ ZONE_LABEL = "topology.kubernetes.io/zone"
 # The chart's user affinity (scheduling.userPods.nodeAffinity.matchNodePurpose: require).
 NODE_PURPOSE_LABEL = "hub.jupyter.org/node-purpose"
 PLACEHOLDER_ZONE_LABEL = "hub.jupyter.org/placeholder-zone"
+# pulumi-kubernetes applies server-side without force (provider/pkg/await/await.go patchForce), so an `up` that sets
+# replicas the schedule's job owns (its scale patches, field manager warm-capacity-scaler) fails with a field
+# conflict. With this annotation Pulumi takes the field back: after the schedule is removed, and on any StatefulSet
+# of the program's own that only the job also writes.
+PATCH_FORCE_ANNOTATION = {"pulumi.com/patchForce": "true"}
 # The chart's values.yaml scheduling.userPlaceholder.containerSecurityContext (nobody, Pod Security restricted).
 PLACEHOLDER_SECURITY_CONTEXT: dict[str, Any] = CHART_PAUSE_SECURITY_CONTEXT
 
@@ -70,7 +75,12 @@ def placeholder_statefulset(spec: PlaceholderSpec) -> dict[str, Any]:
     manifest: dict[str, Any] = {
         "apiVersion": "apps/v1",
         "kind": "StatefulSet",
-        "metadata": {"name": name, "namespace": spec.namespace, "labels": dict(labels)},
+        "metadata": {
+            "name": name,
+            "namespace": spec.namespace,
+            "labels": dict(labels),
+            "annotations": dict(PATCH_FORCE_ANNOTATION),
+        },
         "spec": {
             "podManagementPolicy": "Parallel",
             "replicas": spec.replicas,

@@ -31,6 +31,8 @@ WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 # from the controller's: a run that starts a moment before the hour counts as that hour.
 EARLY_START = timedelta(minutes=5)
 MERGE_PATCH = "application/merge-patch+json"
+# The name the API server records as the owner of spec.replicas (managedFields); without it, urllib's User-Agent.
+FIELD_MANAGER = "warm-capacity-scaler"
 
 
 def is_warm(schedule: dict[str, Any], instant: datetime) -> bool:
@@ -49,7 +51,7 @@ def desired_replicas(config: dict[str, Any], now: datetime) -> int:
 
 
 def scale_path(namespace: str, name: str) -> str:
-    return f"/apis/apps/v1/namespaces/{namespace}/statefulsets/{name}/scale"
+    return f"/apis/apps/v1/namespaces/{namespace}/statefulsets/{name}/scale?fieldManager={FIELD_MANAGER}"
 
 
 def scale(api: str, token: str, context: ssl.SSLContext | None, namespace: str, name: str, replicas: int) -> int:

@@ -79,6 +79,9 @@ def _limits(settings: Settings, plan: CapacityPlan) -> list[str]:
             f"  start timeout of {slug}: {seconds} s (its environment pulls longer)"
             for slug, seconds in sorted(plan.profile_start_timeouts.items())
         ),
+        f"  server start: the hub waits {plan.http_timeout_seconds} s for a running server to answer "
+        f"(Spawner.http_timeout: capacity.coldStart.serverStartSeconds {capacity.cold_start.server_start_seconds} s "
+        f"x {capacity.cold_start.safety_factor:g}; JupyterHub's 30 s would stop a slower start)",
         "  warm capacity: "
         + (
             f"{warm} {plan.default.profile} placeholder(s) per zone, {warm * len(settings.network.availability_zones)} "

@@ -70,6 +70,13 @@ class ColdStartSettings(_Model):
         """KubeSpawner's start_timeout: the cold start with the margin, rounded up to a minute."""
         return 60 * math.ceil(self.cold_start_seconds * self.safety_factor / 60)
 
+    @property
+    def http_timeout_seconds(self) -> int:
+        """Spawner.http_timeout: once KubeSpawner reports the pod running, the hub waits only this long for the
+        server to answer (JupyterHub 5.5 User._wait_up), 30 s by default, and stops the server after it. The start
+        timeout does not cover this part: the server's start with the margin, never below JupyterHub's 30 s."""
+        return max(30, math.ceil(self.server_start_seconds * self.safety_factor))
+
     def explain(self) -> str:
         return (
             f"node boot {self.node_boot_seconds} s + {self.image_size_gib:g} GiB image at "
@@ -212,6 +219,8 @@ class CapacityPlan:
     consecutive_failure_limit: int
     start_timeout_seconds: int
     """The default profile's (KubeSpawner's start_timeout for every server)."""
+    http_timeout_seconds: int
+    """How long the hub waits for a started server to answer (Spawner.http_timeout), from coldStart."""
     profile_start_timeouts: dict[str, int]
     """Profiles whose pinned environment is larger than the default's: their own cold start's timeout."""
 
@@ -278,6 +287,7 @@ def plan_capacity(
         # restart helps none of them; only a longer streak says the hub itself is broken.
         consecutive_failure_limit=concurrent + 5,
         start_timeout_seconds=start_timeout,
+        http_timeout_seconds=capacity.cold_start.http_timeout_seconds,
         profile_start_timeouts=profile_start_timeouts,
     )
 

@@ -143,6 +143,7 @@ def test_the_values_carry_the_password_as_a_secret_leaf() -> None:
         "type": "postgres",
         "url": "postgresql://jupyterhub@db:5432/jupyterhub?sslmode=require",
         "password": "[secret:db]",
+        "upgrade": True,
     }
 
 

@@ -92,9 +92,17 @@ def test_dev_s_spot_user_group_draws_on_the_spot_quota() -> None:
 
 @pytest.mark.parametrize(
     ("instance_type", "quota_class"),
-    [("m6i.2xlarge", "standard"), ("t3.xlarge", "standard"), ("g5.xlarge", "g-vt"), ("p4d.24xlarge", "p")],
+    [
+        ("m6i.2xlarge", "standard"),
+        ("t3.xlarge", "standard"),
+        ("g5.xlarge", "g-vt"),
+        ("p4d.24xlarge", "p"),
+        # HPC types draw on their own quota (L-F7808C92), which this check does not read.
+        ("hpc6a.48xlarge", None),
+        ("hpc7g.16xlarge", None),
+    ],
 )
-def test_instance_classes(instance_type: str, quota_class: str) -> None:
+def test_instance_classes(instance_type: str, quota_class: str | None) -> None:
     assert preflight.instance_class(instance_type) == quota_class
 
 
@@ -146,9 +154,10 @@ def test_a_quota_the_region_lacks_is_absent_and_not_warned_about(account: Any) -
             "AccessDeniedException",
             "User: arn:aws:sts::111122223333:assumed-role/ci/run is not authorized to perform: "
             "servicequotas:GetServiceQuota",
-            r"servicequotas:GetServiceQuota was denied: .* needs servicequotas:GetServiceQuota",
+            r"GetServiceQuota was denied: .* needs servicequotas:GetAWSDefaultServiceQuota and "
+            r"servicequotas:GetServiceQuota",
         ),
-        ("TooManyRequestsException", "Rate exceeded", r"servicequotas:GetServiceQuota was throttled"),
+        ("TooManyRequestsException", "Rate exceeded", r"GetServiceQuota was throttled"),
     ],
 )
 def test_a_denied_or_throttled_quota_read_stops_the_run(account: Any, code: str, message: str, expected: str) -> None:
@@ -170,3 +179,18 @@ def _facts(values: dict[str, float]) -> preflight.Facts:
         pushed_images=None,
         service_quotas=values,
     )
+
+
+def test_a_denied_default_quota_read_names_the_permission_the_data_source_needs_first(account: Any) -> None:
+    # The provider's data source asks GetAWSDefaultServiceQuota before GetServiceQuota: a role allowed only the
+    # second is refused at the first, and the message must name it.
+    denied = _api_error(
+        "Service Quotas",
+        "GetAWSDefaultServiceQuota",
+        "AccessDeniedException",
+        "User: arn:aws:sts::111122223333:assumed-role/ci/run is not authorized to perform: "
+        "servicequotas:GetAWSDefaultServiceQuota",
+    )
+    account(lambda _: denied)
+    with pytest.raises(preflight.PreflightError, match=r"needs servicequotas:GetAWSDefaultServiceQuota and "):
+        preflight.read_service_quotas(preflight.quota_demand(settings_of("dev")))

@@ -10,6 +10,7 @@ import json
 import sys
 import threading
 import types
+import urllib.parse
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -248,11 +249,16 @@ class FakeApi:
     def __init__(self, role: dict[str, Any], namespace: str, replicas: dict[str, int]) -> None:
         self.role, self.namespace, self.replicas = role, namespace, dict(replicas)
         self.token = "token-of-the-job"
+        self.managers: dict[str, str] = {}
+        """Who the API server records as the last writer of each StatefulSet's replicas (fieldManager, else the
+        client's User-Agent up to its first slash)."""
 
     def handle(self, method: str, path: str, headers: Any, body: bytes) -> tuple[int, dict[str, Any]]:
         if headers.get("Authorization") != f"Bearer {self.token}":
             return 401, {"kind": "Status", "reason": "Unauthorized"}
-        parts = path.strip("/").split("/")
+        url = urllib.parse.urlsplit(path)
+        query = urllib.parse.parse_qs(url.query)
+        parts = url.path.strip("/").split("/")
         # /apis/apps/v1/namespaces/<ns>/statefulsets/<name>/scale
         if len(parts) != 8 or parts[:3] != ["apis", "apps", "v1"] or parts[3] != "namespaces":
             return 404, {"kind": "Status", "reason": "NotFound"}
@@ -266,6 +272,7 @@ class FakeApi:
             return 415, {"kind": "Status", "reason": "UnsupportedMediaType"}
         running = self.replicas[name]
         self.replicas[name] = int(json.loads(body)["spec"]["replicas"])
+        self.managers[name] = query.get("fieldManager", [str(headers.get("User-Agent", "")).split("/")[0]])[0]
         return 200, {"kind": "Scale", "spec": {"replicas": self.replicas[name]}, "status": {"replicas": running}}
 
 
