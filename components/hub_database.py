@@ -91,6 +91,10 @@ class HubDatabase(pulumi.ComponentResource):
             tags=args.tags,
             opts=child,
         )
+        # RDS refuses a final snapshot whose name exists (DBSnapshotAlreadyExists), and a kept final snapshot outlives
+        # its stack: a suffix made once per database keeps the destroy of a re-created stack from failing on the
+        # snapshot its previous life left.
+        final_snapshot_suffix = random.RandomId(f"{name}-hub-database-final-snapshot", byte_length=4, opts=child)
         instance = aws.rds.Instance(
             f"{name}-hub-database",
             identifier=f"{args.name_prefix}-hub",
@@ -114,7 +118,11 @@ class HubDatabase(pulumi.ComponentResource):
             deletion_protection=settings.deletion_protection,
             auto_minor_version_upgrade=True,
             skip_final_snapshot=not args.retain_on_destroy,
-            final_snapshot_identifier=f"{args.name_prefix}-hub-final" if args.retain_on_destroy else None,
+            final_snapshot_identifier=(
+                final_snapshot_suffix.hex.apply(lambda suffix: f"{args.name_prefix}-hub-final-{suffix}")
+                if args.retain_on_destroy
+                else None
+            ),
             apply_immediately=False,
             tags=args.tags,
             opts=pulumi.ResourceOptions(parent=self, additional_secret_outputs=["password"]),

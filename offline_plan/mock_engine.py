@@ -309,6 +309,8 @@ def _outputs_for(type_: str, name: str, inputs: dict[str, Any], region: str) -> 
         outputs["arn"] = f"arn:aws:sns:{region}:{ACCOUNT_ID}:{inputs.get('name', name)}"
     elif type_ == "aws:ec2/launchTemplate:LaunchTemplate":
         outputs["latestVersion"] = 1
+    elif type_ == "random:index/randomId:RandomId":
+        outputs["hex"] = hashlib.sha256(f"{type_}/{name}/hex".encode()).hexdigest()[: 2 * int(inputs["byteLength"])]
     elif type_ == "aws:eks/nodeGroup:NodeGroup":
         # EKS makes one Auto Scaling group per managed node group, named eks-<node group>-<uuid>.
         outputs["resources"] = [{"autoscalingGroups": [{"name": f"eks-{name}-{digest}"}]}]

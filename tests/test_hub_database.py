@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from typing import Any
 
 import pytest
@@ -37,7 +38,13 @@ def test_prod_s_hub_database_is_rds_multi_az_encrypted_private_and_kept(plans: d
     assert (inputs["engine"], inputs["multiAz"], inputs["publiclyAccessible"]) == ("postgres", True, False)
     assert inputs["storageEncrypted"] is True and inputs["kmsKeyId"] == key_arn(plan, "user-data")
     assert inputs["deletionProtection"] is True and inputs["backupRetentionPeriod"] >= 7
-    assert inputs["skipFinalSnapshot"] is False and inputs["finalSnapshotIdentifier"]
+    assert inputs["skipFinalSnapshot"] is False
+    # A name of its own per database (RDS refuses one that exists; the last stack's final snapshot is kept), and a
+    # name RDS accepts: a letter first, letters, digits and single hyphens, at most 255.
+    suffix = plan.one("random:index/randomId:RandomId", "final-snapshot")
+    final = inputs["finalSnapshotIdentifier"]
+    assert final.endswith("-" + suffix.outputs["hex"]) and len(suffix.outputs["hex"]) == 8
+    assert re.fullmatch(r"[A-Za-z](?!.*--)[A-Za-z0-9-]{0,254}(?<!-)", final)
     assert "password" in instance.secret_inputs
     # In the private subnets only.
     (group,) = plan.of_type("aws:rds/subnetGroup:SubnetGroup")
