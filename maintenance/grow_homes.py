@@ -36,7 +36,7 @@ HUB_DEFAULT_PAGE = 50
 PAGINATION_HEADER = "Accept: application/jupyterhub-pagination+json"
 
 
-class GroupsIncomplete(Exception):
+class GroupListingIncompleteError(Exception):
     """The group listing given is not every group of the hub."""
 
 
@@ -52,22 +52,24 @@ def hub_groups(documents: list[Any]) -> list[dict[str, Any]]:
             items = document["items"]
         elif isinstance(document, list):
             if len(document) >= HUB_DEFAULT_PAGE:
-                raise GroupsIncomplete(
+                raise GroupListingIncompleteError(
                     f"--groups: a plain list of {len(document)} groups may be only the hub's first page of "
                     f"{HUB_DEFAULT_PAGE}; fetch the paged form with -H '{PAGINATION_HEADER}' and ?limit=200"
                 )
             items = document
         else:
-            raise GroupsIncomplete("--groups: not an answer of GET /hub/api/groups (a list or a page of groups)")
+            raise GroupListingIncompleteError(
+                "--groups: not an answer of GET /hub/api/groups (a list or a page of groups)"
+            )
         for group in items:
             if "users" not in group:
-                raise GroupsIncomplete(
+                raise GroupListingIncompleteError(
                     f"--groups: group {group.get('name')!r} lists no users; the token needs the read:groups scope "
                     "(an admin's token from https://<domain>/hub/token has it)"
                 )
             groups[group["name"]] = group
     if total is not None and len(groups) < total:
-        raise GroupsIncomplete(
+        raise GroupListingIncompleteError(
             f"--groups: {len(groups)} of the hub's {total} groups given; fetch the next page (?limit=200&offset="
             f"{len(groups)}) and pass each page with its own --groups"
         )
@@ -124,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     hub = settings.jupyterhub
     try:
         groups = hub_groups([json.loads(path.read_text()) for path in args.groups])
-    except GroupsIncomplete as error:
+    except GroupListingIncompleteError as error:
         print(error, file=sys.stderr)
         return 2
     commands, larger = plan_growth(

@@ -106,9 +106,7 @@ def test_the_bucket_is_private_encrypted_and_tls_only(account: Inventory) -> Non
     # policy for this account's exports; for another account's export neither may.
     for other_service in ("billingreports.amazonaws.com", service):
         for action, resource in (("s3:PutObject", f"{bucket_arn}/cur2/x.parquet"), ("s3:GetBucketPolicy", bucket_arn)):
-            requests.append(
-                IamRequest(action, resource, [], other_service, context=deliver, resource_policy=policy)
-            )
+            requests.append(IamRequest(action, resource, [], other_service, context=deliver, resource_policy=policy))
         requests.append(
             IamRequest(
                 "s3:PutObject",

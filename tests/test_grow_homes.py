@@ -70,26 +70,26 @@ def test_a_cut_group_listing_is_refused_not_read_as_every_group(plans: dict[str,
     non-member's, and it would never grow."""
     from jupyterhub.app import JupyterHub
 
-    from maintenance.grow_homes import HUB_DEFAULT_PAGE, GroupsIncomplete, hub_groups
+    from maintenance.grow_homes import HUB_DEFAULT_PAGE, GroupListingIncompleteError, hub_groups
 
     assert JupyterHub.api_page_default_limit.default_value == HUB_DEFAULT_PAGE
     teams = [_group(f"team-{i:03}", []) for i in range(60)]
     department_group = _group("data-science", ["alice.phd"])
     every = [*teams, department_group]
     first_page = every[:HUB_DEFAULT_PAGE]
-    with pytest.raises(GroupsIncomplete, match="first page of 50"):
+    with pytest.raises(GroupListingIncompleteError, match="first page of 50"):
         hub_groups([first_page])
     pages = [
         {"items": every[i : i + 50], "_pagination": {"offset": i, "limit": 50, "total": len(every), "next": None}}
         for i in range(0, len(every), 50)
     ]
-    with pytest.raises(GroupsIncomplete, match="50 of the hub's 61 groups given"):
+    with pytest.raises(GroupListingIncompleteError, match="50 of the hub's 61 groups given"):
         hub_groups(pages[:1])
     assert {g["name"] for g in hub_groups(pages)} == {g["name"] for g in every}
     # A short plain list is every group (the hub's default page was not filled).
     assert hub_groups([[department_group]]) == [department_group]
     # Without read:groups the hub leaves `users` out of each group (its access map): refused, not read as empty.
-    with pytest.raises(GroupsIncomplete, match="read:groups"):
+    with pytest.raises(GroupListingIncompleteError, match="read:groups"):
         hub_groups([[{"kind": "group", "name": "data-science"}]])
 
 
