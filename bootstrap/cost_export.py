@@ -24,6 +24,11 @@ DATA_EXPORTS_REGION = "us-east-1"
 EXPORT_NAME = "jhub-eks-cur2"
 EXPORT_PREFIX = "cur2"
 DATA_EXPORTS_SERVICE = "bcm-data-exports.amazonaws.com"
+# The Data Exports guide's bucket policy ("Setting up an Amazon S3 bucket for data exports") has named both
+# services: the version published with CUR 2.0 lets billingreports.amazonaws.com and bcm-data-exports write and
+# read the policy (CreateExport reads it to check the bucket), the later cross-account version only
+# bcm-data-exports. The policy grants both, for this account's exports only, so it is the one either checks for.
+DATA_EXPORTS_SERVICES = ("billingreports.amazonaws.com", DATA_EXPORTS_SERVICE)
 
 # The pod labels whose cost allocation tags split the bill per user (and Dask user): the label KubeSpawner puts on
 # every user server (kubespawner/spawner.py `_build_common_labels`: hub.jupyter.org/username, the escaped name)
@@ -129,8 +134,10 @@ def cost_per_component_query(database: str, table: str) -> str:
 def bucket_policy(bucket_arn: str, account_id: str, partition: str) -> dict[str, object]:
     """TLS only; Data Exports may write its files (and read the policy, to check the bucket is still this account's)
     for this account's exports only: the policy of the Data Exports user guide ("Setting up an Amazon S3 bucket for
-    data exports"). SSE-S3: the guide documents no key policy for delivery into an SSE-KMS bucket."""
+    data exports", DATA_EXPORTS_SERVICES). SSE-S3: the guide documents no key policy for delivery into an SSE-KMS
+    bucket."""
     export_arns = f"arn:{partition}:bcm-data-exports:{DATA_EXPORTS_REGION}:{account_id}"
+    report_definitions = f"arn:{partition}:cur:{DATA_EXPORTS_REGION}:{account_id}"
     return {
         "Version": "2012-10-17",
         "Statement": [
@@ -145,13 +152,13 @@ def bucket_policy(bucket_arn: str, account_id: str, partition: str) -> dict[str,
             {
                 "Sid": "DataExportsDelivery",
                 "Effect": "Allow",
-                "Principal": {"Service": DATA_EXPORTS_SERVICE},
+                "Principal": {"Service": list(DATA_EXPORTS_SERVICES)},
                 "Action": ["s3:PutObject", "s3:GetBucketPolicy"],
                 "Resource": [bucket_arn, f"{bucket_arn}/*"],
                 "Condition": {
                     "StringLike": {
                         "aws:SourceAccount": account_id,
-                        "aws:SourceArn": f"{export_arns}:export/*",
+                        "aws:SourceArn": [f"{export_arns}:export/*", f"{report_definitions}:definition/*"],
                     }
                 },
             },

@@ -12,6 +12,7 @@ import hub_config
 from settings.department import AnnouncementSettings, DepartmentSettings, gibibytes
 
 GROUP_LIMITS_SNIPPET = "30-group-server-limits"
+GROUP_OVERRIDES_SNIPPET = "25-department-group-overrides"
 # jupyter-server reads one jupyter_server_config.json per directory of its config path (a `.d` directory is
 # read for extension switches only: jupyter_server/config_manager.py). /usr/local/etc/jupyter comes before
 # /etc/jupyter, where the docker-stacks images keep their own config, so what the stack sets here wins over
@@ -124,6 +125,8 @@ def with_department(values: dict[str, Any], department: DepartmentSettings) -> d
     overrides = group_overrides(department)
     if overrides:
         hub["config"]["KubeSpawner"] = {**hub["config"].get("KubeSpawner", {}), "group_overrides": overrides}
+        # What a group gave a user is taken back when they leave it (a spawner outlives its server).
+        hub["extraConfig"][GROUP_OVERRIDES_SNIPPET] = hub_config.source("department_group_overrides")
     limits = group_server_limits(department)
     if limits:
         values["custom"] = {**values.get("custom", {}), "groupServerLimits": limits}

@@ -83,6 +83,16 @@ class HomeUsageAlarmSettings(_Model):
     fullest homes."""
 
 
+# EKS split cost allocation data imports at most 50 labels of a pod as cost allocation tags, the first 50 in
+# alphabetical order ("Using Kubernetes labels for cost allocation in EKS", AWS Data Exports guide). A user
+# server carries KubeSpawner's and the chart's labels besides one label per department group of its user, and
+# hub.jupyter.org/username sorts after the group labels: past 50, the user's cost loses its name first.
+SPLIT_COST_LABEL_LIMIT = 50
+USER_POD_LABELS_BESIDES_GROUPS = 12
+"""Counted on the real KubeSpawner 7.0.0 pod of every profile (tests/test_department_labels.py)."""
+MAX_DEPARTMENT_GROUPS = SPLIT_COST_LABEL_LIMIT - USER_POD_LABELS_BESIDES_GROUPS
+
+
 class DepartmentSettings(_Model):
     groups: list[GroupQuotaSettings] = Field(default_factory=list)
     """Home size and server limits per hub group; users in none of them get userServers.storageCapacity and
@@ -102,6 +112,14 @@ class DepartmentSettings(_Model):
         repeated = sorted({n for n in names if names.count(n) > 1})
         if repeated:
             raise _field_error("groups", f"{repeated} listed more than once; give each group one entry")
+        if len(self.groups) > MAX_DEPARTMENT_GROUPS:
+            raise _field_error(
+                "groups",
+                f"{len(self.groups)} groups: a member of all of them would run a server with "
+                f"{USER_POD_LABELS_BESIDES_GROUPS + len(self.groups)} labels, and EKS split cost allocation data "
+                f"imports only the first {SPLIT_COST_LABEL_LIMIT} in alphabetical order (their username label among "
+                f"the last); list at most {MAX_DEPARTMENT_GROUPS} groups",
+            )
         for index, group in enumerate(self.groups):
             servers, gpus = group.max_servers, group.max_gpu_servers
             if servers is not None and gpus is not None and gpus > servers:

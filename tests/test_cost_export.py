@@ -102,7 +102,28 @@ def test_the_bucket_is_private_encrypted_and_tls_only(account: Inventory) -> Non
             resource_policy=policy,
         ),
     ]
-    assert evaluate(requests) == ["Allowed", "ImplicitlyDenied", "ExplicitlyDenied", "ImplicitlyDenied"]
+    # Both services of the guide's policy (its CUR 2.0 version names billingreports too) deliver and check the
+    # policy for this account's exports; for another account's export neither may.
+    for other_service in ("billingreports.amazonaws.com", service):
+        for action, resource in (("s3:PutObject", f"{bucket_arn}/cur2/x.parquet"), ("s3:GetBucketPolicy", bucket_arn)):
+            requests.append(IamRequest(action, resource, [], other_service, context=deliver, resource_policy=policy))
+        requests.append(
+            IamRequest(
+                "s3:PutObject",
+                f"{bucket_arn}/cur2/x.parquet",
+                [],
+                other_service,
+                context={**deliver, "aws:SourceArn": export_arn.replace(ACCOUNT_ID, "999999999999")},
+                resource_policy=policy,
+            )
+        )
+    assert evaluate(requests) == [
+        "Allowed",
+        "ImplicitlyDenied",
+        "ExplicitlyDenied",
+        "ImplicitlyDenied",
+        *["Allowed", "Allowed", "ImplicitlyDenied"] * 2,
+    ]
 
 
 def test_the_labels_the_pods_carry_are_the_tags_activated_and_queried(

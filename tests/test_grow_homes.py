@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
+
 from maintenance.grow_homes import plan_growth
 from offline_plan.mock_engine import Inventory, load_stack_config
 from settings import parse_settings
@@ -56,3 +58,45 @@ def test_the_home_storage_class_allows_expansion(plan: Inventory) -> None:
     (storage_class,) = plan.of_type("kubernetes:storage.k8s.io/v1:StorageClass")
     assert storage_class.inputs["allowVolumeExpansion"] is True
     assert storage_class.inputs["metadata"]["name"] == spawner_config(plan).KubeSpawner.storage_class
+
+
+def _group(name: str, users: list[str]) -> dict[str, Any]:
+    return {"kind": "group", "name": name, "users": users, "roles": [], "properties": {}}
+
+
+def test_a_cut_group_listing_is_refused_not_read_as_every_group(plans: dict[str, Inventory]) -> None:
+    """JupyterHub 5.5.0 lists 50 groups unless asked for more (api_page_default_limit), and without the pagination
+    media type the cut list looks whole: alice's department group past the first page would size her home as a
+    non-member's, and it would never grow."""
+    from jupyterhub.app import JupyterHub
+
+    from maintenance.grow_homes import HUB_DEFAULT_PAGE, GroupListingIncompleteError, hub_groups
+
+    assert JupyterHub.api_page_default_limit.default_value == HUB_DEFAULT_PAGE
+    teams = [_group(f"team-{i:03}", []) for i in range(60)]
+    department_group = _group("data-science", ["alice.phd"])
+    every = [*teams, department_group]
+    first_page = every[:HUB_DEFAULT_PAGE]
+    with pytest.raises(GroupListingIncompleteError, match="first page of 50"):
+        hub_groups([first_page])
+    pages = [
+        {"items": every[i : i + 50], "_pagination": {"offset": i, "limit": 50, "total": len(every), "next": None}}
+        for i in range(0, len(every), 50)
+    ]
+    with pytest.raises(GroupListingIncompleteError, match="50 of the hub's 61 groups given"):
+        hub_groups(pages[:1])
+    assert {g["name"] for g in hub_groups(pages)} == {g["name"] for g in every}
+    # A short plain list is every group (the hub's default page was not filled).
+    assert hub_groups([[department_group]]) == [department_group]
+    # Without read:groups the hub leaves `users` out of each group (its access map): refused, not read as empty.
+    with pytest.raises(GroupListingIncompleteError, match="read:groups"):
+        hub_groups([[{"kind": "group", "name": "data-science"}]])
+
+
+def test_the_runbook_fetches_the_paged_group_listing() -> None:
+    from pathlib import Path
+
+    from maintenance.grow_homes import PAGINATION_HEADER
+
+    runbook = (Path(__file__).parent.parent / "docs" / "storage.md").read_text()
+    assert f'-H "{PAGINATION_HEADER}"' in runbook and "/hub/api/groups?limit=200" in runbook
