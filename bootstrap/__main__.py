@@ -15,7 +15,7 @@ import pulumi_aws as aws
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from account_prerequisites import COST_ALLOCATION_TAG_KEYS, AccountPrerequisites, AccountPrerequisitesArgs
-from cost_export import USERNAME_LABELS, CostExport, CostExportArgs
+from cost_export import GROUP_LABEL_PREFIX, USERNAME_LABELS, CostExport, CostExportArgs
 from environment_images import promote_policy, promote_subjects, push_policy, push_subjects
 from github_oidc import (
     CI_ROLE_PREFIX,
@@ -35,6 +35,17 @@ if prefix.startswith(CI_ROLE_PREFIX) or CI_ROLE_PREFIX.startswith(prefix):
 if "/" not in repository or "*" in repository:
     raise pulumi.RunError(
         f"jhub-eks-bootstrap:githubRepository: {repository!r} must be exactly owner/repo (no wildcard)"
+    )
+group_label_tags = config.get_object("groupLabelTags") or []
+if not isinstance(group_label_tags, list) or not all(
+    isinstance(tag, str) and tag.startswith(GROUP_LABEL_PREFIX) and len(tag) > len(GROUP_LABEL_PREFIX)
+    for tag in group_label_tags
+):
+    # Cost Explorer activates only a key it has seen in billing data, and the pods carry the group as this label
+    # (components/department_values.py): a bare group name would fail at the AWS API, not here, or never match.
+    raise pulumi.RunError(
+        f"jhub-eks-bootstrap:groupLabelTags: {group_label_tags!r} must be a list of the department groups' pod "
+        f"labels, each {GROUP_LABEL_PREFIX}<group> (e.g. {GROUP_LABEL_PREFIX}data-science)"
     )
 
 partition = aws.get_partition_output().partition
@@ -133,7 +144,7 @@ prerequisites = AccountPrerequisites(
         # Off until the first environment stack is deployed and AWS lists its tag keys (docs/cost.md).
         cost_allocation_tags=COST_ALLOCATION_TAG_KEYS if config.get_bool("activateCostAllocationTags") else (),
         # The pod labels split cost allocation data imports (cost_export.py): usernames, and the department groups'.
-        pod_label_tags=(*USERNAME_LABELS, *(config.get_object("groupLabelTags") or []))
+        pod_label_tags=(*USERNAME_LABELS, *group_label_tags)
         if config.get_bool("activatePodLabelTags")
         else (),
     ),
