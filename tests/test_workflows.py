@@ -93,11 +93,10 @@ REVIEWED_ACTIONS: dict[str, Pin] = {
             | {"role-session-name", "role-external-id", "role-skip-session-tagging"}
         ),
     ),
-    # The SHAs of the v4.1.0 releases as other public workflows pin them (code index: "actions/attest-build-provenance@
-    # 977bb373ede98d70efbf0b7b13af9c3d6651dc60 # v4.1.0", "actions/attest-sbom@c604332985a26aa8cf1bdc465b92731239ec6b9e
-    # (v4.1.0)"); inputs from each action.yml.
+    # The v4.1.0 tags' commits in the actions' own repositories (data/github_actions/tags.json, checked by
+    # tests/test_action_pins.py); inputs from each action.yml at that commit.
     "actions/attest-build-provenance": Pin(
-        "977bb373ede98d70efbf0b7b13af9c3d6651dc60",
+        "a2bbfa25375fe432b6a289bc6b6cd05ecd0c4c32",
         "v4.1.0",
         frozenset({"subject-path", "subject-digest", "subject-name", "push-to-registry", "github-token"}),
     ),
