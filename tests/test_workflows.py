@@ -585,10 +585,14 @@ def check_environments(wf: Workflows) -> list[str]:
     folders = sorted(p.parent.name for p in (ROOT / "environments").glob("*/Dockerfile"))
     doc = wf.docs["environments.yml"]
     check, publish = doc["jobs"].get("check", {}), doc["jobs"].get("publish", {})
+    # Each job builds the environments the change touches (the `changes` job, tests/test_environment_changes.py).
+    changes_runs = " ".join(str(s.get("run", "")) for s in doc["jobs"].get("changes", {}).get("steps", []))
+    if "maintenance.environments changed" not in changes_runs:
+        problems.append("environments.yml/changes: must select the environments with `maintenance.environments changed`")
     for job_id, job in (("check", check), ("publish", publish)):
         matrix = ((job.get("strategy") or {}).get("matrix") or {}).get("environment")
-        if sorted(matrix or []) != folders:
-            problems.append(f"environments.yml/{job_id}: matrix {matrix} is not the environments {folders}")
+        if matrix != "${{ fromJSON(needs.changes.outputs.environments) }}" or job.get("needs") != "changes":
+            problems.append(f"environments.yml/{job_id}: matrix {matrix} is not the changed environments")
     check_runs = " ".join(str(s.get("run", "")) for s in check.get("steps", []))
     if "environments/build.sh" not in check_runs:
         problems.append("environments.yml/check: does not run environments/build.sh")
