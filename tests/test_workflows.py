@@ -582,13 +582,12 @@ def check_environments(wf: Workflows) -> list[str]:
     pushes only after build.sh (contract, smoke test, gate); the prod promotion runs in `prod`, checks the gate
     before the copy, and copies by digest."""
     problems = []
-    folders = sorted(p.parent.name for p in (ROOT / "environments").glob("*/Dockerfile"))
     doc = wf.docs["environments.yml"]
     check, publish = doc["jobs"].get("check", {}), doc["jobs"].get("publish", {})
     # Each job builds the environments the change touches (the `changes` job, tests/test_environment_changes.py).
     changes_runs = " ".join(str(s.get("run", "")) for s in doc["jobs"].get("changes", {}).get("steps", []))
     if "maintenance.environments changed" not in changes_runs:
-        problems.append("environments.yml/changes: must select the environments with `maintenance.environments changed`")
+        problems.append("environments.yml/changes: must pick the environments with `maintenance.environments changed`")
     for job_id, job in (("check", check), ("publish", publish)):
         matrix = ((job.get("strategy") or {}).get("matrix") or {}).get("environment")
         if matrix != "${{ fromJSON(needs.changes.outputs.environments) }}" or job.get("needs") != "changes":
