@@ -578,7 +578,7 @@ def check_updates(wf: Workflows) -> list[str]:
 
 
 def check_environments(wf: Workflows) -> list[str]:
-    """Environments: every environment built; a pull request's build pushes nothing and assumes no role; main
+    """Environments: each changed environment built; a pull request's build pushes nothing and assumes no role; main
     pushes only after build.sh (contract, smoke test, gate); the prod promotion runs in `prod`, checks the gate
     before the copy, and copies by digest."""
     problems = []
