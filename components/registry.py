@@ -1,4 +1,5 @@
-"""ECR for the user server image: scan on push, immutable tags, KMS, lifecycle, pulls by the nodes."""
+"""ECR for the user server image: scan on push, immutable tags (but the attestations' index), KMS, lifecycle, pulls by
+the nodes."""
 
 from __future__ import annotations
 
@@ -13,15 +14,29 @@ import pulumi_aws as aws
 PULL_ACTIONS = ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"]
 
 
+# Amazon Inspector pulls every image it scans (ECR enhanced scanning, bootstrap/account_prerequisites.py) with its
+# service-linked role, whose policy AmazonInspector2ServiceRolePolicy grants ecr:BatchGetImage and
+# ecr:GetDownloadUrlForLayer ("PackageVulnerabilityScanning"). A resource policy's Deny applies to a service-linked
+# role as to any role, so the pull Deny below must name it, or no image of the repository is ever scanned.
+INSPECTOR_ROLE = "aws-service-role/inspector2.amazonaws.com/AWSServiceRoleForAmazonInspector2"
+
+
+def inspector_role_arn(partition: str, account_id: str) -> str:
+    return f"arn:{partition}:iam::{account_id}:role/{INSPECTOR_ROLE}"
+
+
 def repository_policy(
-    node_role_arn: str, admin_role_arns: Sequence[str], ci_role_arns: Sequence[str] = ()
+    node_role_arn: str,
+    admin_role_arns: Sequence[str],
+    ci_role_arns: Sequence[str] = (),
+    scanner_role_arns: Sequence[str] = (),
 ) -> dict[str, Any]:
     """Nodes pull through their role; nobody else in the account may pull (admins may, to inspect; the
     environments' CI roles may, to read back the digest they pushed and to copy it to prod, each within its own
-    IAM policy's repositories).
+    IAM policy's repositories; Amazon Inspector's role, to scan).
 
     In the same account an IAM allow alone would grant pulls, so the restriction is a Deny."""
-    readers = [node_role_arn, *admin_role_arns, *ci_role_arns]
+    readers = [node_role_arn, *admin_role_arns, *ci_role_arns, *scanner_role_arns]
     return {
         "Version": "2012-10-17",
         "Statement": [
@@ -40,6 +55,20 @@ def repository_policy(
             },
         ],
     }
+
+
+# The OCI referrers tag schema (distribution-spec, "Referrers Tag Schema"): a client whose registry does not answer
+# the referrers API keeps an image's attestations in an index tagged `sha256-<hex of the image's digest>` and
+# rewrites that tag for each new attestation. actions/attest (the environments workflow's provenance and SBOM)
+# does so on ECR (sigstore-js @sigstore/oci OCIImage.addArtifact: "AWS ECR does NOT support the referrers API but
+# still reports a subjectDigest"), so the second attestation of a digest moves the tag: refused by an IMMUTABLE
+# repository, allowed by this exclusion. Every other tag, the pinned ones included, stays immutable.
+REFERRERS_TAG_FILTER = "sha256-*"
+
+
+def tag_mutability() -> tuple[str, list[dict[str, str]]]:
+    """ECR's imageTagMutability and its exclusion filters (PutImageTagMutability)."""
+    return "IMMUTABLE_WITH_EXCLUSION", [{"filter": REFERRERS_TAG_FILTER, "filterType": "WILDCARD"}]
 
 
 # The tag prefix of a digest a stack's environment pins (the environments workflows add
@@ -101,6 +130,8 @@ class RegistryArgs:
     delete_images_on_destroy: bool
     ci_role_arns: Sequence[str] = ()
     """The environments workflows' roles (push, promote), exempt from the pull Deny."""
+    scanner_role_arns: Sequence[str] = ()
+    """Roles that scan the images (Amazon Inspector's service-linked role), exempt from the pull Deny."""
     tags: dict[str, str] | None = None
 
 
@@ -111,10 +142,15 @@ class Registry(pulumi.ComponentResource):
     def __init__(self, name: str, args: RegistryArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("jhub:aws:Registry", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
+        mutability, exclusions = tag_mutability()
         repository = aws.ecr.Repository(
             f"{name}-user-image",
             name=args.repository_name,
-            image_tag_mutability="IMMUTABLE",
+            image_tag_mutability=mutability,
+            image_tag_mutability_exclusion_filters=[
+                aws.ecr.RepositoryImageTagMutabilityExclusionFilterArgs(filter=f["filter"], filter_type=f["filterType"])
+                for f in exclusions
+            ],
             image_scanning_configuration=aws.ecr.RepositoryImageScanningConfigurationArgs(scan_on_push=True),
             encryption_configurations=[
                 aws.ecr.RepositoryEncryptionConfigurationArgs(encryption_type="KMS", kms_key=args.key_arn)
@@ -133,7 +169,9 @@ class Registry(pulumi.ComponentResource):
             f"{name}-user-image",
             repository=repository.name,
             policy=pulumi.Output.from_input(args.node_role_arn).apply(
-                lambda arn: json.dumps(repository_policy(arn, args.admin_role_arns, args.ci_role_arns))
+                lambda arn: json.dumps(
+                    repository_policy(arn, args.admin_role_arns, args.ci_role_arns, args.scanner_role_arns)
+                )
             ),
             opts=child,
         )

@@ -21,7 +21,11 @@ mkdir -p "$out"
 
 "$VENV/bin/python" -m maintenance.environments check "$name"
 
-docker buildx build --load --tag "$image" "environments/$name"
+# One image manifest, no attestation index: Docker 29's containerd image store (the default of a fresh install, as on
+# GitHub's runners) keeps buildx's default provenance attestation and `docker push` then sends an OCI index, whose
+# digest would be pinned while Amazon Inspector reports findings by the image manifest's digest (imageHash), so
+# the stacks' alert rule would never match. The workflow attests the pushed digest itself (actions/attest-*).
+docker buildx build --load --provenance=false --sbom=false --tag "$image" "environments/$name"
 
 hub_run() {
   docker run --rm --user 1000:100 --cap-drop ALL --security-opt no-new-privileges --network none "$image" "$@"

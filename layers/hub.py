@@ -28,7 +28,7 @@ from components.jupyterhub_values import (
     hub_image_reference,
 )
 from components.network import plan_subnets
-from components.registry import Registry, RegistryArgs
+from components.registry import Registry, RegistryArgs, inspector_role_arn
 from components.storage import UserDataBucket, UserDataBucketArgs
 from components.warm_capacity import WarmCapacity, WarmCapacityArgs
 from layers.cluster import ClusterLayer
@@ -96,6 +96,7 @@ def declare_hub(
             ci_role_arns=[
                 f"arn:{settings.partition}:iam::{facts.account_id}:role/{role}" for role in ENVIRONMENT_CI_ROLE_NAMES
             ],
+            scanner_role_arns=[inspector_role_arn(settings.partition, facts.account_id)],
             tags=tags,
         ),
     )

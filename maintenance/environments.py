@@ -1,6 +1,7 @@
 """The hub's contract for a user environment (environments/<name>/), checked from its files before any
 build: `python -m maintenance.environments check [NAME...]` (the build workflow runs it on every pull
-request; tests/test_environments.py runs it with one mutation per rule).
+request; tests/test_environments.py runs it with one mutation per rule). `... changed < paths` prints the
+environments a change builds (the workflow's matrix).
 
 The Dockerfile is read by dockerfile-parse (the containerbuildsystem parser: continuation lines, ARG
 and ENV substitution, multi-stage FROMs), the lock by its requirement lines. What only a running
@@ -265,9 +266,39 @@ def environment_names() -> list[str]:
     return sorted(p.parent.name for p in ENVIRONMENTS.glob("*/Dockerfile"))
 
 
+# What every environment's build depends on besides its own folder: a change to one of these builds them all.
+SHARED_BUILD_INPUTS = (
+    "environments/build.sh",
+    "environments/scan-policy.yaml",
+    "maintenance/environments.py",
+    "maintenance/promote.py",
+    ".github/workflows/environments.yml",
+)
+
+
+def environments_to_build(changed_paths: Iterable[str]) -> list[str]:
+    """The environments a change builds (the environments workflow's matrix): those whose folder it touches, all of
+    them when it touches what every build uses, none for a gate record (environments/gates/: the pin pull request
+    the build itself opens) or documentation alone."""
+    names = environment_names()
+    selected: set[str] = set()
+    for path in changed_paths:
+        path = path.strip()
+        if path in SHARED_BUILD_INPUTS:
+            return names
+        parts = path.split("/")
+        if len(parts) > 2 and parts[0] == "environments" and parts[1] in names:
+            selected.add(parts[1])
+    return sorted(selected)
+
+
 def main(argv: list[str]) -> int:
+    if argv and argv[0] == "changed":
+        # The changed paths, one a line (git diff --name-only), on stdin; the environments to build, as JSON.
+        print(json.dumps(environments_to_build(line for line in sys.stdin if line.strip())))
+        return 0
     if not argv or argv[0] != "check":
-        print("usage: python -m maintenance.environments check [NAME...]", file=sys.stderr)
+        print("usage: python -m maintenance.environments check [NAME...] | changed < paths", file=sys.stderr)
         return 2
     failed = False
     for name in argv[1:] or environment_names():

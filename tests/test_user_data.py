@@ -477,7 +477,8 @@ def test_cloudsplaining_bites() -> None:
 def test_repository_scans_is_immutable_encrypted_and_expires_images(plan: Inventory) -> None:
     repository = plan.one("aws:ecr/repository:Repository")
     assert repository.inputs["imageScanningConfiguration"] == {"scanOnPush": True}
-    assert repository.inputs["imageTagMutability"] == "IMMUTABLE"
+    # Immutable but the attestations' index tag (tests/test_registry_attestations.py).
+    assert repository.inputs["imageTagMutability"] == "IMMUTABLE_WITH_EXCLUSION"
     assert repository.inputs["encryptionConfigurations"] == [
         {"encryptionType": "KMS", "kmsKey": key_arn(plan, "user-data")}
     ]

@@ -93,11 +93,10 @@ REVIEWED_ACTIONS: dict[str, Pin] = {
             | {"role-session-name", "role-external-id", "role-skip-session-tagging"}
         ),
     ),
-    # The SHAs of the v4.1.0 releases as other public workflows pin them (code index: "actions/attest-build-provenance@
-    # 977bb373ede98d70efbf0b7b13af9c3d6651dc60 # v4.1.0", "actions/attest-sbom@c604332985a26aa8cf1bdc465b92731239ec6b9e
-    # (v4.1.0)"); inputs from each action.yml.
+    # The v4.1.0 tags' commits in the actions' own repositories (data/github_actions/tags.json, checked by
+    # tests/test_action_pins.py); inputs from each action.yml at that commit.
     "actions/attest-build-provenance": Pin(
-        "977bb373ede98d70efbf0b7b13af9c3d6651dc60",
+        "a2bbfa25375fe432b6a289bc6b6cd05ecd0c4c32",
         "v4.1.0",
         frozenset({"subject-path", "subject-digest", "subject-name", "push-to-registry", "github-token"}),
     ),
@@ -579,17 +578,20 @@ def check_updates(wf: Workflows) -> list[str]:
 
 
 def check_environments(wf: Workflows) -> list[str]:
-    """Environments: every environment built; a pull request's build pushes nothing and assumes no role; main
+    """Environments: each changed environment built; a pull request's build pushes nothing and assumes no role; main
     pushes only after build.sh (contract, smoke test, gate); the prod promotion runs in `prod`, checks the gate
     before the copy, and copies by digest."""
     problems = []
-    folders = sorted(p.parent.name for p in (ROOT / "environments").glob("*/Dockerfile"))
     doc = wf.docs["environments.yml"]
     check, publish = doc["jobs"].get("check", {}), doc["jobs"].get("publish", {})
+    # Each job builds the environments the change touches (the `changes` job, tests/test_environment_changes.py).
+    changes_runs = " ".join(str(s.get("run", "")) for s in doc["jobs"].get("changes", {}).get("steps", []))
+    if "maintenance.environments changed" not in changes_runs:
+        problems.append("environments.yml/changes: must pick the environments with `maintenance.environments changed`")
     for job_id, job in (("check", check), ("publish", publish)):
         matrix = ((job.get("strategy") or {}).get("matrix") or {}).get("environment")
-        if sorted(matrix or []) != folders:
-            problems.append(f"environments.yml/{job_id}: matrix {matrix} is not the environments {folders}")
+        if matrix != "${{ fromJSON(needs.changes.outputs.environments) }}" or job.get("needs") != "changes":
+            problems.append(f"environments.yml/{job_id}: matrix {matrix} is not the changed environments")
     check_runs = " ".join(str(s.get("run", "")) for s in check.get("steps", []))
     if "environments/build.sh" not in check_runs:
         problems.append("environments.yml/check: does not run environments/build.sh")
