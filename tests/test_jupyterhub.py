@@ -155,8 +155,13 @@ def test_hub_secrets_are_pulumi_secrets_and_generated_by_pulumi(plan: Inventory)
     assert expected <= set(release.secret_inputs)
     config = release.inputs["values"]["hub"]["config"]
     assert config["JupyterHub"]["cookie_secret"] == REDACTED
-    # The hub's own (the Dask Gateway's service token is tests/test_dask_gateway.py's).
-    generated = [r for r in plan.of_type("random:index/randomId:RandomId") if "-dask-" not in r.name]
+    # The hub's own (the Dask Gateway's service token is tests/test_dask_gateway.py's; the hub database's final
+    # snapshot suffix, no secret, tests/test_hub_database.py's).
+    generated = [
+        r
+        for r in plan.of_type("random:index/randomId:RandomId")
+        if "-dask-" not in r.name and "-final-snapshot" not in r.name
+    ]
     assert len(generated) == 3
     for random_id in generated:
         assert random_id.inputs["byteLength"] == 32
