@@ -195,6 +195,9 @@ def gateway_values(
             "extraConfig": gateway_extra_config(dask, hub_public_url),
         },
         "controller": {"nodeSelector": dict(core_node_selector)},
+        # The program's ServiceAccounts for the api and the controller: the chart then renders none of its
+        # ClusterRoles for them (components/dask_gateway_rbac.py binds the least their code needs).
+        "rbac": {"gateway": {"serviceAccountName": API_SERVICE}, "controller": {"serviceAccountName": CONTROLLER}},
         "traefik": {
             # Reached only through the hub's proxy (/services/dask-gateway) and from user servers:
             # no load balancer of its own.

@@ -1,0 +1,128 @@
+"""The gateway's api and controller with the least Kubernetes access their code needs
+(components/dask_gateway_rbac.py), against the real chart 2026.3.0 (its own ClusterRoles, rendered with
+the program's values but without its ServiceAccount names) and the real dask-gateway-server 2026.3.0
+(what its informers list in every namespace)."""
+
+from __future__ import annotations
+
+import copy
+import inspect
+import re
+from typing import Any
+
+import pytest
+from dask_gateway_server.backends.kubernetes import backend, controller
+
+from components import dask_gateway_values as dgv
+from offline_plan.mock_engine import Inventory, Recorded
+from tests.test_dask_gateway import gateway_chart, render
+
+RBAC = "kubernetes:rbac.authorization.k8s.io/v1"
+READ_VERBS = {"get", "list", "watch"}
+
+
+def dask_namespace(plan: Inventory) -> str:
+    return str(gateway_chart(plan).inputs["namespace"])
+
+
+def bound_rules(plan: Inventory, account: str, kind: str) -> list[dict[str, Any]]:
+    """The rules of every `kind` (Role or ClusterRole) the plan binds to the ServiceAccount `account`."""
+    namespace = dask_namespace(plan)
+    binding_type = f"{RBAC}:{kind}Binding"
+    role_names = {
+        b.inputs["roleRef"]["name"]
+        for b in plan.of_type(binding_type)
+        if {"kind": "ServiceAccount", "name": account, "namespace": namespace} in b.inputs["subjects"]
+        and b.inputs["roleRef"]["kind"] == kind
+    }
+    return [
+        rule
+        for r in plan.of_type(f"{RBAC}:{kind}")
+        if r.inputs["metadata"]["name"] in role_names
+        for rule in r.inputs["rules"]
+    ]
+
+
+def allows(rules: list[dict[str, Any]], group: str, resource: str, verb: str) -> bool:
+    return any(
+        group in rule["apiGroups"] and resource in rule["resources"] and (verb in rule["verbs"] or "*" in rule["verbs"])
+        for rule in rules
+    )
+
+
+@pytest.fixture(scope="module")
+def chart(plans: dict[str, Inventory]) -> Recorded:
+    return gateway_chart(plans["prod"])
+
+
+def test_the_chart_binds_no_clusterrole_for_the_api_or_the_controller(
+    plans: dict[str, Inventory], chart: Recorded
+) -> None:
+    """Mutation: without the values' `rbac` the chart renders its ClusterRoles (pods, secrets, services
+    created and deleted in every namespace) and its own ServiceAccounts."""
+    rendered = render(chart)
+    names = {(o["kind"], o["metadata"]["name"]) for o in rendered}
+    for account in (dgv.API_SERVICE, dgv.CONTROLLER):
+        assert ("ClusterRole", account) not in names and ("ClusterRoleBinding", account) not in names
+        assert ("ServiceAccount", account) not in names
+        (deployment,) = [o for o in rendered if o["kind"] == "Deployment" and o["metadata"]["name"] == account]
+        assert deployment["spec"]["template"]["spec"]["serviceAccountName"] == account
+    accounts = {
+        (a.inputs["metadata"]["name"], a.inputs["metadata"]["namespace"])
+        for a in plans["prod"].of_type("kubernetes:core/v1:ServiceAccount")
+    }
+    assert {(dgv.API_SERVICE, chart.inputs["namespace"]), (dgv.CONTROLLER, chart.inputs["namespace"])} <= accounts
+
+
+def test_cluster_wide_the_api_and_the_controller_only_read(plans: dict[str, Inventory]) -> None:
+    """Mutation: `create` on pods in the controller's ClusterRole."""
+    for account in (dgv.API_SERVICE, dgv.CONTROLLER):
+        rules = bound_rules(plans["prod"], account, "ClusterRole")
+        assert rules, account
+        assert {verb for rule in rules for verb in rule["verbs"]} <= READ_VERBS, account
+
+
+def test_in_the_dask_namespace_they_keep_every_permission_the_chart_gives_them(
+    plans: dict[str, Inventory], chart: Recorded
+) -> None:
+    """The chart's own ClusterRoles (rendered from the program's values without its ServiceAccount names)
+    are what the chart's authors found the code needs: each verb of each rule is granted in the Dask
+    namespace by the program's Role or ClusterRole. Mutation: the controller's Role without secrets."""
+    values = copy.deepcopy(chart.inputs["values"])
+    del values["rbac"]
+    chart_roles = {o["metadata"]["name"]: o["rules"] for o in render(chart, values) if o["kind"] == "ClusterRole"}
+    for account in (dgv.API_SERVICE, dgv.CONTROLLER):
+        granted = bound_rules(plans["prod"], account, "Role") + bound_rules(plans["prod"], account, "ClusterRole")
+        for rule in chart_roles[account]:
+            verbs = (
+                ["get", "list", "watch", "create", "update", "patch", "delete"]
+                if rule["verbs"] == ["*"]
+                else rule["verbs"]
+            )
+            for group in rule["apiGroups"]:
+                for resource in rule["resources"]:
+                    missing = [verb for verb in verbs if not allows(granted, group, resource, verb)]
+                    assert missing == [], (account, group, resource)
+
+
+# The informers' list methods of kubernetes_asyncio and the resource each lists in every namespace.
+ALL_NAMESPACES = {
+    "list_pod_for_all_namespaces": ("", "pods"),
+    "list_endpoints_for_all_namespaces": ("", "endpoints"),
+    "list_cluster_custom_object": ("gateway.dask.org", "daskclusters"),
+}
+
+
+@pytest.mark.parametrize(("module", "account"), [(backend, dgv.API_SERVICE), (controller, dgv.CONTROLLER)])
+def test_what_the_code_lists_in_every_namespace_is_readable_cluster_wide(
+    plans: dict[str, Inventory], module: Any, account: str
+) -> None:
+    """Every informer of the real api (backend.py) and controller (controller.py) lists and watches in every
+    namespace; without list and watch cluster-wide it never syncs. Mutation: pods left out of the
+    controller's ClusterRole."""
+    methods = set(re.findall(r'method="(list_\w+)"', inspect.getsource(module)))
+    assert methods and methods <= set(ALL_NAMESPACES), methods
+    rules = bound_rules(plans["prod"], account, "ClusterRole")
+    for method in methods:
+        group, resource = ALL_NAMESPACES[method]
+        assert allows(rules, group, resource, "list") and allows(rules, group, resource, "watch"), (account, resource)
