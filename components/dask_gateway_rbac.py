@@ -14,14 +14,18 @@ templates/gateway/rbac.yaml and templates/controller/rbac.yaml), bound to
   (`KubeClusterConfig.namespace` defaults to the pod's own).
 
 The chart's ClusterRoles grant these writes in every namespace: its controller could create a pod in
-kube-system. Traefik keeps the chart's ClusterRole (its own, read-only; see docs/dask.md)."""
+kube-system. Traefik (3.3.5 in the chart) reads secrets and services in every namespace under the chart's
+ClusterRole; told to watch the Dask namespace only (`--providers.kubernetescrd.namespaces`) and to look up
+no cluster-scoped object (`--providers.kubernetescrd.disableclusterscoperesources`: its CRD provider's
+only one is the nodes informer, pkg/provider/kubernetes/crd/client.go WatchAll), it needs a Role only
+(the flags: components/dask_gateway_values.py, `traefik.additionalArguments`)."""
 
 from __future__ import annotations
 
 import copy
 from typing import Any
 
-from components.dask_gateway_values import API_SERVICE, CONTROLLER
+from components.dask_gateway_values import API_SERVICE, CONTROLLER, TRAEFIK_SERVICE
 
 READ_VERBS = ["get", "list", "watch"]
 CLUSTER_READS: dict[str, list[dict[str, Any]]] = {
@@ -30,8 +34,21 @@ CLUSTER_READS: dict[str, list[dict[str, Any]]] = {
         {"apiGroups": ["gateway.dask.org"], "resources": ["daskclusters"], "verbs": READ_VERBS},
         {"apiGroups": [""], "resources": ["pods", "endpoints"], "verbs": READ_VERBS},
     ],
+    TRAEFIK_SERVICE: [],
 }
 """What each component lists in every namespace (the informers above), read-only."""
+_TRAEFIK_KINDS = [
+    "ingressroutes",
+    "ingressroutetcps",
+    "ingressrouteudps",
+    "middlewares",
+    "middlewaretcps",
+    "serverstransports",
+    "serverstransporttcps",
+    "tlsoptions",
+    "tlsstores",
+    "traefikservices",
+]
 NAMESPACE_RULES: dict[str, list[dict[str, Any]]] = {
     # templates/gateway/rbac.yaml of the chart 2026.3.0, in the namespace only.
     API_SERVICE: [
@@ -50,6 +67,13 @@ NAMESPACE_RULES: dict[str, list[dict[str, Any]]] = {
         {"apiGroups": [""], "resources": ["endpoints"], "verbs": ["get", "list", "watch"]},
         {"apiGroups": [""], "resources": ["secrets", "services"], "verbs": ["create", "delete"]},
     ],
+    # templates/traefik/rbac.yaml of the chart 2026.3.0 without its cluster-scoped resources (nodes,
+    # ingressclasses), in the namespace only.
+    TRAEFIK_SERVICE: [
+        {"apiGroups": [""], "resources": ["secrets", "services"], "verbs": READ_VERBS},
+        {"apiGroups": ["discovery.k8s.io"], "resources": ["endpointslices"], "verbs": ["list", "watch"]},
+        {"apiGroups": ["traefik.io"], "resources": _TRAEFIK_KINDS, "verbs": READ_VERBS},
+    ],
 }
 
 
@@ -57,24 +81,29 @@ def gateway_rbac(namespace: str) -> list[dict[str, Any]]:
     """The ServiceAccount, ClusterRole (reads), ClusterRoleBinding, Role (the rest) and RoleBinding of the
     api and the controller. Cluster-scoped names carry the namespace (two gateways never share one)."""
     objects: list[dict[str, Any]] = []
-    for account in (API_SERVICE, CONTROLLER):
+    for account in (API_SERVICE, CONTROLLER, TRAEFIK_SERVICE):
         cluster_name = f"{namespace}-{account}-read"
         subject = [{"kind": "ServiceAccount", "name": account, "namespace": namespace}]
+        objects.append(
+            {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": account, "namespace": namespace}}
+        )
+        if CLUSTER_READS[account]:
+            objects += [
+                {
+                    "apiVersion": "rbac.authorization.k8s.io/v1",
+                    "kind": "ClusterRole",
+                    "metadata": {"name": cluster_name},
+                    "rules": copy.deepcopy(CLUSTER_READS[account]),
+                },
+                {
+                    "apiVersion": "rbac.authorization.k8s.io/v1",
+                    "kind": "ClusterRoleBinding",
+                    "metadata": {"name": cluster_name},
+                    "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": cluster_name},
+                    "subjects": copy.deepcopy(subject),
+                },
+            ]
         objects += [
-            {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": account, "namespace": namespace}},
-            {
-                "apiVersion": "rbac.authorization.k8s.io/v1",
-                "kind": "ClusterRole",
-                "metadata": {"name": cluster_name},
-                "rules": copy.deepcopy(CLUSTER_READS[account]),
-            },
-            {
-                "apiVersion": "rbac.authorization.k8s.io/v1",
-                "kind": "ClusterRoleBinding",
-                "metadata": {"name": cluster_name},
-                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": cluster_name},
-                "subjects": copy.deepcopy(subject),
-            },
             {
                 "apiVersion": "rbac.authorization.k8s.io/v1",
                 "kind": "Role",

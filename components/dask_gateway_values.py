@@ -195,10 +195,19 @@ def gateway_values(
             "extraConfig": gateway_extra_config(dask, hub_public_url),
         },
         "controller": {"nodeSelector": dict(core_node_selector)},
-        # The program's ServiceAccounts for the api and the controller: the chart then renders none of its
-        # ClusterRoles for them (components/dask_gateway_rbac.py binds the least their code needs).
-        "rbac": {"gateway": {"serviceAccountName": API_SERVICE}, "controller": {"serviceAccountName": CONTROLLER}},
+        # The program's ServiceAccounts for the api, the controller and traefik: the chart then renders none
+        # of its ClusterRoles (components/dask_gateway_rbac.py binds the least their code needs).
+        "rbac": {
+            "gateway": {"serviceAccountName": API_SERVICE},
+            "controller": {"serviceAccountName": CONTROLLER},
+            "traefik": {"serviceAccountName": TRAEFIK_SERVICE},
+        },
         "traefik": {
+            # Watches the Dask namespace only, and no cluster-scoped object: a Role is all it has.
+            "additionalArguments": [
+                f"--providers.kubernetescrd.namespaces={dask.namespace}",
+                "--providers.kubernetescrd.disableclusterscoperesources=true",
+            ],
             # Reached only through the hub's proxy (/services/dask-gateway) and from user servers:
             # no load balancer of its own.
             "service": {"type": "ClusterIP"},

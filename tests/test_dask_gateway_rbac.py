@@ -18,6 +18,7 @@ from offline_plan.mock_engine import Inventory, Recorded
 from tests.test_dask_gateway import gateway_chart, render
 
 RBAC = "kubernetes:rbac.authorization.k8s.io/v1"
+CLUSTER_SCOPED = {"nodes", "ingressclasses"}
 READ_VERBS = {"get", "list", "watch"}
 
 
@@ -55,31 +56,33 @@ def chart(plans: dict[str, Inventory]) -> Recorded:
     return gateway_chart(plans["prod"])
 
 
-def test_the_chart_binds_no_clusterrole_for_the_api_or_the_controller(
-    plans: dict[str, Inventory], chart: Recorded
-) -> None:
+ACCOUNTS = (dgv.API_SERVICE, dgv.CONTROLLER, dgv.TRAEFIK_SERVICE)
+
+
+def test_the_chart_binds_no_clusterrole(plans: dict[str, Inventory], chart: Recorded) -> None:
     """Mutation: without the values' `rbac` the chart renders its ClusterRoles (pods, secrets, services
-    created and deleted in every namespace) and its own ServiceAccounts."""
+    created and deleted in every namespace; traefik reading every namespace's secrets) and its own
+    ServiceAccounts."""
     rendered = render(chart)
-    names = {(o["kind"], o["metadata"]["name"]) for o in rendered}
-    for account in (dgv.API_SERVICE, dgv.CONTROLLER):
-        assert ("ClusterRole", account) not in names and ("ClusterRoleBinding", account) not in names
-        assert ("ServiceAccount", account) not in names
+    kinds = {o["kind"] for o in rendered}
+    assert not kinds & {"ClusterRole", "ClusterRoleBinding", "ServiceAccount"}
+    for account in ACCOUNTS:
         (deployment,) = [o for o in rendered if o["kind"] == "Deployment" and o["metadata"]["name"] == account]
         assert deployment["spec"]["template"]["spec"]["serviceAccountName"] == account
     accounts = {
         (a.inputs["metadata"]["name"], a.inputs["metadata"]["namespace"])
         for a in plans["prod"].of_type("kubernetes:core/v1:ServiceAccount")
     }
-    assert {(dgv.API_SERVICE, chart.inputs["namespace"]), (dgv.CONTROLLER, chart.inputs["namespace"])} <= accounts
+    assert {(account, chart.inputs["namespace"]) for account in ACCOUNTS} <= accounts
 
 
 def test_cluster_wide_the_api_and_the_controller_only_read(plans: dict[str, Inventory]) -> None:
-    """Mutation: `create` on pods in the controller's ClusterRole."""
+    """Traefik has no ClusterRole at all. Mutation: `create` on pods in the controller's ClusterRole."""
     for account in (dgv.API_SERVICE, dgv.CONTROLLER):
         rules = bound_rules(plans["prod"], account, "ClusterRole")
         assert rules, account
         assert {verb for rule in rules for verb in rule["verbs"]} <= READ_VERBS, account
+    assert bound_rules(plans["prod"], dgv.TRAEFIK_SERVICE, "ClusterRole") == []
 
 
 def test_in_the_dask_namespace_they_keep_every_permission_the_chart_gives_them(
@@ -87,13 +90,17 @@ def test_in_the_dask_namespace_they_keep_every_permission_the_chart_gives_them(
 ) -> None:
     """The chart's own ClusterRoles (rendered from the program's values without its ServiceAccount names)
     are what the chart's authors found the code needs: each verb of each rule is granted in the Dask
-    namespace by the program's Role or ClusterRole. Mutation: the controller's Role without secrets."""
+    namespace by the program's Role or ClusterRole; traefik's, but for the cluster-scoped objects it is told
+    not to look up (test below). Mutation: the controller's Role without secrets."""
     values = copy.deepcopy(chart.inputs["values"])
     del values["rbac"]
     chart_roles = {o["metadata"]["name"]: o["rules"] for o in render(chart, values) if o["kind"] == "ClusterRole"}
-    for account in (dgv.API_SERVICE, dgv.CONTROLLER):
+    assert set(chart_roles) == set(ACCOUNTS)
+    for account in ACCOUNTS:
         granted = bound_rules(plans["prod"], account, "Role") + bound_rules(plans["prod"], account, "ClusterRole")
         for rule in chart_roles[account]:
+            if account == dgv.TRAEFIK_SERVICE:
+                rule = {**rule, "resources": [r for r in rule["resources"] if r not in CLUSTER_SCOPED]}
             verbs = (
                 ["get", "list", "watch", "create", "update", "patch", "delete"]
                 if rule["verbs"] == ["*"]
@@ -126,3 +133,17 @@ def test_what_the_code_lists_in_every_namespace_is_readable_cluster_wide(
     for method in methods:
         group, resource = ALL_NAMESPACES[method]
         assert allows(rules, group, resource, "list") and allows(rules, group, resource, "watch"), (account, resource)
+
+
+def test_traefik_watches_only_the_dask_namespace_and_nothing_cluster_scoped(chart: Recorded) -> None:
+    """With a Role only, traefik 3.3.5 must list in its namespace only (`--providers.kubernetescrd.namespaces`:
+    without it every informer lists in all namespaces and is refused) and start no informer of nodes
+    (`disableclusterscoperesources`: the CRD provider's one cluster-scoped informer, client.go WatchAll);
+    a cache that never syncs and traefik serves no route. Mutation: either flag left out."""
+    rendered = render(chart)
+    (traefik,) = [o for o in rendered if o["kind"] == "Deployment" and o["metadata"]["name"] == dgv.TRAEFIK_SERVICE]
+    (container,) = traefik["spec"]["template"]["spec"]["containers"]
+    args = container["args"]
+    assert f"--providers.kubernetescrd.namespaces={chart.inputs['namespace']}" in args
+    assert "--providers.kubernetescrd.disableclusterscoperesources=true" in args
+    assert "--providers.kubernetesingress" not in " ".join(args)  # the one provider that reads IngressClasses
