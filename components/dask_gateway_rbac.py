@@ -8,8 +8,8 @@ templates/gateway/rbac.yaml and templates/controller/rbac.yaml), bound to
   (backends/kubernetes/backend.py), the controller's list DaskClusters, pods and endpoints with
   `list_cluster_custom_object`, `list_pod_for_all_namespaces` and `list_endpoints_for_all_namespaces`
   (controller.py); there is no option to watch one namespace, so this part cannot be namespaced;
-- a Role in the Dask namespace with everything else of the chart's ClusterRole: every object the code
-  creates, changes or deletes is in the cluster's namespace (`create_namespaced_pod`,
+- a Role in the Dask namespace with the writes the code makes: every object it creates, changes or deletes
+  is in the cluster's namespace (`create_namespaced_pod`,
   `create_namespaced_secret`, `patch_namespaced_custom_object_status`, ...), which is the gateway's
   (`KubeClusterConfig.namespace` defaults to the pod's own).
 
@@ -50,22 +50,21 @@ _TRAEFIK_KINDS = [
     "traefikservices",
 ]
 NAMESPACE_RULES: dict[str, list[dict[str, Any]]] = {
-    # templates/gateway/rbac.yaml of the chart 2026.3.0, in the namespace only.
+    # The calls of 2026.3.0 in the namespace, no wildcard (the chart grants `*` on DaskClusters): the api
+    # creates a DaskCluster and patches it to stop it, and reads a cluster's credentials (backend.py); the
+    # controller deletes DaskClusters and patches their status, creates and deletes pods and credentials,
+    # creates the scheduler's service and routes (controller.py; those go with their scheduler pod, their
+    # owner, by Kubernetes' garbage collection).
     API_SERVICE: [
         {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]},
-        {"apiGroups": ["gateway.dask.org"], "resources": ["daskclusters"], "verbs": ["*"]},
+        {"apiGroups": ["gateway.dask.org"], "resources": ["daskclusters"], "verbs": ["create", "patch"]},
     ],
-    # templates/controller/rbac.yaml of the chart 2026.3.0, in the namespace only.
     CONTROLLER: [
-        {"apiGroups": ["gateway.dask.org"], "resources": ["daskclusters", "daskclusters/status"], "verbs": ["*"]},
-        {
-            "apiGroups": ["traefik.io"],
-            "resources": ["ingressroutes", "ingressroutetcps"],
-            "verbs": ["get", "create", "delete"],
-        },
-        {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch", "create", "delete"]},
-        {"apiGroups": [""], "resources": ["endpoints"], "verbs": ["get", "list", "watch"]},
-        {"apiGroups": [""], "resources": ["secrets", "services"], "verbs": ["create", "delete"]},
+        {"apiGroups": ["gateway.dask.org"], "resources": ["daskclusters"], "verbs": ["delete"]},
+        {"apiGroups": ["gateway.dask.org"], "resources": ["daskclusters/status"], "verbs": ["patch"]},
+        {"apiGroups": ["traefik.io"], "resources": ["ingressroutes", "ingressroutetcps"], "verbs": ["create"]},
+        {"apiGroups": [""], "resources": ["pods", "secrets"], "verbs": ["create", "delete"]},
+        {"apiGroups": [""], "resources": ["services"], "verbs": ["create"]},
     ],
     # templates/traefik/rbac.yaml of the chart 2026.3.0 without its cluster-scoped resources (nodes,
     # ingressclasses), in the namespace only.

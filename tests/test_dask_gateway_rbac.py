@@ -85,31 +85,58 @@ def test_cluster_wide_the_api_and_the_controller_only_read(plans: dict[str, Inve
     assert bound_rules(plans["prod"], dgv.TRAEFIK_SERVICE, "ClusterRole") == []
 
 
-def test_in_the_dask_namespace_they_keep_every_permission_the_chart_gives_them(
+def test_traefik_keeps_in_its_namespace_every_permission_the_chart_gives_it(
     plans: dict[str, Inventory], chart: Recorded
 ) -> None:
-    """The chart's own ClusterRoles (rendered from the program's values without its ServiceAccount names)
-    are what the chart's authors found the code needs: each verb of each rule is granted in the Dask
-    namespace by the program's Role or ClusterRole; traefik's, but for the cluster-scoped objects it is told
-    not to look up (test below). Mutation: the controller's Role without secrets."""
+    """The chart's own ClusterRole for traefik (rendered from the program's values without its ServiceAccount
+    names), but for the cluster-scoped objects it is told not to look up (test below), is granted in the
+    Dask namespace by the program's Role. Mutation: the Role without secrets."""
     values = copy.deepcopy(chart.inputs["values"])
     del values["rbac"]
     chart_roles = {o["metadata"]["name"]: o["rules"] for o in render(chart, values) if o["kind"] == "ClusterRole"}
     assert set(chart_roles) == set(ACCOUNTS)
-    for account in ACCOUNTS:
-        granted = bound_rules(plans["prod"], account, "Role") + bound_rules(plans["prod"], account, "ClusterRole")
-        for rule in chart_roles[account]:
-            if account == dgv.TRAEFIK_SERVICE:
-                rule = {**rule, "resources": [r for r in rule["resources"] if r not in CLUSTER_SCOPED]}
-            verbs = (
-                ["get", "list", "watch", "create", "update", "patch", "delete"]
-                if rule["verbs"] == ["*"]
-                else rule["verbs"]
-            )
-            for group in rule["apiGroups"]:
-                for resource in rule["resources"]:
-                    missing = [verb for verb in verbs if not allows(granted, group, resource, verb)]
-                    assert missing == [], (account, group, resource)
+    granted = bound_rules(plans["prod"], dgv.TRAEFIK_SERVICE, "Role")
+    for rule in chart_roles[dgv.TRAEFIK_SERVICE]:
+        for group in rule["apiGroups"]:
+            for resource in set(rule["resources"]) - CLUSTER_SCOPED:
+                missing = [verb for verb in rule["verbs"] if not allows(granted, group, resource, verb)]
+                assert missing == [], (group, resource)
+
+
+# kubernetes_asyncio's method verbs, and its core resources by the method's last word.
+METHOD_VERBS = {"create": "create", "delete": "delete", "patch": "patch", "read": "get", "replace": "update"}
+
+
+def calls_in_namespace(module: Any) -> set[tuple[str, str, str]]:
+    """(API group, resource, verb) of every namespaced call the module's Kubernetes clients make."""
+    found = set()
+    for match in re.finditer(r"self\.(core_client|custom_client)\.(\w+)\(([^)]*)\)", inspect.getsource(module)):
+        client, method, arguments = match.groups()
+        verb = METHOD_VERBS[method.split("_")[0]]
+        literals = re.findall(r'"([^"]+)"', arguments)
+        if client == "custom_client":
+            group, resource = literals[0], next(x for x in literals if x.endswith("s") and "." not in x)
+            if method.endswith("_status"):
+                resource += "/status"
+        else:
+            group, resource = "", method.removeprefix(f"{method.split('_')[0]}_namespaced_") + "s"
+        found.add((group, resource, verb))
+    return found
+
+
+@pytest.mark.parametrize(("module", "account"), [(backend, dgv.API_SERVICE), (controller, dgv.CONTROLLER)])
+def test_every_call_the_code_makes_in_the_namespace_is_granted_there(
+    plans: dict[str, Inventory], module: Any, account: str
+) -> None:
+    """Each create, patch, delete and read of the real api (backend.py) and controller (controller.py) is
+    allowed in the Dask namespace by the program's Role or ClusterRole, with no wildcard (checkov
+    CKV_K8S_49). Mutation: the controller's Role without secrets (it cannot store a cluster's
+    credentials: no cluster starts)."""
+    calls = calls_in_namespace(module)
+    assert len(calls) >= (2 if account == dgv.API_SERVICE else 7), calls
+    granted = bound_rules(plans["prod"], account, "Role") + bound_rules(plans["prod"], account, "ClusterRole")
+    assert [call for call in sorted(calls) if not allows(granted, *call)] == []
+    assert all("*" not in rule["verbs"] for rule in granted)
 
 
 # The informers' list methods of kubernetes_asyncio and the resource each lists in every namespace.
