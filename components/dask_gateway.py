@@ -12,6 +12,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
+from components.dask_gateway_rbac import gateway_rbac
 from components.dask_gateway_values import (
     HUB_TOKEN_KEY,
     HUB_TOKEN_SECRET,
@@ -50,6 +51,26 @@ def dashboard_login_transform(namespace: str) -> pulumi.ResourceTransform:
         return pulumi.ResourceTransformResult(props=props, opts=args.opts)
 
     return transform
+
+
+_RBAC_KINDS: dict[str, Any] = {
+    "ServiceAccount": k8s.core.v1.ServiceAccount,
+    "ClusterRole": k8s.rbac.v1.ClusterRole,
+    "ClusterRoleBinding": k8s.rbac.v1.ClusterRoleBinding,
+    "Role": k8s.rbac.v1.Role,
+    "RoleBinding": k8s.rbac.v1.RoleBinding,
+}
+
+
+def declare_rbac(prefix: str, document: dict[str, Any], opts: pulumi.ResourceOptions) -> pulumi.CustomResource:
+    """One object of components/dask_gateway_rbac.py as its own typed resource."""
+    kind = document["kind"]
+    fields = {k: v for k, v in document.items() if k not in ("apiVersion", "kind", "metadata")}
+    if "roleRef" in fields:
+        fields["role_ref"] = fields.pop("roleRef")
+    name = f"{prefix}-{kind.lower()}-{document['metadata']['name']}"
+    resource: pulumi.CustomResource = _RBAC_KINDS[kind](name, metadata=document["metadata"], **fields, opts=opts)
+    return resource
 
 
 @dataclass(frozen=True)
@@ -129,6 +150,8 @@ class DaskGateway(pulumi.ComponentResource):
             ),
             opts=k8s_child,
         )
+        # The api's and the controller's accounts and roles (the chart's values name these accounts).
+        access = [declare_rbac(f"{name}-rbac", document, policy_options) for document in gateway_rbac(dask.namespace)]
         values: pulumi.Output[dict[str, Any]] = pulumi.Output.from_input(args.worker_image).apply(
             lambda image: gateway_values(
                 dask,
@@ -149,7 +172,7 @@ class DaskGateway(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions.merge(
                 k8s_child,
                 pulumi.ResourceOptions(
-                    depends_on=[namespace, secret, quota, limits, *policies, *(args.depends_on or [])],
+                    depends_on=[namespace, secret, quota, limits, *policies, *access, *(args.depends_on or [])],
                     transforms=[restricted_transform, dashboard_login_transform(dask.namespace)],
                 ),
             ),

@@ -195,7 +195,19 @@ def gateway_values(
             "extraConfig": gateway_extra_config(dask, hub_public_url),
         },
         "controller": {"nodeSelector": dict(core_node_selector)},
+        # The program's ServiceAccounts for the api, the controller and traefik: the chart then renders none
+        # of its ClusterRoles (components/dask_gateway_rbac.py binds the least their code needs).
+        "rbac": {
+            "gateway": {"serviceAccountName": API_SERVICE},
+            "controller": {"serviceAccountName": CONTROLLER},
+            "traefik": {"serviceAccountName": TRAEFIK_SERVICE},
+        },
         "traefik": {
+            # Watches the Dask namespace only, and no cluster-scoped object: a Role is all it has.
+            "additionalArguments": [
+                f"--providers.kubernetescrd.namespaces={dask.namespace}",
+                "--providers.kubernetescrd.disableclusterscoperesources=true",
+            ],
             # Reached only through the hub's proxy (/services/dask-gateway) and from user servers:
             # no load balancer of its own.
             "service": {"type": "ClusterIP"},
@@ -206,6 +218,16 @@ def gateway_values(
 
 # Where user servers find the program's module for Dask (hub_config/jhub_dask.py), on PYTHONPATH.
 USER_MODULES_DIR = "/opt/jhub-eks/python"
+# PYTHONPATH in the pod's env would replace the image's own (a container's env overrides the image's ENV,
+# and `$(VAR)` expands only variables set earlier in the pod spec). Every environment is a docker-stacks
+# image (environments/README.md), whose start.sh (the ENTRYPOINT, before the hub's command) sources each
+# `*.sh` in before-notebook.d into the shell it then execs the server from: the hook prepends the
+# directory to whatever PYTHONPATH the image and the pod already have.
+USER_PATH_HOOK = "/usr/local/bin/before-notebook.d/50-jhub-eks-python-path.sh"
+USER_PATH_HOOK_SOURCE = (
+    "# jhub-eks: the program's modules for user servers (jhub_dask), before the image's own PYTHONPATH.\n"
+    f'export PYTHONPATH="{USER_MODULES_DIR}${{PYTHONPATH:+:${{PYTHONPATH}}}}"\n'
+)
 
 
 def hub_values(dask: DaskGatewaySettings, *, api_token: Any, public_url: str | None = None) -> dict[str, Any]:
@@ -235,13 +257,14 @@ def hub_values(dask: DaskGatewaySettings, *, api_token: Any, public_url: str | N
             "config": {"KubeSpawner": {"server_token_scopes": list(SERVER_TOKEN_SCOPES)}},
         },
         "singleuser": {
-            "extraEnv": {**client_env(dask, public_url=public_url), "PYTHONPATH": USER_MODULES_DIR},
+            "extraEnv": client_env(dask, public_url=public_url),
             # `jhub_dask.forward_aws_credentials(client)`: the server's session to its own workers.
             "extraFiles": {
                 "jhub-dask": {
                     "mountPath": f"{USER_MODULES_DIR}/jhub_dask.py",
                     "stringData": hub_config.source("jhub_dask"),
-                }
+                },
+                "jhub-eks-python-path": {"mountPath": USER_PATH_HOOK, "stringData": USER_PATH_HOOK_SOURCE},
             },
         },
     }

@@ -9,9 +9,15 @@ through the VPC endpoint the bucket requires."""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+from typing import Any
+
 import pytest
 
-from components.dask_gateway_values import USER_MODULES_DIR
+from components.dask_gateway_values import USER_MODULES_DIR, USER_PATH_HOOK
 from components.jupyterhub_values import USER_POD_NAME_TEMPLATE, USER_SERVICE_ACCOUNT
 from hub_config import jhub_dask, source
 from offline_plan.mock_engine import Inventory
@@ -58,16 +64,46 @@ def test_her_workers_with_her_forwarded_session_reach_only_her_prefix_and_shared
     assert wrong_decisions(plan, user_policy(plan), user_role(plan).name, USER_SERVICE_ACCOUNT, table, pod) == []
 
 
-def test_user_servers_get_the_forwarding_module_on_their_path(plans: dict[str, Inventory]) -> None:
+def user_environment(singleuser: dict[str, Any]) -> dict[str, Any]:
+    env = singleuser.get("extraEnv", {})
+    return env if isinstance(env, dict) else {e["name"]: e.get("value") for e in env}
+
+
+def python_path_after_start(hook: str, image_python_path: str | None) -> list[str]:
+    """sys.path of a Python the server starts, after docker-stacks' start.sh (`set -e`, run-hooks.sh sources
+    every before-notebook.d/*.sh into its shell, then execs the command) in an image whose ENV sets
+    PYTHONPATH to `image_python_path`."""
+    env = {"PATH": os.environ["PATH"]}
+    if image_python_path is not None:
+        env["PYTHONPATH"] = image_python_path
+    script = f"set -e\nsource /dev/stdin <<'HOOK'\n{hook}HOOK\nexec \"$@\""
+    command = [sys.executable, "-c", "import json, sys; print(json.dumps(sys.path))"]
+    done = subprocess.run(["bash", "-c", script, "start.sh", *command], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    return list(json.loads(done.stdout))
+
+
+def test_user_servers_get_the_forwarding_module_on_their_path_and_keep_the_images(
+    plans: dict[str, Inventory],
+) -> None:
+    """The module is mounted in the directory the start hook puts first on PYTHONPATH, and an image's own
+    PYTHONPATH stays behind it; the hub's values set no PYTHONPATH (a pod's env replaces the image's).
+    Mutation: `PYTHONPATH: /opt/jhub-eks/python` back in singleuser.extraEnv (as before) fails the first
+    check; a hook that assigns instead of prepending loses /opt/image-lib."""
     singleuser = hub_release(plans["prod"])["values"]["singleuser"]
-    (file,) = [f for f in singleuser["extraFiles"].values() if f["mountPath"].endswith("/jhub_dask.py")]
-    assert file["mountPath"] == f"{USER_MODULES_DIR}/jhub_dask.py" and file["stringData"] == source("jhub_dask")
-    env = singleuser["extraEnv"]
-    env = env if isinstance(env, dict) else {e["name"]: e.get("value") for e in env}
-    assert env["PYTHONPATH"] == USER_MODULES_DIR
-    assert "extraFiles" not in hub_release(plans["dev"])["values"]["singleuser"] or not any(
-        f["mountPath"].endswith("/jhub_dask.py")
-        for f in hub_release(plans["dev"])["values"]["singleuser"]["extraFiles"].values()
+    files = {f["mountPath"]: f.get("stringData") for f in singleuser["extraFiles"].values()}
+    assert files[f"{USER_MODULES_DIR}/jhub_dask.py"] == source("jhub_dask")
+    assert "PYTHONPATH" not in user_environment(singleuser)
+    hook = files[USER_PATH_HOOK]
+    assert USER_PATH_HOOK.startswith("/usr/local/bin/before-notebook.d/") and USER_PATH_HOOK.endswith(".sh")
+    with_image_path = python_path_after_start(hook, "/opt/image-lib")
+    assert with_image_path.index(USER_MODULES_DIR) < with_image_path.index("/opt/image-lib")
+    without = python_path_after_start(hook, None)
+    assert USER_MODULES_DIR in without and "" not in without[1:]  # no empty entry (the cwd) from a stray colon
+    dev = hub_release(plans["dev"])["values"]["singleuser"]
+    assert not any(
+        f["mountPath"] in (USER_PATH_HOOK, f"{USER_MODULES_DIR}/jhub_dask.py")
+        for f in dev.get("extraFiles", {}).values()
     )
 
 

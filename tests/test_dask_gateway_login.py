@@ -549,14 +549,15 @@ def open_in_browser(site: Site, user: str, path: str) -> Any:
     return response
 
 
-def test_a_dashboard_opens_in_the_owners_browser_through_the_hubs_login_and_only_hers(site: Site) -> None:
+def test_a_dashboard_opens_in_the_owners_and_an_admins_browser_through_the_hubs_login_only(site: Site) -> None:
     """The link a user clicks (client.dashboard_link: the hub's public URL, /services/dask-gateway/
     clusters/<name>/status) in a browser, which sends no Authorization header: the check sends her
     through the hub's OAuth flow (login, then the api's callback keeps the gateway's hub OAuth token in a
     cookie) back to the dashboard, which it then serves her and no one else. Mutations: the Middleware
     without Cookie in authRequestHeaders (the check never sees the cookie: the browser is sent round the
     flow until requests gives up); a relative Location in the check's redirect (traefik resolves it
-    against the api's own address, which is not the hub); the owner test removed (bob sees it)."""
+    against the api's own address, which is not the hub); the owner test removed (bob sees it); the
+    admin test removed (a hub admin's browser gets 403)."""
     import requests
 
     alice = site.server_token("alice")
@@ -571,6 +572,14 @@ def test_a_dashboard_opens_in_the_owners_browser_through_the_hubs_login_and_only
         assert [urllib.parse.urlsplit(r.url).path for r in hers.history][-1] == (
             f"{dgv.SERVICE_PREFIX}{dgv.DASHBOARD_OAUTH_CALLBACK_PATH}"
         )
+        # A hub admin in no Dask group: the admin role holds access:services, and the hub tells the gateway
+        # `admin` (read:users:name, an identify scope of the service's OAuth token).
+        admins = open_in_browser(site, "carol", dashboard)
+        assert (admins.status_code, urllib.parse.urlsplit(admins.url).path) == (200, dashboard), admins.text[:500]
+        assert admins.text == f"dashboard at {dashboard}"
+        # Not signed in and not signing in: the hub's login page, never the dashboard.
+        anonymous = requests.get(f"{site.public}{dashboard}", timeout=30)
+        assert urllib.parse.urlsplit(anonymous.url).path == "/hub/login" and "dashboard at" not in anonymous.text
         his = open_in_browser(site, "bob", dashboard)  # signed in, may use Dask, not his cluster
         assert (his.status_code, urllib.parse.urlsplit(his.url).path) == (403, dashboard)
         assert "dashboard at" not in his.text
