@@ -144,9 +144,7 @@ prerequisites = AccountPrerequisites(
         # Off until the first environment stack is deployed and AWS lists its tag keys (docs/cost.md).
         cost_allocation_tags=COST_ALLOCATION_TAG_KEYS if config.get_bool("activateCostAllocationTags") else (),
         # The pod labels split cost allocation data imports (cost_export.py): usernames, and the department groups'.
-        pod_label_tags=(*USERNAME_LABELS, *group_label_tags)
-        if config.get_bool("activatePodLabelTags")
-        else (),
+        pod_label_tags=(*USERNAME_LABELS, *group_label_tags) if config.get_bool("activatePodLabelTags") else (),
     ),
 )
 if config.get_bool("costExport") is not False:
