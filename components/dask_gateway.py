@@ -86,6 +86,9 @@ class DaskGatewayArgs:
     vpc_cidr: str = "10.0.0.0/16"
     """The VPC's range: the control plane's ENIs, which the api, controller and traefik reach after DNAT."""
     depends_on: list[pulumi.Resource] | None = None
+    environments: dict[str, str] | None = None
+    """The environments a cluster may run (name -> image by digest): those the stack's user servers run."""
+    default_environment: str | None = None
 
 
 class DaskGateway(pulumi.ComponentResource):
@@ -159,6 +162,8 @@ class DaskGateway(pulumi.ComponentResource):
                 image=image,
                 core_node_selector=args.core_node_selector,
                 hub_public_url=args.hub_public_url,
+                environments=args.environments,
+                default_environment=args.default_environment,
             )
         )
         self.chart = k8s.helm.v4.Chart(

@@ -93,14 +93,28 @@ def traefik_url(namespace: str) -> str:
 
 
 def worker_image(user_image: str) -> str:
-    """The image of every scheduler and worker: the user servers' image, so a cluster runs the same
-    environment as the notebook that drives it. The one place to rewire (the environment by digest)."""
+    """The image of schedulers and workers when the stack names no environment (userServers.image): the user
+    servers' image, so a cluster runs the same environment as the notebook that drives it."""
     return user_image
 
 
-def options_data(dask: DaskGatewaySettings) -> dict[str, Any]:
-    """What hub_config/dask_gateway_options.py reads: sizes per group, caps, idle timeout."""
+ENVIRONMENT_OPTION_ENV = "DASK_GATEWAY__CLUSTER__OPTIONS__ENVIRONMENT"
+"""A user server's default for the `environment` cluster option (dask config `gateway.cluster.options`, which
+the client sends with every new cluster): the server's own environment (hub_config/dask_environment.py)."""
+DASK_ENVIRONMENT_SNIPPET = "40-dask-environment"
+
+
+def options_data(
+    dask: DaskGatewaySettings, environments: Mapping[str, str] | None = None, default_environment: str | None = None
+) -> dict[str, Any]:
+    """What hub_config/dask_gateway_options.py reads: sizes per group, caps, idle timeout, and the environments a
+    cluster may run (name -> image by digest: the ones the stack's user servers run; none when they run a plain
+    image, whose clusters then run the backend's image)."""
+    if environments and default_environment not in environments:
+        raise ValueError(f"default environment {default_environment!r} is not one of {sorted(environments)}")
     return {
+        "environments": dict(sorted((environments or {}).items())),
+        "defaultEnvironment": default_environment if environments else None,
         "workerSizes": [
             {"name": s.name, "cores": s.cores, "memory": int(quantity(s.memory)), "groups": list(s.groups)}
             for s in dask.worker_sizes
@@ -115,12 +129,17 @@ def options_data(dask: DaskGatewaySettings) -> dict[str, Any]:
     }
 
 
-def gateway_extra_config(dask: DaskGatewaySettings, hub_public_url: str) -> dict[str, str]:
+def gateway_extra_config(
+    dask: DaskGatewaySettings,
+    hub_public_url: str,
+    environments: Mapping[str, str] | None = None,
+    default_environment: str | None = None,
+) -> dict[str, str]:
     """`gateway.extraConfig`: the options' data, then the module that turns it into cluster options; the
     hub's public URL, where the dashboard check sends a browser to log in (absolute: see the module)."""
     if not hub_public_url.startswith(("https://", "http://")):
         raise ValueError(f"hub_public_url {hub_public_url!r} must be the hub's absolute URL (https://<domain>)")
-    data = json.dumps(options_data(dask), sort_keys=True)
+    data = json.dumps(options_data(dask, environments, default_environment), sort_keys=True)
     return {
         # dask-gateway-server 2026.3.0 starts `dask-scheduler` and `dask-worker` (ClusterConfig defaults);
         # distributed ships only the `dask` command since 2026 (its entry points: dask_cli scheduler,
@@ -156,8 +175,11 @@ def gateway_values(
     image: str,
     core_node_selector: Mapping[str, str],
     hub_public_url: str,
+    environments: Mapping[str, str] | None = None,
+    default_environment: str | None = None,
 ) -> dict[str, Any]:
-    """All values of the dask-gateway release."""
+    """All values of the dask-gateway release. `image` is the backend's (a cluster that names no environment);
+    `environments` the images a cluster may choose by name, each user server's own by default."""
     name, _, tag = image.rpartition(":")
     if not name or "/" in tag:
         raise ValueError(f"worker image {image!r} has no tag; pin one")
@@ -192,7 +214,7 @@ def gateway_values(
                     "extraContainerConfig": {"securityContext": container_security(USER_UID, USER_GID)},
                 },
             },
-            "extraConfig": gateway_extra_config(dask, hub_public_url),
+            "extraConfig": gateway_extra_config(dask, hub_public_url, environments, default_environment),
         },
         "controller": {"nodeSelector": dict(core_node_selector)},
         # The program's ServiceAccounts for the api, the controller and traefik: the chart then renders none
@@ -230,11 +252,34 @@ USER_PATH_HOOK_SOURCE = (
 )
 
 
-def hub_values(dask: DaskGatewaySettings, *, api_token: Any, public_url: str | None = None) -> dict[str, Any]:
+def dask_environment_config(environments: Mapping[str, str], default_environment: str | None) -> str:
+    """`hub.extraConfig`: each user server's default `environment` cluster option, its own environment's name
+    (hub_config/dask_environment.py), from the images the stack's environments run."""
+    by_image = {image: name for name, image in sorted(environments.items())}
+    return (
+        f"DASK_ENVIRONMENTS_BY_IMAGE = {by_image!r}\n"
+        f"DASK_DEFAULT_ENVIRONMENT = {default_environment!r}\n"
+        f"DASK_ENVIRONMENT_VARIABLE = {ENVIRONMENT_OPTION_ENV!r}\n" + hub_config.source("dask_environment")
+    )
+
+
+def hub_values(
+    dask: DaskGatewaySettings,
+    *,
+    api_token: Any,
+    public_url: str | None = None,
+    environments: Mapping[str, str] | None = None,
+    default_environment: str | None = None,
+) -> dict[str, Any]:
     """What the hub's release adds for the gateway: the service (its token; the hub's proxy routes
-    /services/dask-gateway/ to traefik), the role of the allowed groups, and the server token's scopes."""
+    /services/dask-gateway/ to traefik), the role of the allowed groups, the server token's scopes, and each
+    server's own environment as its clusters' default."""
+    extra_config = (
+        {DASK_ENVIRONMENT_SNIPPET: dask_environment_config(environments, default_environment)} if environments else {}
+    )
     return {
         "hub": {
+            **({"extraConfig": extra_config} if extra_config else {}),
             "services": {
                 HUB_SERVICE: {
                     "apiToken": api_token,

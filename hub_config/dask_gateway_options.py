@@ -46,7 +46,12 @@ def _no_size_offered(options, user):
 def _cluster_config(options, user):
     size = options.worker_size
     user_label = {USER_LABEL: user_label_value(user.name)}
+    environments = DASK_GATEWAY_OPTIONS["environments"]  # type: ignore[name-defined]  # noqa: F821
+    # The environment's image by digest: only the stack's own environments can be chosen (a Select), so a user
+    # cannot run an image of her own on the workers.
+    image = {"image": environments[options.environment]} if environments else {}
     return {
+        **image,
         "scheduler_extra_pod_labels": user_label,
         "worker_extra_pod_labels": user_label,
         "worker_cores": size["cores"],
@@ -63,8 +68,16 @@ def dask_cluster_options(user):
     if not offered:
         return Options(handler=_no_size_offered)
     data = DASK_GATEWAY_OPTIONS  # type: ignore[name-defined]  # noqa: F821
+    # A cluster runs its notebook's environment (the server sends its own as the default: DASK_GATEWAY__CLUSTER__
+    # OPTIONS__ENVIRONMENT, hub_config/dask_environment.py), so what the client pickles the workers can load.
+    environment = (
+        [Select("environment", list(data["environments"]), default=data["defaultEnvironment"], label="Environment")]
+        if data["environments"]
+        else []
+    )
     return Options(
         Select("worker_size", [(size["name"], size) for size in offered], label="Worker size"),
+        *environment,
         Integer(
             "idle_timeout_minutes",
             default=data["idleTimeoutMinutes"],

@@ -149,7 +149,15 @@ def declare_hub(
             continue
         pin = settings.environments[environment_name]
         prepull[profile.node_pool][environment_name] = environment_image(pin.repository, pin.tag, pin.digest)
-    # Scale-out: Dask Gateway, its schedulers and workers running the users' own image.
+    # Scale-out: Dask Gateway, its schedulers and workers running the users' own image: each server's own
+    # environment by default, any environment the stack's servers run by choice (when the default server runs one).
+    dask_environments: dict[str, str] = {}
+    if hub.user_servers.environment is not None:
+        for environment_name in {hub.user_servers.environment, *(p.environment for p in hub.user_servers.profiles)}:
+            if environment_name is not None:
+                pin = settings.environments[environment_name]
+                image = environment_image(pin.repository, pin.tag, pin.digest)
+                dask_environments[environment_name] = f"{image.name}:{image.tag}"
     dask_gateway = None
     hub_side_values: dict[str, Any] | None = None
     if settings.dask_gateway.enabled:
@@ -169,10 +177,16 @@ def declare_hub(
                 vpc_cidr=settings.network.vpc_cidr,
                 depends_on=cluster.hub_prerequisites,
                 hub_public_url=f"{scheme}://{hub.domain}",
+                environments=dask_environments,
+                default_environment=hub.user_servers.environment,
             ),
         )
         hub_side_values = dask_hub_values(
-            settings.dask_gateway, api_token=dask_gateway.hub_api_token, public_url=f"{scheme}://{hub.domain}"
+            settings.dask_gateway,
+            api_token=dask_gateway.hub_api_token,
+            public_url=f"{scheme}://{hub.domain}",
+            environments=dask_environments,
+            default_environment=hub.user_servers.environment,
         )
 
     assert settings.secrets.oauth_client_id and settings.secrets.oauth_client_secret  # validated: required

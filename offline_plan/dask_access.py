@@ -45,6 +45,14 @@ def dask_lines(inventory: Inventory, hub_values: dict[str, Any] | None) -> list[
             f"    worker {size['name']}: {size['cores']:g} CPU, {_gib(size['memory'])} on {pool} nodes{capacity}; "
             f"for {who}"
         )
+    if options.get("environments"):
+        default = options["defaultEnvironment"]
+        others = [name for name in options["environments"] if name != default]
+        lines.append(
+            f"    environment: the server's own ({default} by default"
+            + (f"; {', '.join(others)} from the profiles that run it" if others else "")
+            + "), by digest; no other image"
+        )
     caps = options["caps"]
     lines.append(
         f"    per cluster: at most {caps['cluster_max_workers']} workers, {caps['cluster_max_cores']:g} cores, "

@@ -428,7 +428,9 @@ def test_a_member_creates_a_cluster_of_an_allowed_size_from_her_servers_token(si
     status, body = new_cluster(site, token, worker_size="large")
     assert status == 201, body
     status, cluster = site.gateway_call(f"/api/v1/clusters/{body['name']}?wait", token)
-    assert status == 200 and cluster["options"] == {"worker_size": "large", "idle_timeout_minutes": 30}
+    # The stack's default environment when the request names none (tests/test_dask_environments.py).
+    expected = {"worker_size": "large", "idle_timeout_minutes": 30, "environment": "datascience"}
+    assert status == 200 and cluster["options"] == expected
     assert cluster["status"] == "RUNNING", site.gateway_log.read_text()[-3000:]
     status, _ = site.gateway_call(f"/api/v1/clusters/{body['name']}", token, method="DELETE")
     assert status == 204
