@@ -11,6 +11,8 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from settings.image_tags import REFERRERS_TAG_PREFIX
+
 PULL_ACTIONS = ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"]
 
 
@@ -63,7 +65,7 @@ def repository_policy(
 # does so on ECR (sigstore-js @sigstore/oci OCIImage.addArtifact: "AWS ECR does NOT support the referrers API but
 # still reports a subjectDigest"), so the second attestation of a digest moves the tag: refused by an IMMUTABLE
 # repository, allowed by this exclusion. Every other tag, the pinned ones included, stays immutable.
-REFERRERS_TAG_FILTER = "sha256-*"
+REFERRERS_TAG_FILTER = f"{REFERRERS_TAG_PREFIX}*"  # settings refuse these tags as pins (settings/image_tags.py)
 
 
 def tag_mutability() -> tuple[str, list[dict[str, str]]]:

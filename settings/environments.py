@@ -17,6 +17,7 @@ from pydantic import Field, model_validator
 
 from settings.base import PROJECT, _field_error, _Model
 from settings.hub import UserServerSettings
+from settings.image_tags import movable_tag_problem
 
 # The account stack's CI roles of the environments workflows (bootstrap/__main__.py names them; a test checks the
 # names agree): each stack's repository policy lets them pull, which its Deny refuses everyone else.
@@ -68,6 +69,11 @@ class EnvironmentPin(_Model):
         tag = self._parts().group("tag")
         if (tag is None or tag == "latest") and not self.digest:
             raise _field_error("image", f"{self.image} moves; pin the image by digest (<repository>@sha256:<digest>)")
+        movable = None if self.digest else movable_tag_problem(tag)
+        if movable:
+            raise _field_error(
+                "image", f"{self.image}: {movable}; pin the image by digest (<repository>@sha256:<digest>)"
+            )
         return self
 
 

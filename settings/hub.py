@@ -10,6 +10,7 @@ from pydantic import Field, model_validator
 
 from catalog.instance_types import quantity_kib
 from settings.base import Cidr, CpuCores, Memory, _field_error, _Model
+from settings.image_tags import movable_tag_problem
 from settings.login import GROUP_NAME, GitHubAuthSettings, OidcAuthSettings, opening_traits
 
 
@@ -76,6 +77,9 @@ class ImageSettings(_Model):
     def _check(self) -> ImageSettings:
         if self.tag == "latest":
             raise _field_error("tag", "`latest` is not reproducible; pin a version tag")
+        movable = movable_tag_problem(self.tag)
+        if movable:
+            raise _field_error("tag", f"{movable}; pin a version tag")
         return self
 
 
