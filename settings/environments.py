@@ -71,9 +71,7 @@ class EnvironmentPin(_Model):
             raise _field_error("image", f"{self.image} moves; pin the image by digest (<repository>@sha256:<digest>)")
         movable = None if self.digest else movable_tag_problem(tag)
         if movable:
-            raise _field_error(
-                "image", f"{self.image}: {movable}; pin the image by digest (<repository>@sha256:<digest>)"
-            )
+            raise _field_error("image", f"{movable}; pin the image by digest (<repository>@sha256:<digest>)")
         return self
 
 
