@@ -15,6 +15,7 @@ from typing import Any
 import pydantic
 
 from settings.base import PROJECT, SettingsError, _FieldError
+from settings.regions import region_problem
 from settings.root import SECRET_KEYS, Settings
 
 _TOP_LEVEL_KEYS = {
@@ -67,6 +68,8 @@ def parse_settings(stack: str, config: Mapping[str, Any], secret_keys: set[str] 
     region = config.get("aws:region")
     if not region:
         problems.append("aws:region: not set; run `pulumi config set aws:region <region>`, e.g. eu-west-1")
+    elif problem := region_problem(str(region)):
+        problems.append(problem)
     else:
         document["region"] = region
 
