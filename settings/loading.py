@@ -92,6 +92,8 @@ def parse_settings(stack: str, config: Mapping[str, Any], secret_keys: set[str] 
                 )
             else:
                 document["secrets"][to_snake(key)] = raw
+        elif key in _TOP_LEVEL_KEYS and raw in ("", None):
+            problems.append(f"{full_key}: has no value; give it its settings (docs/settings.md) or remove the key")
         elif key in _TOP_LEVEL_KEYS:
             document[key] = _parse_value(raw)
         else:

@@ -1,0 +1,71 @@
+"""The mistakes a platform engineer makes editing a stack file by hand, run through `./plan` as they would:
+each stops the plan with exit 2 and one message per problem naming the key and the fix, never a traceback."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.conftest import ROOT, run_plan
+
+Edit = Callable[[str], str]
+
+
+def _set(path: str, value: Any) -> Edit:
+    """An edit of the stack file that sets `jhub-eks:<section>.<key>...` (a part may be a list index)."""
+
+    def edit(text: str) -> str:
+        document = yaml.safe_load(text)
+        section, *rest = path.split(".")
+        keys: list[Any] = [f"jhub-eks:{section}", *[int(k) if k.isdigit() else k for k in rest]]
+        node = document["config"]
+        for key in keys[:-1]:
+            node = node[key]
+        node[keys[-1]] = value
+        return yaml.safe_dump(document, sort_keys=False)
+
+    return edit
+
+
+# name -> (the edit of dev's stack file, what the one message must say)
+MISTAKES: dict[str, tuple[Edit, str]] = {
+    # `jhub-eks:cluster:` with its block deleted (or commented out): the plan crashed in a JSONDecodeError.
+    "section-left-empty": (_set("cluster", None), "jhub-eks:cluster: has no value; give it its settings"),
+    # The Pulumi CLI refuses a key written twice (yaml.v3: "mapping key ... already defined"); PyYAML kept the
+    # last one and planned prod's checks on a dev stack.
+    "key-written-twice": (
+        lambda text: text.replace(
+            "  jhub-eks:environment: dev\n", "  jhub-eks:environment: dev\n  jhub-eks:environment: prod\n"
+        ),
+        "mapping key 'jhub-eks:environment' already defined at line",
+    ),
+    "nested-key-written-twice": (
+        lambda text: text.replace("    vpcCidr: 10.40.0.0/16\n", "    vpcCidr: 10.40.0.0/16\n" * 2),
+        "mapping key 'vpcCidr' already defined at line",
+    ),
+    "region-typo": (
+        lambda text: text.replace("aws:region: eu-west-1", "aws:region: eu-wst-1"),
+        "aws:region: 'eu-wst-1' is not an AWS region (did you mean eu-west-1",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(MISTAKES))
+def test_a_stack_file_mistake_stops_the_plan_with_one_message(name: str, tmp_path: Path) -> None:
+    edit, expected = MISTAKES[name]
+    stack_file = tmp_path / "Pulumi.dev.yaml"
+    stack_file.write_text(edit((ROOT / "stacks" / "Pulumi.dev.yaml").read_text()))
+    result = run_plan("dev", tmp_path / "plan.json", stack_file)
+    assert "Traceback" not in result.stderr + result.stdout, result.stderr
+    assert result.returncode == 2, result.stderr
+    assert expected in result.stderr
+    problems = [
+        line
+        for line in result.stderr.splitlines()
+        if line not in ("error: invalid stack settings:",) and not line.startswith("(0 resources")
+    ]
+    assert len(problems) == 1, problems
