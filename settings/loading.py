@@ -7,6 +7,7 @@ import difflib
 import importlib.util
 import json
 import re
+import typing
 from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
@@ -121,7 +122,7 @@ def _format_errors(exc: pydantic.ValidationError) -> str:
             loc.append(inner.field)
             message = inner.message
         else:
-            message = _plain_message(error)
+            message = _plain_message(error, [str(part) for part in error["loc"]])
         lines.append(f"{_key_path(loc)}: {message}")
     return "\n".join(lines)
 
@@ -138,12 +139,59 @@ def _key_path(loc: list[str]) -> str:
     return path
 
 
-def _plain_message(error: Any) -> str:
+def _keys_beside(loc: list[str]) -> list[str]:
+    """The keys the stack file may write where `loc` ends: the fields (as spelt in the stack file) of the
+    settings model that holds its last part, found by walking the model along the path."""
+    model: Any = Settings
+    for part in loc[:-1]:
+        fields = {field.alias or name: field for name, field in model.model_fields.items()}
+        if part.isdigit() or part not in fields:
+            continue  # a list index or a dict key: the same model's items
+        model = _model_in(fields[part].annotation)
+        if model is None:
+            return []
+    return sorted(field.alias or name for name, field in model.model_fields.items())
+
+
+def _model_in(annotation: Any) -> type[pydantic.BaseModel] | None:
+    """The settings model a field holds, directly or in an Optional, list or dict."""
+    if isinstance(annotation, type) and issubclass(annotation, pydantic.BaseModel):
+        return annotation
+    for inner in typing.get_args(annotation):
+        if (model := _model_in(inner)) is not None:
+            return model
+    return None
+
+
+# What a value of the wrong kind should have been, in the stack file's YAML, by pydantic's error type.
+_EXPECTED = {
+    "model_type": "a mapping of settings (`key: value` lines indented under it, or {key: value})",
+    "model_attributes_type": "a mapping of settings (`key: value` lines indented under it, or {key: value})",
+    "dict_type": "a mapping (`name: value` lines indented under it, or {name: value})",
+    "list_type": "a list (`- item` lines indented under it, or [a, b])",
+    "int_type": "a whole number",
+    "int_parsing": "a whole number",
+    "int_from_float": "a whole number",
+    "float_type": "a number",
+    "float_parsing": "a number",
+    "bool_type": "true or false",
+    "bool_parsing": "true or false",
+}
+
+
+def _plain_message(error: Any, loc: list[str]) -> str:
     kind = error["type"]
     if kind == "missing":
         return "required but not set; add it to the stack file (see docs/settings.md)"
     if kind == "extra_forbidden":
-        return "unknown setting; remove it or fix its spelling (see docs/settings.md)"
+        close = difflib.get_close_matches(loc[-1], _keys_beside(loc), n=3) if loc else []
+        hint = f" (did you mean {' or '.join(close)}?)" if close else ""
+        return f"unknown setting; remove it or fix its spelling{hint} (see docs/settings.md)"
+    if kind in _EXPECTED:
+        return f"must be {_EXPECTED[kind]}, got {error['input']!r} (see docs/settings.md)"
+    if kind == "string_type":
+        # YAML reads 1.30 as the number 1.3 and `on` as true: quoting keeps the text as written.
+        return f"must be text, got {error['input']!r}; put it in quotes in the stack file"
     if kind == "literal_error":
         return f"{error['input']!r} is not allowed; {error['msg'].lower()}"
     if kind == "string_pattern_mismatch":
