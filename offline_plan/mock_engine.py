@@ -241,6 +241,15 @@ def load_stack_config(
     return config, secret_keys
 
 
+def secrets_not_in_stack_file(stack: str, stack_file: Path | None = None) -> list[str]:
+    """The required secrets the stack file holds no `secure:` value for: the plan runs with placeholders, but
+    `pulumi up` stops until each is set (`pulumi config set --secret` writes it into the file, encrypted)."""
+    from settings import SECRET_KEYS
+
+    keys = set(read_stack_file(stack_file or STACKS / f"Pulumi.{stack}.yaml").get("config") or {})
+    return [key for key in SECRET_KEYS if key not in keys and f"{PROJECT}:{key}" not in keys]
+
+
 # ---- Mocks --------------------------------------------------------------------------------------
 
 

@@ -33,7 +33,16 @@ from offline_plan.cost import render as render_cost
 from offline_plan.department import render_department
 from offline_plan.deploy_graph import render_longest_chain
 from offline_plan.environments import environment_lines
-from offline_plan.mock_engine import BOOTSTRAP_DETECTOR, ROOT, Inventory, PlanError, Recorded, load_stack_config, run
+from offline_plan.mock_engine import (
+    BOOTSTRAP_DETECTOR,
+    ROOT,
+    Inventory,
+    PlanError,
+    Recorded,
+    load_stack_config,
+    run,
+    secrets_not_in_stack_file,
+)
 from offline_plan.reachability import reachability
 from offline_plan.reachability import render as render_reachability
 from policies.checklist import RULES, Resource, Violation, evaluate, support_phase
@@ -534,6 +543,11 @@ def main(argv: list[str] | None = None) -> int:
     artifacts = [out, cost_file, *([reachability_file] if table else []), *values_files]
     show()
     show(render_summary(inventory, cost, results, access, artifacts))
+    if unset := secrets_not_in_stack_file(args.stack, args.stack_file):
+        show(
+            f"  secrets not in the stack file: {', '.join(unset)} (planned with placeholders; `pulumi up` stops "
+            f"until each is set: pulumi config set --secret {unset[0]} <value>)"
+        )
     if not passed:
         failures = "\n".join(f"  - {line}" for line in failing_rules(results))
         print(fit_to_terminal(f"error: the security checklist failed:\n{failures}", width), file=sys.stderr)

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
+from offline_plan.mock_engine import secrets_not_in_stack_file
 from tests.conftest import ROOT, run_plan
 
 Edit = Callable[[str], str]
@@ -69,3 +70,18 @@ def test_a_stack_file_mistake_stops_the_plan_with_one_message(name: str, tmp_pat
         if line not in ("error: invalid stack settings:",) and not line.startswith("(0 resources")
     ]
     assert len(problems) == 1, problems
+
+
+def test_the_plan_names_the_required_secrets_the_stack_file_does_not_hold(tmp_path: Path) -> None:
+    """`./plan` runs with placeholders for the secrets; the first real `pulumi up` stops on each one not set. The
+    plan's summary says which, so exit 0 does not read as "ready to deploy"."""
+    result = run_plan("dev", tmp_path / "plan.json")
+    assert result.returncode == 0, result.stderr
+    summary = result.stdout[result.stdout.index("Summary of 'dev'") :]
+    assert "secrets not in the stack file: oauthClientId, oauthClientSecret" in " ".join(summary.split())
+
+    stack_file = tmp_path / "Pulumi.dev.yaml"
+    document = yaml.safe_load((ROOT / "stacks" / "Pulumi.dev.yaml").read_text())
+    document["config"]["jhub-eks:oauthClientId"] = {"secure": "v1:AAAA"}  # what `pulumi config set --secret` writes
+    stack_file.write_text(yaml.safe_dump(document))
+    assert secrets_not_in_stack_file("dev", stack_file) == ["oauthClientSecret"]
