@@ -202,6 +202,12 @@ def read_stack_file(path: Path, stack: str | None = None) -> dict[str, Any]:
         raise SettingsError(f"{where}: the stack file is not valid YAML ({problem}); fix it at that line") from None
     if not isinstance(document, dict) or not isinstance(document.get("config") or {}, dict):
         raise SettingsError(f"{path}: a stack file is a mapping with a `config:` mapping of keys to values")
+    for key in document.get("config") or {}:
+        if not isinstance(key, str):  # YAML reads `123:` as a number and `yes:` as true
+            raise SettingsError(
+                f"{path}: config key {key!r} is not a setting's name; keys are <namespace>:<key>, "
+                "such as jhub-eks:cluster or aws:region"
+            )
     return document
 
 

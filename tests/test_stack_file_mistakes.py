@@ -48,6 +48,11 @@ MISTAKES: dict[str, tuple[Edit, str]] = {
         lambda text: text.replace("    vpcCidr: 10.40.0.0/16\n", "    vpcCidr: 10.40.0.0/16\n" * 2),
         "mapping key 'vpcCidr' already defined at line",
     ),
+    # YAML reads `yes:` as the key true: the plan crashed on `":" in key`.
+    "key-that-is-not-text": (
+        lambda text: text.replace("config:\n", "config:\n  yes: abc\n"),
+        "config key True is not a setting's name; keys are <namespace>:<key>",
+    ),
     "region-typo": (
         lambda text: text.replace("aws:region: eu-west-1", "aws:region: eu-wst-1"),
         "aws:region: 'eu-wst-1' is not an AWS region (did you mean eu-west-1",
