@@ -257,7 +257,10 @@ def render(inventory: Inventory) -> str:
         if resource.type.startswith("jhub:") or resource.type == "pulumi:pulumi:Stack":
             continue
         groups[_component_of(resource, by_urn)].append(resource)
-    lines = [f"Offline plan for stack '{inventory.stack}': {sum(map(len, groups.values()))} resources"]
+    # Resources as the summary counts them: a package's component (eks:index:Cluster, a helm.sh/v4 Chart) is
+    # listed under its component but is no resource of its own (the header said 176, the summary 175).
+    declared = sum(1 for group in groups.values() for resource in group if resource.custom)
+    lines = [f"Offline plan for stack '{inventory.stack}': {declared} resources"]
     for component in sorted(groups):
         lines.append("")
         lines.append(f"== {component} ({len(groups[component])})")
