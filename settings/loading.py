@@ -153,6 +153,19 @@ def _keys_beside(loc: list[str]) -> list[str]:
     return sorted(field.alias or name for name, field in model.model_fields.items())
 
 
+def _field_at(loc: list[str]) -> Any:
+    """The settings field `loc` names (for a list item: the list's field), or None."""
+    model: Any = Settings
+    field: Any = None
+    for part in loc:
+        fields = {f.alias or name: f for name, f in model.model_fields.items()} if model is not None else {}
+        if part.isdigit() or part not in fields:
+            continue
+        field = fields[part]
+        model = _model_in(field.annotation)
+    return field
+
+
 def _model_in(annotation: Any) -> type[pydantic.BaseModel] | None:
     """The settings model a field holds, directly or in an Optional, list or dict."""
     if isinstance(annotation, type) and issubclass(annotation, pydantic.BaseModel):
@@ -195,7 +208,12 @@ def _plain_message(error: Any, loc: list[str]) -> str:
     if kind == "literal_error":
         return f"{error['input']!r} is not allowed; {error['msg'].lower()}"
     if kind == "string_pattern_mismatch":
-        return f"{error['input']!r} has the wrong form; it must match {error['ctx']['pattern']}"
+        # The field's own description says what the value is (docs/settings.md prints the same); the pattern alone
+        # reads as noise to someone who wrote https://hub.example.org for a domain.
+        field = _field_at(loc)
+        sentence = re.split(r"(?<!e\.g)\.\s+(?=[A-Z`])", field.description)[0] if field and field.description else ""
+        what = f" ({' '.join(sentence.split()).rstrip('.')})" if sentence else ""
+        return f"{error['input']!r} has the wrong form{what}; it must match {error['ctx']['pattern']}"
     message = str(error["msg"]).removeprefix("Value error, ")
     return f"{message} (got {error['input']!r})" if kind != "value_error" else message
 
