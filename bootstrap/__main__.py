@@ -29,7 +29,7 @@ from github_oidc import (
 )
 
 config = pulumi.Config()
-unread = config_problems({*runtime_config.get_config_env(), *runtime_config.CONFIG.get()})
+unread = config_problems({**runtime_config.get_config_env(), **runtime_config.CONFIG.get()})
 if unread:
     raise pulumi.RunError("invalid bootstrap settings:\n" + "\n".join(unread))
 repository = config.require("githubRepository")

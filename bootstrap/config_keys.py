@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import difflib
 import importlib.util
+import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from functools import cache
 from pathlib import Path
 
@@ -32,6 +33,18 @@ KEYS = (
 )
 
 
+# The keys read with get_bool, which takes true/True/false/False only (pulumi/config.py `_get_bool`), and with
+# get_object (JSON: the engine passes a YAML list as JSON text).
+BOOL_KEYS = (
+    "guardDuty",
+    "registryEnhancedScanning",
+    "activateCostAllocationTags",
+    "activatePodLabelTags",
+    "costExport",
+)
+LIST_KEYS = ("groupLabelTags",)
+
+
 @cache
 def aws_provider_keys() -> frozenset[str]:
     """The keys the AWS provider reads from `aws:` config (pulumi_aws/config/vars.py, read as text)."""
@@ -48,12 +61,25 @@ def _unknown(full_key: str, namespace: str, valid: Iterable[str]) -> str:
     return f"{full_key}: unknown setting; remove it or fix its spelling{hint}; valid keys: {', '.join(sorted(valid))}"
 
 
-def config_problems(keys: Iterable[str]) -> list[str]:
-    """One message per key of the stack's config that nothing reads, naming the key and the fix."""
+def _is_list(value: object) -> bool:
+    try:
+        return isinstance(json.loads(str(value)), list)
+    except ValueError:
+        return False
+
+
+def config_problems(config: Mapping[str, object]) -> list[str]:
+    """One message per key of the stack's config that nothing reads or whose value the program cannot take,
+    naming the key and the fix."""
     problems = []
-    for full_key in sorted(keys):
+    for full_key in sorted(config):
         namespace, _, key = full_key.partition(":")
-        if namespace == PROJECT and key not in KEYS:
+        value = config[full_key]
+        if namespace == PROJECT and key in BOOL_KEYS and str(value) not in ("true", "True", "false", "False"):
+            problems.append(f"{full_key}: {value!r} is not a boolean; write true or false")
+        elif namespace == PROJECT and key in LIST_KEYS and not _is_list(value):
+            problems.append(f"{full_key}: {value!r} is not a list; write [a, b] or one `- item` line each")
+        elif namespace == PROJECT and key not in KEYS:
             problems.append(_unknown(full_key, PROJECT, KEYS))
         elif namespace == "aws" and key not in aws_provider_keys():
             problems.append(_unknown(full_key, "aws", aws_provider_keys()))

@@ -1,5 +1,5 @@
 """The bootstrap stack's settings: a key nothing reads stops `pulumi up` with one message naming it and the
-fix (a misspelt `guardDutty: false` deployed the detector it meant to skip)."""
+fix (a misspelt `guardDutty: false` deployed the detector it meant to skip), and so does a value of the wrong kind."""
 
 from __future__ import annotations
 
@@ -49,9 +49,15 @@ def test_the_keys_checked_are_the_keys_the_program_reads() -> None:
             "aws:regoin: unknown setting; remove it or fix its spelling (did you mean aws:region?)",
         ),
         ({"jhub-eks:costExport": "false"}, "jhub-eks:costExport: unknown namespace 'jhub-eks'"),
+        # YAML 1.2 (the Pulumi CLI's) keeps `yes` as text, which get_bool refuses without saying what it takes.
+        ({"jhub-eks-bootstrap:guardDuty": "yes"}, "jhub-eks-bootstrap:guardDuty: 'yes' is not a boolean; write true"),
+        (
+            {"jhub-eks-bootstrap:groupLabelTags": "group.jhub-eks/data-science"},
+            "jhub-eks-bootstrap:groupLabelTags: 'group.jhub-eks/data-science' is not a list; write [a, b]",
+        ),
     ],
 )
-def test_a_key_nothing_reads_stops_the_bootstrap_with_one_message(config: dict[str, str], expected: str) -> None:
+def test_an_unread_key_or_a_wrong_value_stops_the_bootstrap(config: dict[str, str], expected: str) -> None:
     result = run_bootstrap(config)
     assert result.returncode == 2, result.stderr
     assert "Traceback" not in result.stderr
