@@ -61,11 +61,14 @@ def _unknown(full_key: str, namespace: str, valid: Iterable[str]) -> str:
     return f"{full_key}: unknown setting; remove it or fix its spelling{hint}; valid keys: {', '.join(sorted(valid))}"
 
 
-def _is_list(value: object) -> bool:
+def _is_json(value: object) -> bool:
+    """A YAML list reaches the program as JSON text; plain text (`groupLabelTags: group.jhub-eks/x`) does not
+    parse, and get_object refuses it as "not a valid 'JSON object'". JSON that is no list is __main__'s to name."""
     try:
-        return isinstance(json.loads(str(value)), list)
+        json.loads(str(value))
     except ValueError:
         return False
+    return True
 
 
 def config_problems(config: Mapping[str, object]) -> list[str]:
@@ -77,7 +80,7 @@ def config_problems(config: Mapping[str, object]) -> list[str]:
         value = config[full_key]
         if namespace == PROJECT and key in BOOL_KEYS and str(value) not in ("true", "True", "false", "False"):
             problems.append(f"{full_key}: {value!r} is not a boolean; write true or false")
-        elif namespace == PROJECT and key in LIST_KEYS and not _is_list(value):
+        elif namespace == PROJECT and key in LIST_KEYS and not _is_json(value):
             problems.append(f"{full_key}: {value!r} is not a list; write [a, b] or one `- item` line each")
         elif namespace == PROJECT and key not in KEYS:
             problems.append(_unknown(full_key, PROJECT, KEYS))

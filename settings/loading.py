@@ -69,7 +69,7 @@ def parse_settings(stack: str, config: Mapping[str, Any], secret_keys: set[str] 
     region = config.get("aws:region")
     if not region:
         problems.append("aws:region: not set; run `pulumi config set aws:region <region>`, e.g. eu-west-1")
-    elif problem := region_problem(str(region)):
+    elif problem := region_problem(str(region), str(config.get("aws:skipRegionValidation")).lower() == "true"):
         problems.append(problem)
     else:
         document["region"] = region

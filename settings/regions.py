@@ -47,8 +47,11 @@ def commercial_regions() -> list[str]:
     return sorted(r for r in provider_regions() if COMMERCIAL_REGION.fullmatch(r))
 
 
-def region_problem(region: str) -> str | None:
-    """One message naming `aws:region` and the fix, or None when the stack may use the region."""
+def region_problem(region: str, skip_region_validation: bool = False) -> str | None:
+    """One message naming `aws:region` and the fix, or None when the stack may use the region.
+
+    The AWS provider itself refuses a region it does not know unless `aws:skipRegionValidation` is true: the way
+    to use a region newer than the pinned provider, which this check honours too."""
     partition = next((name for name, pattern in OTHER_PARTITIONS if pattern.fullmatch(region)), None)
     if partition is not None:
         return (
@@ -56,11 +59,12 @@ def region_problem(region: str) -> str | None:
             "the commercial partition (aws) only (its service principals, ECR and EKS OIDC hosts, Inspector and "
             "GuardDuty EKS protection differ there); use a commercial region such as eu-west-1"
         )
-    if region in provider_regions():
+    if region in provider_regions() or (skip_region_validation and COMMERCIAL_REGION.fullmatch(region)):
         return None
     close = difflib.get_close_matches(region, commercial_regions(), n=3)
     hint = f" (did you mean {' or '.join(close)}?)" if close else ""
     return (
         f"aws:region: {region!r} is not an AWS region{hint}; run `pulumi config set aws:region <region>` with "
-        f"one of: {', '.join(commercial_regions())}"
+        f"one of: {', '.join(commercial_regions())} (a region newer than the pinned AWS provider: also set "
+        "aws:skipRegionValidation: true)"
     )
