@@ -11,10 +11,12 @@ from pathlib import Path
 
 import pulumi
 import pulumi_aws as aws
+from pulumi.runtime import config as runtime_config
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from account_prerequisites import COST_ALLOCATION_TAG_KEYS, AccountPrerequisites, AccountPrerequisitesArgs
+from config_keys import config_problems
 from cost_export import GROUP_LABEL_PREFIX, USERNAME_LABELS, CostExport, CostExportArgs
 from environment_images import promote_policy, promote_subjects, push_policy, push_subjects
 from github_oidc import (
@@ -27,6 +29,9 @@ from github_oidc import (
 )
 
 config = pulumi.Config()
+unread = config_problems({**runtime_config.get_config_env(), **runtime_config.CONFIG.get()})
+if unread:
+    raise pulumi.RunError("invalid bootstrap settings:\n" + "\n".join(unread))
 repository = config.require("githubRepository")
 prefix = config.get("resourcePrefix") or "jhub-"
 existing_provider = config.get("existingOidcProviderArn")

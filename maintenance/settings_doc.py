@@ -76,7 +76,9 @@ def render() -> str:
         "",
         f"Every key lives in the `{PROJECT}` namespace of `stacks/Pulumi.<stack>.yaml` (set objects with",
         f"`pulumi config set --path '{PROJECT}:cluster.name' jhub-dev` or edit the file). Unknown keys are errors.",
-        "The AWS region is `aws:region` (**required**).",
+        "The AWS region is `aws:region` (**required**): a region of the commercial partition the AWS provider knows "
+        "(settings/regions.py; aws-cn, aws-us-gov and the isolated partitions are refused; a region newer than the "
+        "pinned provider also needs `aws:skipRegionValidation: true`, as the provider does).",
         "",
         "| key | type | default | meaning |",
         "|---|---|---|---|",

@@ -42,8 +42,12 @@ DEFAULT_CALLER_ROLE = "ci-jhub-eks-deploy"
 
 def default_caller(config: dict[str, Any]) -> str:
     """The CI deploy role's session ARN in the account the stack's admin roles belong to."""
-    admins = json.loads(config.get(f"{PROJECT}:cluster", "{}")).get("adminRoleArns") or []
-    account = admins[0].split(":")[4] if admins else ACCOUNT_ID
+    try:
+        admins = json.loads(config.get(f"{PROJECT}:cluster", "{}")).get("adminRoleArns") or []
+        account = str(admins[0]).split(":")[4]
+    except (ValueError, AttributeError, TypeError, IndexError, KeyError):
+        account = ACCOUNT_ID  # no or a malformed cluster setting: the settings check reports it
+
     return f"arn:aws:sts::{account}:assumed-role/{DEFAULT_CALLER_ROLE}/GitHubActions"
 
 
@@ -158,6 +162,26 @@ class Inventory:
 # ---- Stack file -> Pulumi config ----------------------------------------------------------------
 
 
+class _StackFileLoader(yaml.SafeLoader):
+    """PyYAML keeps the last of two equal keys; the Pulumi CLI (Go yaml.v3) refuses the file with
+    'mapping key "<key>" already defined at line <n>'. A key written twice (a prod setting pasted
+    below dev's) would otherwise plan one value and deploy none."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None,
+                    None,
+                    f"mapping key {key!r} already defined at line {seen[key]}; keep one of the two",
+                    key_node.start_mark,
+                )
+            seen[key] = key_node.start_mark.line + 1
+        return super().construct_mapping(node, deep=deep)
+
+
 def read_stack_file(path: Path, stack: str | None = None) -> dict[str, Any]:
     """The stack file's YAML; raises SettingsError (one message, no traceback) when there is no such
     stack, the YAML does not parse (with the file, line and column) or its `config` is not a mapping."""
@@ -170,7 +194,7 @@ def read_stack_file(path: Path, stack: str | None = None) -> dict[str, Any]:
             f"{what}: the stacks are {', '.join(known)} (stacks/Pulumi.<stack>.yaml), or pass --stack-file"
         )
     try:
-        document = yaml.safe_load(path.read_text()) or {}
+        document = yaml.load(path.read_text(), Loader=_StackFileLoader) or {}
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
@@ -178,6 +202,12 @@ def read_stack_file(path: Path, stack: str | None = None) -> dict[str, Any]:
         raise SettingsError(f"{where}: the stack file is not valid YAML ({problem}); fix it at that line") from None
     if not isinstance(document, dict) or not isinstance(document.get("config") or {}, dict):
         raise SettingsError(f"{path}: a stack file is a mapping with a `config:` mapping of keys to values")
+    for key in document.get("config") or {}:
+        if not isinstance(key, str):  # YAML reads `123:` as a number and `yes:` as true
+            raise SettingsError(
+                f"{path}: config key {key!r} is not a setting's name; keys are <namespace>:<key>, "
+                "such as jhub-eks:cluster or aws:region"
+            )
     return document
 
 
@@ -203,6 +233,8 @@ def load_stack_config(
             secret_keys.append(full_key)
         elif isinstance(value, (dict, list)):
             config[full_key] = json.dumps(value)
+        elif value is None:
+            config[full_key] = ""  # `key:` with nothing after it: an empty value, as the Pulumi CLI reads it
         elif isinstance(value, bool):
             config[full_key] = "true" if value else "false"
         else:
@@ -213,6 +245,15 @@ def load_stack_config(
             config[full_key] = PLACEHOLDER_PREFIX + key
             secret_keys.append(full_key)
     return config, secret_keys
+
+
+def secrets_not_in_stack_file(stack: str, stack_file: Path | None = None) -> list[str]:
+    """The required secrets the stack file holds no `secure:` value for: the plan runs with placeholders, but
+    `pulumi up` stops until each is set (`pulumi config set --secret` writes it into the file, encrypted)."""
+    from settings import SECRET_KEYS
+
+    keys = set(read_stack_file(stack_file or STACKS / f"Pulumi.{stack}.yaml").get("config") or {})
+    return [key for key in SECRET_KEYS if key not in keys and f"{PROJECT}:{key}" not in keys]
 
 
 # ---- Mocks --------------------------------------------------------------------------------------

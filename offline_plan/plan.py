@@ -33,7 +33,16 @@ from offline_plan.cost import render as render_cost
 from offline_plan.department import render_department
 from offline_plan.deploy_graph import render_longest_chain
 from offline_plan.environments import environment_lines
-from offline_plan.mock_engine import BOOTSTRAP_DETECTOR, ROOT, Inventory, PlanError, Recorded, load_stack_config, run
+from offline_plan.mock_engine import (
+    BOOTSTRAP_DETECTOR,
+    ROOT,
+    Inventory,
+    PlanError,
+    Recorded,
+    load_stack_config,
+    run,
+    secrets_not_in_stack_file,
+)
 from offline_plan.reachability import reachability
 from offline_plan.reachability import render as render_reachability
 from policies.checklist import RULES, Resource, Violation, evaluate, support_phase
@@ -248,7 +257,10 @@ def render(inventory: Inventory) -> str:
         if resource.type.startswith("jhub:") or resource.type == "pulumi:pulumi:Stack":
             continue
         groups[_component_of(resource, by_urn)].append(resource)
-    lines = [f"Offline plan for stack '{inventory.stack}': {sum(map(len, groups.values()))} resources"]
+    # Resources as the summary counts them: a package's component (eks:index:Cluster, a helm.sh/v4 Chart) is
+    # listed under its component but is no resource of its own (the header said 176, the summary 175).
+    declared = sum(1 for group in groups.values() for resource in group if resource.custom)
+    lines = [f"Offline plan for stack '{inventory.stack}': {declared} resources"]
     for component in sorted(groups):
         lines.append("")
         lines.append(f"== {component} ({len(groups[component])})")
@@ -534,6 +546,11 @@ def main(argv: list[str] | None = None) -> int:
     artifacts = [out, cost_file, *([reachability_file] if table else []), *values_files]
     show()
     show(render_summary(inventory, cost, results, access, artifacts))
+    if unset := secrets_not_in_stack_file(args.stack, args.stack_file):
+        show(
+            f"  secrets not in the stack file: {', '.join(unset)} (planned with placeholders; `pulumi up` stops "
+            f"until each is set: pulumi config set --secret {unset[0]} <value>)"
+        )
     if not passed:
         failures = "\n".join(f"  - {line}" for line in failing_rules(results))
         print(fit_to_terminal(f"error: the security checklist failed:\n{failures}", width), file=sys.stderr)

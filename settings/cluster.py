@@ -124,6 +124,14 @@ class ClusterSettings(_Model):
 
     @model_validator(mode="after")
     def _check(self) -> ClusterSettings:
+        # First: an unknown version (1.53 for 1.35) was reported as the autoscaler chart not matching it.
+        if self.kubernetes_version not in EKS_KUBERNETES_VERSIONS:
+            raise _field_error(
+                "kubernetesVersion",
+                f"{self.kubernetes_version} is not a Kubernetes version EKS runs; use one of "
+                f"{', '.join(EKS_KUBERNETES_VERSIONS)} (data/eks/kubernetes-versions.json, from EKS's release "
+                "calendar; a newer one is added there with its dates)",
+            )
         problem = addon_pin_problem(self.addon_versions, self.kubernetes_version)
         if problem:
             raise _field_error(f"addonVersions.{problem[0]}", problem[1])
@@ -159,6 +167,9 @@ class ClusterSettings(_Model):
 
 
 # The EKS add-ons the program installs and the version AWS documents for each per Kubernetes minor.
+EKS_KUBERNETES_VERSIONS: list[str] = list(
+    json.loads((DATA / "eks" / "kubernetes-versions.json").read_text())["versions"]
+)
 ADDON_VERSIONS = json.loads((DATA / "eks" / "addon-versions.json").read_text())
 
 

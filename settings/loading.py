@@ -7,6 +7,7 @@ import difflib
 import importlib.util
 import json
 import re
+import typing
 from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
@@ -15,6 +16,7 @@ from typing import Any
 import pydantic
 
 from settings.base import PROJECT, SettingsError, _FieldError
+from settings.regions import region_problem
 from settings.root import SECRET_KEYS, Settings
 
 _TOP_LEVEL_KEYS = {
@@ -67,6 +69,8 @@ def parse_settings(stack: str, config: Mapping[str, Any], secret_keys: set[str] 
     region = config.get("aws:region")
     if not region:
         problems.append("aws:region: not set; run `pulumi config set aws:region <region>`, e.g. eu-west-1")
+    elif problem := region_problem(str(region), str(config.get("aws:skipRegionValidation")).lower() == "true"):
+        problems.append(problem)
     else:
         document["region"] = region
 
@@ -89,6 +93,8 @@ def parse_settings(stack: str, config: Mapping[str, Any], secret_keys: set[str] 
                 )
             else:
                 document["secrets"][to_snake(key)] = raw
+        elif key in _TOP_LEVEL_KEYS and raw in ("", None):
+            problems.append(f"{full_key}: has no value; give it its settings (docs/settings.md) or remove the key")
         elif key in _TOP_LEVEL_KEYS:
             document[key] = _parse_value(raw)
         else:
@@ -116,7 +122,7 @@ def _format_errors(exc: pydantic.ValidationError) -> str:
             loc.append(inner.field)
             message = inner.message
         else:
-            message = _plain_message(error)
+            message = _plain_message(error, [str(part) for part in error["loc"]])
         lines.append(f"{_key_path(loc)}: {message}")
     return "\n".join(lines)
 
@@ -133,16 +139,81 @@ def _key_path(loc: list[str]) -> str:
     return path
 
 
-def _plain_message(error: Any) -> str:
+def _keys_beside(loc: list[str]) -> list[str]:
+    """The keys the stack file may write where `loc` ends: the fields (as spelt in the stack file) of the
+    settings model that holds its last part, found by walking the model along the path."""
+    model: Any = Settings
+    for part in loc[:-1]:
+        fields = {field.alias or name: field for name, field in model.model_fields.items()}
+        if part.isdigit() or part not in fields:
+            continue  # a list index or a dict key: the same model's items
+        model = _model_in(fields[part].annotation)
+        if model is None:
+            return []
+    return sorted(field.alias or name for name, field in model.model_fields.items())
+
+
+def _field_at(loc: list[str]) -> Any:
+    """The settings field `loc` names (for a list item: the list's field), or None."""
+    model: Any = Settings
+    field: Any = None
+    for part in loc:
+        fields = {f.alias or name: f for name, f in model.model_fields.items()} if model is not None else {}
+        if part.isdigit() or part not in fields:
+            continue
+        field = fields[part]
+        model = _model_in(field.annotation)
+    return field
+
+
+def _model_in(annotation: Any) -> type[pydantic.BaseModel] | None:
+    """The settings model a field holds, directly or in an Optional, list or dict."""
+    if isinstance(annotation, type) and issubclass(annotation, pydantic.BaseModel):
+        return annotation
+    for inner in typing.get_args(annotation):
+        if (model := _model_in(inner)) is not None:
+            return model
+    return None
+
+
+# What a value of the wrong kind should have been, in the stack file's YAML, by pydantic's error type.
+_EXPECTED = {
+    "model_type": "a mapping of settings (`key: value` lines indented under it, or {key: value})",
+    "model_attributes_type": "a mapping of settings (`key: value` lines indented under it, or {key: value})",
+    "dict_type": "a mapping (`name: value` lines indented under it, or {name: value})",
+    "list_type": "a list (`- item` lines indented under it, or [a, b])",
+    "int_type": "a whole number",
+    "int_parsing": "a whole number",
+    "int_from_float": "a whole number",
+    "float_type": "a number",
+    "float_parsing": "a number",
+    "bool_type": "true or false",
+    "bool_parsing": "true or false",
+}
+
+
+def _plain_message(error: Any, loc: list[str]) -> str:
     kind = error["type"]
     if kind == "missing":
         return "required but not set; add it to the stack file (see docs/settings.md)"
     if kind == "extra_forbidden":
-        return "unknown setting; remove it or fix its spelling (see docs/settings.md)"
+        close = difflib.get_close_matches(loc[-1], _keys_beside(loc), n=3) if loc else []
+        hint = f" (did you mean {' or '.join(close)}?)" if close else ""
+        return f"unknown setting; remove it or fix its spelling{hint} (see docs/settings.md)"
+    if kind in _EXPECTED:
+        return f"must be {_EXPECTED[kind]}, got {error['input']!r} (see docs/settings.md)"
+    if kind == "string_type":
+        # YAML reads 1.30 as the number 1.3 and `on` as true: quoting keeps the text as written.
+        return f"must be text, got {error['input']!r}; put it in quotes in the stack file"
     if kind == "literal_error":
         return f"{error['input']!r} is not allowed; {error['msg'].lower()}"
     if kind == "string_pattern_mismatch":
-        return f"{error['input']!r} has the wrong form; it must match {error['ctx']['pattern']}"
+        # The field's own description says what the value is (docs/settings.md prints the same); the pattern alone
+        # reads as noise to someone who wrote https://hub.example.org for a domain.
+        field = _field_at(loc)
+        sentence = re.split(r"(?<!e\.g)\.\s+(?=[A-Z`])", field.description)[0] if field and field.description else ""
+        what = f" ({' '.join(sentence.split()).rstrip('.')})" if sentence else ""
+        return f"{error['input']!r} has the wrong form{what}; it must match {error['ctx']['pattern']}"
     message = str(error["msg"]).removeprefix("Value error, ")
     return f"{message} (got {error['input']!r})" if kind != "value_error" else message
 
