@@ -27,6 +27,7 @@ from components.dask_gateway_values import (
 from components.dask_network_policies import DaskNetworkSpec, dask_network_policies
 from components.jupyterhub import RELEASE_NAME as HUB_RELEASE
 from components.jupyterhub import pod_security_labels
+from components.kube_objects import declare_manifest
 from components.network_policies import declare
 from settings.dask import DaskGatewaySettings
 
@@ -53,24 +54,9 @@ def dashboard_login_transform(namespace: str) -> pulumi.ResourceTransform:
     return transform
 
 
-_RBAC_KINDS: dict[str, Any] = {
-    "ServiceAccount": k8s.core.v1.ServiceAccount,
-    "ClusterRole": k8s.rbac.v1.ClusterRole,
-    "ClusterRoleBinding": k8s.rbac.v1.ClusterRoleBinding,
-    "Role": k8s.rbac.v1.Role,
-    "RoleBinding": k8s.rbac.v1.RoleBinding,
-}
-
-
 def declare_rbac(prefix: str, document: dict[str, Any], opts: pulumi.ResourceOptions) -> pulumi.CustomResource:
     """One object of components/dask_gateway_rbac.py as its own typed resource."""
-    kind = document["kind"]
-    fields = {k: v for k, v in document.items() if k not in ("apiVersion", "kind", "metadata")}
-    if "roleRef" in fields:
-        fields["role_ref"] = fields.pop("roleRef")
-    name = f"{prefix}-{kind.lower()}-{document['metadata']['name']}"
-    resource: pulumi.CustomResource = _RBAC_KINDS[kind](name, metadata=document["metadata"], **fields, opts=opts)
-    return resource
+    return declare_manifest(f"{prefix}-{document['kind'].lower()}-{document['metadata']['name']}", document, opts)
 
 
 @dataclass(frozen=True)

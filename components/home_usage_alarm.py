@@ -25,7 +25,8 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from components.network_policies import KUBERNETES_API_CLUSTER_IP, declare
+from components.kube_objects import declare_manifest
+from components.network_policies import KUBERNETES_API_CLUSTER_IP
 
 METRIC_NAMESPACE = "JupyterHubEKS/Homes"
 METRIC_NAME = "HomeUsedPercent"
@@ -232,30 +233,15 @@ class HomeUsageAlarm(pulumi.ComponentResource):
             metadata: Any = dict(manifest["metadata"])
             if "namespace" in metadata:  # after the namespace exists
                 metadata["namespace"] = _after(namespace_ready, metadata["namespace"])
-            spec: Any = manifest.get("spec")
-            if kind == "ServiceAccount":
-                before.append(k8s.core.v1.ServiceAccount(key, metadata=metadata, opts=kube))
-            elif kind == "ClusterRole":
-                before.append(k8s.rbac.v1.ClusterRole(key, metadata=metadata, rules=manifest["rules"], opts=kube))
-            elif kind == "ClusterRoleBinding":
-                before.append(
-                    k8s.rbac.v1.ClusterRoleBinding(
-                        key, metadata=metadata, role_ref=manifest["roleRef"], subjects=manifest["subjects"], opts=kube
-                    )
-                )
-            elif kind == "ConfigMap":
-                before.append(k8s.core.v1.ConfigMap(key, metadata=metadata, data=manifest["data"], opts=kube))
-            elif kind == "NetworkPolicy" and not args.lockdown:
-                before.append(declare(key, {**manifest, "metadata": metadata}, kube))
-            elif kind == "CronJob":
-                spec = {**spec, "suspend": args.lockdown}
+            if kind == "CronJob":
                 # Last: under strict enforcement a pod started before its policy never gets traffic.
-                k8s.batch.v1.CronJob(
+                declare_manifest(
                     key,
-                    metadata=metadata,
-                    spec=spec,
-                    opts=pulumi.ResourceOptions.merge(kube, pulumi.ResourceOptions(depends_on=before)),
+                    {**manifest, "metadata": metadata, "spec": {**manifest["spec"], "suspend": args.lockdown}},
+                    pulumi.ResourceOptions.merge(kube, pulumi.ResourceOptions(depends_on=before)),
                 )
+            elif kind != "NetworkPolicy" or not args.lockdown:
+                before.append(declare_manifest(key, {**manifest, "metadata": metadata}, kube))
         aws.cloudwatch.LogMetricFilter(
             f"{name}-home-usage",
             log_group_name=args.application_log_group,

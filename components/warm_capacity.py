@@ -21,6 +21,7 @@ import pulumi_kubernetes as k8s
 
 from catalog.instance_types import millicores
 from components.jupyterhub_values import USER_TOLERATIONS
+from components.kube_objects import declare_manifest
 from components.pause_image import CHART_PAUSE_SECURITY_CONTEXT, PAUSE_IMAGE
 from components.warm_capacity_schedule import ScheduleSpec, schedule_objects
 from settings.capacity import WarmScheduleSettings
@@ -192,26 +193,4 @@ class WarmCapacity(pulumi.ComponentResource):
 def _declare_schedule(name: str, objects: list[dict[str, Any]], options: pulumi.ResourceOptions) -> None:
     """The schedule's objects as Pulumi resources (`<name>-warm-schedule-<kind>`)."""
     for document in objects:
-        kind = document["kind"]
-        resource_name = f"{name}-warm-schedule-{kind.lower()}"
-        metadata = document["metadata"]
-        if kind == "ServiceAccount":
-            k8s.core.v1.ServiceAccount(resource_name, metadata=metadata, opts=options)
-        elif kind == "Role":
-            k8s.rbac.v1.Role(resource_name, metadata=metadata, rules=document["rules"], opts=options)
-        elif kind == "RoleBinding":
-            k8s.rbac.v1.RoleBinding(
-                resource_name,
-                metadata=metadata,
-                role_ref=document["roleRef"],
-                subjects=document["subjects"],
-                opts=options,
-            )
-        elif kind == "ConfigMap":
-            k8s.core.v1.ConfigMap(resource_name, metadata=metadata, data=document["data"], opts=options)
-        elif kind == "CronJob":
-            k8s.batch.v1.CronJob(resource_name, metadata=metadata, spec=document["spec"], opts=options)
-        elif kind == "NetworkPolicy":
-            k8s.networking.v1.NetworkPolicy(resource_name, metadata=metadata, spec=document["spec"], opts=options)
-        else:
-            raise ValueError(f"no Pulumi resource for {kind}")
+        declare_manifest(f"{name}-warm-schedule-{document['kind'].lower()}", document, options)
