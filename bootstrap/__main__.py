@@ -66,14 +66,23 @@ else:
         client_id_lists=["sts.amazonaws.com"],
     ).arn
 
-preview = aws.iam.Role(
-    f"{CI_ROLE_PREFIX}preview",
-    name=f"{CI_ROLE_PREFIX}preview",
-    description=f"GitHub Actions pull-request previews of {repository}: read-only",
-    assume_role_policy=pulumi.Output.from_input(provider_arn).apply(
-        lambda arn: json.dumps(github_trust_policy(arn, preview_subjects(repository)))
-    ),
-    max_session_duration=3600,
+
+def github_actions_role(role: str, description: str, subjects: list[str], session_seconds: int = 3600) -> aws.iam.Role:
+    """A CI role (named `<CI_ROLE_PREFIX><role>`: the workflows and the environment stacks name it) that GitHub's
+    OIDC tokens for `subjects` of this repository may assume."""
+    return aws.iam.Role(
+        f"{CI_ROLE_PREFIX}{role}",
+        name=f"{CI_ROLE_PREFIX}{role}",
+        description=description,
+        assume_role_policy=pulumi.Output.from_input(provider_arn).apply(
+            lambda arn: json.dumps(github_trust_policy(arn, subjects))
+        ),
+        max_session_duration=session_seconds,
+    )
+
+
+preview = github_actions_role(
+    "preview", f"GitHub Actions pull-request previews of {repository}: read-only", preview_subjects(repository)
 )
 aws.iam.RolePolicyAttachment(
     f"{CI_ROLE_PREFIX}preview-read-only",
@@ -81,16 +90,13 @@ aws.iam.RolePolicyAttachment(
     policy_arn=partition.apply(lambda p: f"arn:{p}:iam::aws:policy/ReadOnlyAccess"),
 )
 
-deploy = aws.iam.Role(
-    f"{CI_ROLE_PREFIX}deploy",
-    # A fixed name: the environment stacks name this role (data.bucket.managerRoleArns, admins).
-    name=f"{CI_ROLE_PREFIX}deploy",
-    description=f"GitHub Actions deploys of {repository} (main branch, prod environment)",
-    assume_role_policy=pulumi.Output.from_input(provider_arn).apply(
-        lambda arn: json.dumps(github_trust_policy(arn, deploy_subjects(repository)))
-    ),
+# The environment stacks name this role (data.bucket.managerRoleArns, admins).
+deploy = github_actions_role(
+    "deploy",
+    f"GitHub Actions deploys of {repository} (main branch, prod environment)",
+    deploy_subjects(repository),
     # Creating the EKS control plane and node groups takes longer than the 1-hour default.
-    max_session_duration=5400,
+    session_seconds=5400,
 )
 aws.iam.RolePolicyAttachment(
     f"{CI_ROLE_PREFIX}deploy-power-user",
@@ -108,14 +114,10 @@ aws.iam.RolePolicy(
 dev_images = config.get("environmentsDevRepository") or "jhub-dev/jupyter-user"
 prod_images = config.get("environmentsProdRepository") or "jhub-prod/jupyter-user"
 region = pulumi.Config("aws").require("region")
-environments_push = aws.iam.Role(
-    f"{CI_ROLE_PREFIX}environments-push",
-    name=f"{CI_ROLE_PREFIX}environments-push",
-    description=f"GitHub Actions: {repository}'s main branch pushes user environment images to {dev_images}",
-    assume_role_policy=pulumi.Output.from_input(provider_arn).apply(
-        lambda arn: json.dumps(github_trust_policy(arn, push_subjects(repository)))
-    ),
-    max_session_duration=3600,
+environments_push = github_actions_role(
+    "environments-push",
+    f"GitHub Actions: {repository}'s main branch pushes user environment images to {dev_images}",
+    push_subjects(repository),
 )
 aws.iam.RolePolicy(
     f"{CI_ROLE_PREFIX}environments-push",
@@ -124,14 +126,10 @@ aws.iam.RolePolicy(
         lambda v: json.dumps(push_policy(v[0], region, v[1], dev_images))
     ),
 )
-environments_promote = aws.iam.Role(
-    f"{CI_ROLE_PREFIX}environments-promote",
-    name=f"{CI_ROLE_PREFIX}environments-promote",
-    description=f"GitHub Actions: {repository}'s prod promotion copies a digest from {dev_images} to {prod_images}",
-    assume_role_policy=pulumi.Output.from_input(provider_arn).apply(
-        lambda arn: json.dumps(github_trust_policy(arn, promote_subjects(repository)))
-    ),
-    max_session_duration=3600,
+environments_promote = github_actions_role(
+    "environments-promote",
+    f"GitHub Actions: {repository}'s prod promotion copies a digest from {dev_images} to {prod_images}",
+    promote_subjects(repository),
 )
 aws.iam.RolePolicy(
     f"{CI_ROLE_PREFIX}environments-promote",
