@@ -105,9 +105,12 @@ def declare_hub(
     # creates the repository empty, so until then user servers run the chart's public sample image
     # (push, then `pulumi up` again switches them; see docs/profiles-and-gpus.md, "User image").
     # An environment pinned by digest (settings/environments.py) replaces the image by tag.
-    if (environment := settings.environment_of(None)) is not None:
-        pin = environment[1]
-        pinned = environment_image(pin.repository, pin.tag, pin.digest)
+    environment_images = {
+        environment_name: environment_image(pin.repository, pin.tag, pin.digest)
+        for environment_name, pin in settings.environments.items()
+    }
+    if (default_environment := hub.user_servers.environment) is not None:
+        pinned = environment_images[default_environment]
         user_image = UserImageChoice(pinned.name, pinned.tag)
     else:
         user_image = choose_user_image(
@@ -122,8 +125,7 @@ def declare_hub(
     profile_images: dict[str, tuple[pulumi.Input[str], str]] = {}
     for profile in hub.user_servers.profiles:
         if profile.environment is not None:
-            pin = settings.environments[profile.environment]
-            pinned = environment_image(pin.repository, pin.tag, pin.digest)
+            pinned = environment_images[profile.environment]
             profile_images[profile.slug] = (pinned.name, pinned.tag)
             continue
         if profile.image is None or not profile.image.from_registry:
@@ -142,21 +144,17 @@ def declare_hub(
     # chart's puller), the GPU pool's (the program's own puller; components/environment_prepuller.py).
     prepull: dict[str, dict[str, UserImage]] = {"user": {}, "gpu": {}}
     for profile in hub.user_servers.profiles:
-        environment_name = profile.environment or hub.user_servers.environment
-        if environment_name is None or (
-            profile.node_pool == "user" and environment_name == hub.user_servers.environment
-        ):
+        environment_name = profile.environment or default_environment
+        if environment_name is None or (profile.node_pool == "user" and environment_name == default_environment):
             continue
-        pin = settings.environments[environment_name]
-        prepull[profile.node_pool][environment_name] = environment_image(pin.repository, pin.tag, pin.digest)
+        prepull[profile.node_pool][environment_name] = environment_images[environment_name]
     # Scale-out: Dask Gateway, its schedulers and workers running the users' own image: each server's own
     # environment by default, any environment the stack's servers run by choice (when the default server runs one).
     dask_environments: dict[str, str] = {}
-    if hub.user_servers.environment is not None:
-        for environment_name in {hub.user_servers.environment, *(p.environment for p in hub.user_servers.profiles)}:
+    if default_environment is not None:
+        for environment_name in {default_environment, *(p.environment for p in hub.user_servers.profiles)}:
             if environment_name is not None:
-                pin = settings.environments[environment_name]
-                image = environment_image(pin.repository, pin.tag, pin.digest)
+                image = environment_images[environment_name]
                 dask_environments[environment_name] = f"{image.name}:{image.tag}"
     dask_gateway = None
     hub_side_values: dict[str, Any] | None = None
@@ -178,7 +176,7 @@ def declare_hub(
                 depends_on=cluster.hub_prerequisites,
                 hub_public_url=f"{scheme}://{hub.domain}",
                 environments=dask_environments,
-                default_environment=hub.user_servers.environment,
+                default_environment=default_environment,
             ),
         )
         hub_side_values = dask_hub_values(
@@ -186,7 +184,7 @@ def declare_hub(
             api_token=dask_gateway.hub_api_token,
             public_url=f"{scheme}://{hub.domain}",
             environments=dask_environments,
-            default_environment=hub.user_servers.environment,
+            default_environment=default_environment,
         )
 
     assert settings.secrets.oauth_client_id and settings.secrets.oauth_client_secret  # validated: required
