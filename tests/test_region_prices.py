@@ -13,13 +13,10 @@ from offline_plan.capacity import capacity_cost, render_capacity_cost
 from offline_plan.cost import PRICES, estimate, instance_hourly_usd, load_prices
 from offline_plan.cost import render as render_cost
 from offline_plan.mock_engine import Inventory
+from policies import checklist
 from tests.test_capacity import settings_of
 
 SNAPSHOTS = sorted(path.stem for path in PRICES.glob("*.json"))
-
-
-def standard_support(version: str) -> str:
-    return "standard"
 
 
 def unpriced_instance_types(region: str) -> set[str]:
@@ -36,7 +33,7 @@ def test_some_snapshot_has_an_instance_type_without_a_price() -> None:
 def test_the_cost_sections_run_and_name_what_the_region_cannot_price(plans: dict[str, Inventory], region: str) -> None:
     plan = plans["prod"]
     prices = load_prices(region)
-    report = estimate(plan, prices, standard_support, 160)
+    report = estimate(plan, prices, checklist.support_phase, 160)
     assert render_cost(report)
     settings = settings_of("prod")
     assert render_capacity_cost(settings, capacity_cost(settings, report, prices), report)
