@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
 from typing import Any
 
 import pytest
@@ -17,9 +15,9 @@ from components.department_values import GROUP_LABEL_PREFIX, group_label
 from components.tagging import COST_TAG_KEYS
 from offline_plan.mock_engine import ACCOUNT_ID, Inventory
 from policies.checklist import Resource, s3_buckets_protected
-from tests.conftest import ROOT
 from tests.iam_eval import IamRequest, evaluate
-from tests.test_bootstrap import SCRIPT, run_bootstrap
+from tests.test_bootstrap import run_bootstrap
+from tests.test_bootstrap_config import run_bootstrap as run_failing_bootstrap
 from tests.test_department import FakeHub, department, run, spawner_config
 
 EXPORT = "aws:bcmdata/export:Export"
@@ -190,12 +188,8 @@ def test_the_checklists_bucket_rule_passes_but_for_the_documented_sse_s3(account
 def test_a_group_label_tag_that_no_pod_carries_stops_the_account_stack_with_the_key(tags: str) -> None:
     """Cost Explorer activates a key only once billing data has it, and the pods carry each group as
     group.jhub-eks/<group>: a bare group name would fail at the AWS API on `up`, or match nothing."""
-    script = SCRIPT.format(
-        root=str(ROOT),
-        iam_roles={},
-        detector=None,
-        config={"jhub-eks-bootstrap:activatePodLabelTags": "true", "jhub-eks-bootstrap:groupLabelTags": tags},
+    result = run_failing_bootstrap(
+        {"jhub-eks-bootstrap:activatePodLabelTags": "true", "jhub-eks-bootstrap:groupLabelTags": tags}
     )
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False)
     assert result.returncode != 0
     assert f"jhub-eks-bootstrap:groupLabelTags: {json.loads(tags)!r} must be a list" in result.stderr
